@@ -1,0 +1,189 @@
+//! The session shared by the generated [`Client`] and its owner, and the
+//! [`ClientHooks`] implementation that turns every generated request into the request
+//! the gateway documents:
+//!
+//! - header `guid: <Guid>` from the session, marked sensitive (never printed by the
+//!   `http` types); a request without a Guid is refused before anything is sent;
+//! - `Content-Type: application/json; charset=UTF-8` and `Content-Length: 0` on this
+//!   body-less POST (progenitor sends neither);
+//! - no `api-version` header (progenitor adds it; it is not part of the gateway contract).
+//!
+//! The impl must live in this crate: `Client` is defined here (orphan rule).
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use progenitor_client::{ClientHooks, OperationInfo};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+
+use crate::{Client, Error};
+
+/// The request header that carries the Guid (the gateway's auth page names it `guid`).
+const GUID: HeaderName = HeaderName::from_static("guid");
+/// Content type the gateway documents for every call.
+pub(crate) const JSON_UTF8: &str = "application/json; charset=UTF-8";
+
+/// The agent's session credential, shared between clones and rotatable at any time.
+///
+/// Dynamic authentication hands out a new Guid every minute or so; [`Session::set_guid`]
+/// makes it effective for the next request without rebuilding the client or its
+/// connection pool. `Debug` never shows the Guid.
+#[derive(Clone, Default)]
+pub struct Session {
+    guid: Arc<RwLock<Option<HeaderValue>>>,
+}
+
+/// A Guid that cannot be sent as a header value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidGuid {
+    reason: &'static str,
+}
+
+impl fmt::Display for InvalidGuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid Guid: {}", self.reason)
+    }
+}
+
+impl std::error::Error for InvalidGuid {}
+
+impl Session {
+    /// A session without a Guid: requests are refused until one is set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets (or replaces) the Guid used by every following request.
+    ///
+    /// The value must be non-empty visible ASCII without spaces (a Guid looks like
+    /// `279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0`); anything else — CR, LF,
+    /// controls, non-ASCII — is rejected, so it can never inject a header.
+    pub fn set_guid(&self, guid: &str) -> Result<(), InvalidGuid> {
+        if guid.is_empty() {
+            return Err(InvalidGuid {
+                reason: "it is empty",
+            });
+        }
+        if !guid.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidGuid {
+                reason: "only visible ASCII characters without spaces are allowed",
+            });
+        }
+        let mut value = HeaderValue::from_str(guid).map_err(|_| InvalidGuid {
+            reason: "not a valid header value",
+        })?;
+        value.set_sensitive(true);
+        *self.guid.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
+        Ok(())
+    }
+
+    /// Forgets the Guid (e.g. after sign-out): requests are refused until a new one is set.
+    pub fn clear_guid(&self) {
+        *self.guid.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Whether a Guid is set.
+    pub fn has_guid(&self) -> bool {
+        self.guid
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    fn header(&self) -> Option<HeaderValue> {
+        self.guid
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let guid = if self.has_guid() {
+            "<redacted>"
+        } else {
+            "<none>"
+        };
+        f.debug_struct("Session").field("guid", &guid).finish()
+    }
+}
+
+impl ClientHooks<Session> for Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
+        let Some(guid) = self.inner.header() else {
+            return Err(Error::Custom(format!(
+                "{}: no Guid in the session; sign in first (nothing was sent)",
+                info.operation_id
+            )));
+        };
+        let has_body = request.body().is_some();
+        let headers = request.headers_mut();
+        headers.remove("api-version");
+        headers.insert(GUID, guid);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+        if !has_body {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_values_that_are_not_header_safe() {
+        let session = Session::new();
+        for bad in [
+            "",
+            "a\r\nX-Evil: 1",
+            "a\nb",
+            "a b",
+            "a\tb",
+            "a\u{0}b",
+            "guid\u{7f}",
+            "gü",
+        ] {
+            assert!(session.set_guid(bad).is_err(), "{bad:?} was accepted");
+            assert!(!session.has_guid());
+        }
+        session
+            .set_guid("279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0")
+            .expect("valid");
+        assert!(session.has_guid());
+        session.clear_guid();
+        assert!(!session.has_guid());
+    }
+
+    #[test]
+    fn debug_never_shows_the_guid() {
+        let session = Session::new();
+        assert_eq!(format!("{session:?}"), r#"Session { guid: "<none>" }"#);
+        session.set_guid("SENTINEL-GUID-1234").expect("valid");
+        let shown = format!("{session:?} {session:#?}");
+        assert!(!shown.contains("SENTINEL"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn clones_share_one_guid() {
+        let a = Session::new();
+        let b = a.clone();
+        a.set_guid("G-1").expect("valid");
+        assert_eq!(
+            b.header().as_ref().map(HeaderValue::as_bytes),
+            Some(&b"G-1"[..])
+        );
+        b.set_guid("G-2").expect("valid");
+        assert_eq!(
+            a.header().as_ref().map(HeaderValue::as_bytes),
+            Some(&b"G-2"[..])
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The spec as other teams read it: what `openapi/ccgateway.yaml` promises about rest,
+//! pinned, and every response example parsed by the generated client's types.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+fn spec() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/ccgateway.yaml");
+    let text = std::fs::read_to_string(&path).expect("spec readable");
+    serde_yaml_ng::from_str(&text).expect("spec is YAML")
+}
+
+const REST_PATH: &str = "/agentgateway/resource/onlineagent/{agentid}/rest/{time}/{restcause}";
+
+fn rest_op(spec: &Value) -> &Value {
+    &spec["paths"][REST_PATH]["post"]
+}
+
+fn param<'a>(op: &'a Value, name: &str) -> &'a Value {
+    op["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("parameter {name} missing"))
+}
+
+#[test]
+fn version_and_server() {
+    let spec = spec();
+    assert_eq!(spec["openapi"], "3.0.3");
+    let server = &spec["servers"][0];
+    assert_eq!(server["url"], "https://{host}:{port}");
+    assert_eq!(server["variables"]["port"]["default"], "8043");
+}
+
+#[test]
+fn rest_operation_and_parameter_ranges() {
+    let spec = spec();
+    let op = rest_op(&spec);
+    assert_eq!(op["operationId"], "rest");
+    for (name, min, max) in [
+        ("agentid", 101, 59999),
+        ("time", 1, 86399),
+        ("restcause", 0, 255),
+    ] {
+        let p = param(op, name);
+        assert_eq!(p["in"], "path", "{name}");
+        assert_eq!(p["required"], true, "{name}");
+        assert_eq!(p["schema"]["type"], "integer", "{name}");
+        assert_eq!(p["schema"]["minimum"], min, "{name}");
+        assert_eq!(p["schema"]["maximum"], max, "{name}");
+        assert!(
+            p["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name}"
+        );
+    }
+    let prolong = param(op, "prolong");
+    assert_eq!(prolong["in"], "query");
+    assert_eq!(
+        prolong["schema"],
+        json!({"type": "boolean", "default": false})
+    );
+    assert!(
+        prolong["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("already"))
+    );
+    // Content-Type is documented, never a parameter (generators would make it an argument).
+    let names: Vec<&str> = op["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["agentid", "time", "restcause", "prolong"]);
+    assert_eq!(
+        op["x-ccgw-request-headers"]["Content-Type"],
+        "application/json; charset=UTF-8"
+    );
+    assert!(
+        op["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("application/json; charset=UTF-8"))
+    );
+}
+
+#[test]
+fn guid_is_an_api_key_header_required_everywhere() {
+    let spec = spec();
+    assert_eq!(
+        spec["components"]["securitySchemes"]["guid"]
+            .as_object()
+            .map(|o| (o["type"].clone(), o["in"].clone(), o["name"].clone())),
+        Some((json!("apiKey"), json!("header"), json!("Guid")))
+    );
+    assert_eq!(spec["security"], json!([{"guid": []}]));
+    let how = spec["components"]["securitySchemes"]["guid"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    for needle in ["AUTHMODE=1", "AUTHMODE=2", "Set-GUID", "JSESSIONID="] {
+        assert!(
+            how.contains(needle),
+            "Guid description must explain {needle}"
+        );
+    }
+}
+
+#[test]
+fn retcodes_are_machine_readable_and_each_has_an_example() {
+    let spec = spec();
+    let op = rest_op(&spec);
+    let codes: BTreeSet<&str> = op["x-ccgw-retcodes"]
+        .as_array()
+        .expect("x-ccgw-retcodes is a list")
+        .iter()
+        .map(|c| {
+            assert!(
+                c["name"].is_string()
+                    && c["meaning"].is_string()
+                    && c["sign-in-again"].is_boolean(),
+                "{c}"
+            );
+            c["code"].as_str().expect("code is a string")
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        BTreeSet::from(["0", "000-002", "000-003", "100-006", "100-007", "100-009"])
+    );
+    let sign_in_again: BTreeSet<&str> = op["x-ccgw-retcodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["sign-in-again"] == true)
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    assert_eq!(sign_in_again, BTreeSet::from(["000-003", "100-006"]));
+
+    let examples = op["responses"]["200"]["content"]["application/json"]["examples"]
+        .as_object()
+        .expect("examples");
+    let example_codes: BTreeSet<&str> = examples
+        .values()
+        .filter_map(|e| e["value"]["retcode"].as_str())
+        .collect();
+    assert_eq!(example_codes, codes, "every documented code has an example");
+    // Prose lists the same codes.
+    let prose = op["description"].as_str().unwrap_or_default();
+    for code in &codes {
+        assert!(
+            prose.contains(&format!("`{code}`")),
+            "description must explain {code}"
+        );
+    }
+}
+
+#[test]
+fn events_are_documented() {
+    let spec = spec();
+    let events: Vec<&str> = rest_op(&spec)["x-ccgw-events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(
+        events,
+        ["AgentState_SetRest_Success", "AgentState_Rest_Timeout"]
+    );
+}
+
+/// Every response example parses with the generated client's envelope type, whatever
+/// shape `result` takes (`{}`, null, `""`, absent).
+#[test]
+fn every_example_parses_with_the_generated_types() {
+    let spec = spec();
+    let examples = rest_op(&spec)["responses"]["200"]["content"]["application/json"]["examples"]
+        .as_object()
+        .expect("examples");
+    let mut result_shapes = BTreeSet::new();
+    for (name, example) in examples {
+        let value = &example["value"];
+        let parsed: ccgw_client::types::RestResponse =
+            serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("example {name}: {e}"));
+        assert_eq!(
+            Some(parsed.retcode.as_str()),
+            value["retcode"].as_str(),
+            "{name}"
+        );
+        result_shapes.insert(match value.get("result") {
+            None => "absent",
+            Some(Value::Null) => "null",
+            Some(Value::String(s)) if s.is_empty() => "empty string",
+            Some(Value::Object(o)) if o.is_empty() => "empty object",
+            Some(other) => panic!("example {name}: unexpected result {other}"),
+        });
+    }
+    assert_eq!(
+        result_shapes,
+        BTreeSet::from(["absent", "null", "empty string", "empty object"]),
+        "the examples show every result shape gateways send"
+    );
+}

@@ -1,0 +1,127 @@
+//! The generated client plus its hooks, observed on the wire: the bytes must be exactly
+//! the request the gateway's interface page documents.
+
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+use ccgw_client::{Client, Error, Session};
+use ccgw_tests::CaptureServer;
+
+const SUCCESS: &str = r#"{"result":{},"message":"success","retcode":"0"}"#;
+const WAIT: Duration = Duration::from_secs(5);
+
+fn client(server: &CaptureServer, session: &Session) -> Client {
+    let http = reqwest::Client::builder().build().expect("reqwest client");
+    Client::new_with_client(&server.base_url(), http, session.clone())
+}
+
+fn seconds(n: u64) -> NonZeroU64 {
+    NonZeroU64::new(n).expect("non-zero")
+}
+
+#[tokio::test]
+async fn rest_request_bytes_are_exactly_the_documented_request() {
+    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let session = Session::new();
+    session.set_guid("G-WIRE-1.AgentGateway0").expect("guid");
+
+    let answer = client(&server, &session)
+        .rest(101, seconds(600), 3, Some(false))
+        .await
+        .expect("rest succeeds");
+    assert_eq!(answer.retcode.as_str(), "0");
+    assert_eq!(answer.message, "success");
+
+    let req = server.next_request(WAIT).await.expect("a request arrived");
+    assert_eq!(
+        req.request_line(),
+        "POST /agentgateway/resource/onlineagent/101/rest/600/3?prolong=false HTTP/1.1"
+    );
+    assert_eq!(
+        req.header_values("content-type"),
+        ["application/json; charset=UTF-8"]
+    );
+    assert_eq!(req.header_values("guid"), ["G-WIRE-1.AgentGateway0"]);
+    assert_eq!(req.header_values("content-length"), ["0"]);
+    assert!(req.body.is_empty(), "body must be empty: {:?}", req.body);
+    let names: Vec<String> = req.headers().into_iter().map(|(n, _)| n).collect();
+    assert!(
+        !names.contains(&"api-version".to_owned()),
+        "api-version must not be sent: {names:?}"
+    );
+    assert!(
+        !names.contains(&"transfer-encoding".to_owned()),
+        "{names:?}"
+    );
+    // Every header is one the contract needs or HTTP itself requires.
+    for name in &names {
+        assert!(
+            ["accept", "content-type", "content-length", "guid", "host"].contains(&name.as_str()),
+            "unexpected header {name:?} in\n{}",
+            req.head
+        );
+    }
+}
+
+#[tokio::test]
+async fn prolong_true_is_sent_as_query() {
+    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let session = Session::new();
+    session.set_guid("G-2").expect("guid");
+    client(&server, &session)
+        .rest(59999, seconds(86399), 255, Some(true))
+        .await
+        .expect("rest succeeds");
+    let req = server.next_request(WAIT).await.expect("a request arrived");
+    assert_eq!(
+        req.request_line(),
+        "POST /agentgateway/resource/onlineagent/59999/rest/86399/255?prolong=true HTTP/1.1"
+    );
+}
+
+/// Dynamic authentication: a rotated Guid is used by the very next request, on the same
+/// client and the same pooled connection.
+#[tokio::test]
+async fn rotated_guid_takes_effect_without_rebuilding_the_client() {
+    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let session = Session::new();
+    session.set_guid("G-OLD").expect("guid");
+    let client = client(&server, &session);
+
+    client
+        .rest(101, seconds(60), 0, Some(false))
+        .await
+        .expect("first");
+    session.set_guid("G-NEW").expect("guid");
+    client
+        .rest(101, seconds(60), 0, Some(true))
+        .await
+        .expect("second");
+
+    let first = server.next_request(WAIT).await.expect("first request");
+    let second = server.next_request(WAIT).await.expect("second request");
+    assert_eq!(first.header_values("guid"), ["G-OLD"]);
+    assert_eq!(second.header_values("guid"), ["G-NEW"]);
+    assert_eq!(server.connections(), 1, "the pooled connection is reused");
+}
+
+#[tokio::test]
+async fn no_guid_means_nothing_is_sent() {
+    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let session = Session::new();
+    let err = client(&server, &session)
+        .rest(101, seconds(600), 3, Some(false))
+        .await
+        .expect_err("refused without a Guid");
+    assert!(
+        matches!(err, Error::Custom(ref m) if m.contains("no Guid")),
+        "{err}"
+    );
+    assert!(
+        server
+            .next_request(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    assert_eq!(server.connections(), 0, "no connection may be opened");
+}

@@ -1,0 +1,278 @@
+//! `cargo xtask`: the maintainer chores of this workspace (see the cargo-xtask pattern).
+//!
+//! - `cargo xtask gen` regenerates `crates/ccgw-client/src/generated.rs` from
+//!   `openapi/ccgateway.yaml` and re-records the drift snapshot;
+//! - `cargo xtask gen --check` writes nothing and fails on any difference;
+//! - `cargo xtask spec-lint` runs the other teams' spec tools (pinned, installed on
+//!   first use under `target/xtask-tools/`);
+//! - `cargo xtask test` runs everything CI runs.
+
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+use xtask::{
+    GEN_COMMAND, GENERATED, SPEC, generate, load_spec, normalise_newlines, workspace_root,
+};
+
+/// Snapshot written by `xtask/tests/drift.rs` (insta names it after the test file).
+const SNAPSHOT: &str = "xtask/tests/snapshots/drift__generated.snap";
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Maintainer chores for the ccgw workspace",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Regenerate the client from the spec (and re-record the drift snapshot).
+    Gen {
+        /// Write nothing; fail with a diff if the committed files differ from a fresh generation.
+        #[arg(long)]
+        check: bool,
+        /// Generate from another spec (e.g. to try a change); requires --out.
+        #[arg(long, requires = "out", value_name = "PATH")]
+        spec: Option<PathBuf>,
+        /// Write the generated module here instead of the client crate (no snapshot update).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
+    /// Validate the spec with openapi-spec-validator and Redocly CLI (installed on first use).
+    SpecLint,
+    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, docs.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let result = match cli.command {
+        Cmd::Gen { check, spec, out } => gen_cmd(&root, check, spec.as_deref(), out.as_deref()),
+        Cmd::SpecLint => tools::spec_lint(&root),
+        Cmd::Test => test_cmd(&root),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) -> Result<()> {
+    if let Some(out) = out {
+        let (spec_path, display) = match spec {
+            Some(p) => (p.to_path_buf(), p.display().to_string()),
+            None => (root.join(SPEC), SPEC.to_owned()),
+        };
+        let code = generate(&load_spec(&spec_path, &display)?)?;
+        if check {
+            let current = std::fs::read_to_string(out).unwrap_or_default();
+            return compare(&out.display().to_string(), &current, &code);
+        }
+        std::fs::write(out, code).with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!("wrote {}", out.display());
+        return Ok(());
+    }
+
+    let code = generate(&load_spec(&root.join(SPEC), SPEC)?)?;
+    let generated_path = root.join(GENERATED);
+    let current = std::fs::read_to_string(&generated_path).unwrap_or_default();
+    let snapshot_fresh = snapshot_matches(&root.join(SNAPSHOT), &code);
+
+    if check {
+        compare(GENERATED, &normalise_newlines(&current), &code)?;
+        if !snapshot_fresh {
+            bail!(
+                "{SNAPSHOT} is out of date with the spec\n  run `{GEN_COMMAND}` and commit the result"
+            );
+        }
+        eprintln!("{GENERATED} and {SNAPSHOT} are up to date with {SPEC}");
+        return Ok(());
+    }
+
+    if normalise_newlines(&current) == code {
+        eprintln!("{GENERATED} is up to date");
+    } else {
+        std::fs::write(&generated_path, &code)
+            .with_context(|| format!("cannot write {GENERATED}"))?;
+        eprintln!("wrote {GENERATED} ({} lines)", code.lines().count());
+    }
+    if snapshot_fresh {
+        eprintln!("{SNAPSHOT} is up to date");
+    } else {
+        rerecord_snapshot(root)?;
+    }
+    Ok(())
+}
+
+fn compare(path: &str, current: &str, fresh: &str) -> Result<()> {
+    if current == fresh {
+        return Ok(());
+    }
+    eprint!("{}", xtask::unified_diff(path, current, fresh));
+    bail!(
+        "{path} is out of date with {SPEC}: the diff above is what regeneration changes\n  \
+         run `{GEN_COMMAND}` and commit the result"
+    )
+}
+
+/// Compares the insta snapshot's contents (after its metadata header) with `code`.
+fn snapshot_matches(path: &Path, code: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let text = normalise_newlines(&text);
+    let body = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.split_once("\n---\n"))
+        .map_or("", |(_, body)| body);
+    body.trim_end() == code.trim_end()
+}
+
+/// Re-records the snapshot through insta itself (its own file format and naming).
+fn rerecord_snapshot(root: &Path) -> Result<()> {
+    eprintln!("re-recording {SNAPSHOT} (cargo test -p xtask --test drift)");
+    let status = Command::new(cargo())
+        .current_dir(root)
+        .args([
+            "test",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--test",
+            "drift",
+            "--",
+            "--exact",
+            "generated_code_snapshot",
+        ])
+        .env("INSTA_UPDATE", "always")
+        .env("INSTA_FORCE_PASS", "1")
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("re-recording the snapshot failed ({status})");
+    }
+    if !snapshot_matches(
+        &root.join(SNAPSHOT),
+        &std::fs::read_to_string(root.join(GENERATED))?,
+    ) {
+        bail!("{SNAPSHOT} still differs from {GENERATED} after re-recording");
+    }
+    eprintln!("wrote {SNAPSHOT}");
+    Ok(())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// What one step of `cargo xtask test` runs, given the workspace root.
+type StepFn = Box<dyn Fn(&Path) -> Result<()>>;
+
+/// One step of `cargo xtask test`.
+struct Step {
+    name: &'static str,
+    run: StepFn,
+}
+
+fn cargo_step(
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+) -> Step {
+    Step {
+        name,
+        run: Box::new(move |root| {
+            let status = Command::new(cargo())
+                .current_dir(root)
+                .args(args)
+                .envs(env.iter().copied())
+                .status()
+                .context("cannot run cargo")?;
+            if status.success() {
+                Ok(())
+            } else {
+                bail!("`cargo {}` failed ({status})", args.join(" "))
+            }
+        }),
+    }
+}
+
+fn test_cmd(root: &Path) -> Result<()> {
+    let steps = [
+        cargo_step(
+            "format (cargo fmt --check)",
+            &["fmt", "--all", "--", "--check"],
+            &[],
+        ),
+        Step {
+            name: "generated code is fresh (cargo xtask gen --check)",
+            run: Box::new(|root| gen_cmd(root, true, None, None)),
+        },
+        Step {
+            name: "spec tools (openapi-spec-validator, redocly lint)",
+            run: Box::new(tools::spec_lint),
+        },
+        cargo_step(
+            "lints (cargo clippy -D warnings)",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+        ),
+        // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is `cargo xtask gen`.
+        cargo_step(
+            "tests (cargo test --workspace)",
+            &["test", "--workspace", "--locked"],
+            &[("INSTA_UPDATE", "no")],
+        ),
+        cargo_step(
+            "docs (cargo doc, warnings denied)",
+            &["doc", "--workspace", "--no-deps", "--locked"],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        ),
+    ];
+    let total = Instant::now();
+    let mut results = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        eprintln!("\n==> [{}/{}] {}", i + 1, steps.len(), step.name);
+        let started = Instant::now();
+        let outcome = (step.run)(root);
+        if let Err(e) = &outcome {
+            eprintln!("error: {e:#}");
+        }
+        results.push((step.name, outcome.is_ok(), started.elapsed()));
+    }
+    eprintln!("\n==> summary ({:.0?} in all)", total.elapsed());
+    for (name, ok, took) in &results {
+        eprintln!(
+            "  {} {name} ({took:.1?})",
+            if *ok { "ok    " } else { "FAILED" }
+        );
+    }
+    let failed = results.iter().filter(|(_, ok, _)| !ok).count();
+    if failed > 0 {
+        bail!("{failed} of {} steps failed", results.len());
+    }
+    eprintln!("all {} steps passed", results.len());
+    Ok(())
+}

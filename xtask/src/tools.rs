@@ -1,0 +1,148 @@
+//! The spec tools other teams use, pinned in `xtask/tools/` and installed on first use
+//! under `target/xtask-tools/` (a Python virtualenv and an npm prefix). Re-installed
+//! only when the pinned versions change.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+use xtask::{SPEC, sha256_hex};
+
+const REQUIREMENTS: &str = "xtask/tools/requirements.txt";
+const PACKAGE_JSON: &str = "xtask/tools/package.json";
+const PACKAGE_LOCK: &str = "xtask/tools/package-lock.json";
+const REDOCLY_CONFIG: &str = "openapi/redocly.yaml";
+
+/// Runs openapi-spec-validator and `redocly lint` on the spec; fails on any error or warning.
+pub(crate) fn spec_lint(root: &Path) -> Result<()> {
+    let tools = root.join("target/xtask-tools");
+    let validator = ensure_python_tools(root, &tools)?;
+    let redocly = ensure_node_tools(root, &tools)?;
+
+    eprintln!("openapi-spec-validator {SPEC}");
+    run(
+        Command::new(&validator).current_dir(root).arg(SPEC),
+        "openapi-spec-validator",
+    )?;
+
+    eprintln!("redocly lint {SPEC} (config {REDOCLY_CONFIG})");
+    let output = Command::new(&redocly)
+        .current_dir(root)
+        .args([
+            "lint",
+            "--config",
+            REDOCLY_CONFIG,
+            "--format",
+            "stylish",
+            SPEC,
+        ])
+        // Lint is offline: no telemetry, no update check.
+        .env("REDOCLY_TELEMETRY", "off")
+        .env("REDOCLY_SUPPRESS_UPDATE_NOTICE", "true")
+        .env("NO_UPDATE_NOTIFIER", "1")
+        .output()
+        .context("cannot start redocly")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprint!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        bail!("redocly lint found errors ({})", output.status);
+    }
+    // Redocly exits 0 on warnings; this project keeps the spec warning-free (silence a
+    // rule in the config, with a reason, if it truly does not apply).
+    let warnings = stdout.lines().filter(|l| is_stylish_warning(l)).count();
+    if warnings > 0 {
+        bail!(
+            "redocly lint reported {warnings} warning(s); fix them or silence the rule with a reason in {REDOCLY_CONFIG}"
+        );
+    }
+    Ok(())
+}
+
+/// A stylish-format problem line such as `  139:17  warning  rule-id  message`.
+fn is_stylish_warning(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    let position = words.next().unwrap_or_default();
+    let is_position = position.split_once(':').is_some_and(|(l, c)| {
+        !l.is_empty() && !c.is_empty() && (l.to_owned() + c).bytes().all(|b| b.is_ascii_digit())
+    });
+    is_position && words.next() == Some("warning")
+}
+
+fn ensure_python_tools(root: &Path, tools: &Path) -> Result<PathBuf> {
+    let requirements = std::fs::read(root.join(REQUIREMENTS))
+        .with_context(|| format!("cannot read {REQUIREMENTS}"))?;
+    let venv = tools.join("venv");
+    let stamp = venv.join(".installed-from");
+    let want = sha256_hex(&requirements);
+    let validator = venv.join("bin/openapi-spec-validator");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) && validator.exists() {
+        return Ok(validator);
+    }
+    eprintln!(
+        "installing the pinned Python spec tools ({REQUIREMENTS}) into {}",
+        venv.display()
+    );
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    run(
+        Command::new(&python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+        "python3 -m venv",
+    )?;
+    run(
+        Command::new(venv.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+            ])
+            .arg(root.join(REQUIREMENTS)),
+        "pip install",
+    )?;
+    std::fs::write(&stamp, want)?;
+    Ok(validator)
+}
+
+fn ensure_node_tools(root: &Path, tools: &Path) -> Result<PathBuf> {
+    let prefix = tools.join("node");
+    let manifest = std::fs::read(root.join(PACKAGE_JSON))
+        .with_context(|| format!("cannot read {PACKAGE_JSON}"))?;
+    let lock = std::fs::read(root.join(PACKAGE_LOCK))
+        .with_context(|| format!("cannot read {PACKAGE_LOCK}"))?;
+    let want = sha256_hex(&[manifest.as_slice(), lock.as_slice()].concat());
+    let stamp = prefix.join(".installed-from");
+    let redocly = prefix.join("node_modules/.bin/redocly");
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) && redocly.exists() {
+        return Ok(redocly);
+    }
+    eprintln!(
+        "installing the pinned npm spec tools ({PACKAGE_JSON}) into {}",
+        prefix.display()
+    );
+    std::fs::create_dir_all(&prefix)?;
+    std::fs::write(prefix.join("package.json"), &manifest)?;
+    std::fs::write(prefix.join("package-lock.json"), &lock)?;
+    run(
+        Command::new("npm").current_dir(&prefix).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]),
+        "npm ci",
+    )?;
+    std::fs::write(&stamp, want)?;
+    Ok(redocly)
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {what} (is it installed?)"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
+}
