@@ -33,7 +33,9 @@
     reason = "generated items follow progenitor's visibility and derive choices"
 )]
 mod generated;
+mod guard;
 mod session;
 
 pub use generated::*;
+pub use guard::{DEFAULT_RESPONSE_LIMIT, ResponseRejected, is_json_content_type};
 pub use session::{InvalidGuid, Session};

@@ -6,7 +6,9 @@
 //!   `http` types); a request without a Guid is refused before anything is sent;
 //! - `Content-Type: application/json; charset=UTF-8` and `Content-Length: 0` on this
 //!   body-less POST (progenitor sends neither);
-//! - no `api-version` header (progenitor adds it; it is not part of the gateway contract).
+//! - no `api-version` header (progenitor adds it; it is not part of the gateway contract);
+//! - a response body capped at the session's limit, and a success answer that must be
+//!   JSON (see [`crate::ResponseRejected`]).
 //!
 //! The impl must live in this crate: `Client` is defined here (orphan rule).
 
@@ -16,6 +18,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 
+use crate::guard::{DEFAULT_RESPONSE_LIMIT, guard};
 use crate::{Client, Error};
 
 /// The request header that carries the Guid (the gateway's auth page names it `guid`).
@@ -28,9 +31,19 @@ pub(crate) const JSON_UTF8: &str = "application/json; charset=UTF-8";
 /// Dynamic authentication hands out a new Guid every minute or so; [`Session::set_guid`]
 /// makes it effective for the next request without rebuilding the client or its
 /// connection pool. `Debug` never shows the Guid.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Session {
     guid: Arc<RwLock<Option<HeaderValue>>>,
+    response_limit: usize,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            guid: Arc::default(),
+            response_limit: DEFAULT_RESPONSE_LIMIT,
+        }
+    }
 }
 
 /// A Guid that cannot be sent as a header value.
@@ -51,6 +64,21 @@ impl Session {
     /// A session without a Guid: requests are refused until one is set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The same session with another cap on response bodies (default
+    /// [`DEFAULT_RESPONSE_LIMIT`], 64 KiB). Longer answers fail with
+    /// [`ResponseRejected::TooLarge`](crate::ResponseRejected::TooLarge) after at most
+    /// `limit` bytes were read.
+    #[must_use]
+    pub fn with_response_limit(mut self, limit: usize) -> Self {
+        self.response_limit = limit;
+        self
+    }
+
+    /// The cap on response bodies in bytes.
+    pub fn response_limit(&self) -> usize {
+        self.response_limit
     }
 
     /// Sets (or replaces) the Guid used by every following request.
@@ -105,7 +133,10 @@ impl fmt::Debug for Session {
         } else {
             "<none>"
         };
-        f.debug_struct("Session").field("guid", &guid).finish()
+        f.debug_struct("Session")
+            .field("guid", &guid)
+            .field("response_limit", &self.response_limit)
+            .finish()
     }
 }
 
@@ -130,6 +161,15 @@ impl ClientHooks<Session> for Client {
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
         Ok(())
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        _info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        let response = self.client.execute(request).await?;
+        Ok(guard(response, self.inner.response_limit))
     }
 }
 
@@ -164,7 +204,10 @@ mod tests {
     #[test]
     fn debug_never_shows_the_guid() {
         let session = Session::new();
-        assert_eq!(format!("{session:?}"), r#"Session { guid: "<none>" }"#);
+        assert_eq!(
+            format!("{session:?}"),
+            r#"Session { guid: "<none>", response_limit: 65536 }"#
+        );
         session.set_guid("SENTINEL-GUID-1234").expect("valid");
         let shown = format!("{session:?} {session:#?}");
         assert!(!shown.contains("SENTINEL"), "{shown}");
