@@ -242,7 +242,7 @@ fn test_cmd(root: &Path) -> Result<()> {
         // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is `cargo xtask gen`.
         cargo_step(
             "tests (cargo test --workspace)",
-            &["test", "--workspace", "--locked"],
+            &["test", "--workspace", "--locked", "--no-fail-fast"],
             &[("INSTA_UPDATE", "no")],
         ),
         cargo_step(
