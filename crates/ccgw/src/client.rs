@@ -1,0 +1,537 @@
+//! The gateway client (shared, pooled, verified TLS) and the per-agent handle.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::num::NonZeroU64;
+use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use ccgw_client::ResponseRejected;
+use tracing::Instrument as _;
+use tracing::field::Empty;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, RetCode};
+use crate::guid::Guid;
+use crate::redact;
+use crate::values::{AgentId, RestCause, RestDuration};
+
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default timeout for a whole request, from sending to the last byte of the answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on a response body: 64 KiB.
+pub const DEFAULT_RESPONSE_LIMIT: usize = ccgw_client::DEFAULT_RESPONSE_LIMIT;
+/// Default `User-Agent`.
+pub const DEFAULT_USER_AGENT: &str = concat!("ccgw/", env!("CARGO_PKG_VERSION"));
+
+/// Builds a [`GatewayClient`]. Every setting has a safe default; [`build`](Self::build)
+/// reports every problem as [`Error::Config`] and never panics.
+#[must_use]
+pub struct ClientBuilder {
+    base_url: String,
+    allow_plain_http: bool,
+    system_roots: bool,
+    roots: Vec<reqwest::Certificate>,
+    root_errors: Vec<Error>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    response_limit: usize,
+    user_agent: String,
+    pool_idle_timeout: Option<Duration>,
+    pool_max_idle_per_host: usize,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .field("system_roots", &self.system_roots)
+            .field("extra_roots", &self.roots.len())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("response_limit", &self.response_limit)
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    fn new(base_url: &str) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            allow_plain_http: false,
+            system_roots: true,
+            roots: Vec::new(),
+            root_errors: Vec::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            response_limit: DEFAULT_RESPONSE_LIMIT,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+            pool_idle_timeout: Some(Duration::from_secs(90)),
+            pool_max_idle_per_host: usize::MAX,
+        }
+    }
+
+    /// Trusts the CA certificate(s) in `pem` (one or more `BEGIN CERTIFICATE` blocks) in
+    /// addition to — or, with [`system_roots(false)`](Self::system_roots), instead of —
+    /// the system's roots. Gateways usually present certificates of a private CA.
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        match reqwest::Certificate::from_pem_bundle(pem.as_ref()) {
+            Ok(certs) if !certs.is_empty() => self.roots.extend(certs),
+            Ok(_) => self.root_errors.push(config("the CA PEM holds no certificate", None)),
+            Err(e) => self.root_errors.push(config("the CA PEM cannot be read as certificates", Some(Box::new(e)))),
+        }
+        self
+    }
+
+    /// Like [`add_root_certificate_pem`](Self::add_root_certificate_pem), reading the PEM
+    /// from a file.
+    pub fn add_root_certificate_pem_file(self, path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        match std::fs::read(path) {
+            Ok(pem) => self.add_root_certificate_pem(pem),
+            Err(e) => {
+                let mut this = self;
+                let reason = format!("cannot read the CA file {}", path.display());
+                this.root_errors.push(config(&reason, Some(Box::new(e))));
+                this
+            }
+        }
+    }
+
+    /// Whether the system's trust roots are used (default `true`). With `false`, only the
+    /// certificates added with `add_root_certificate_pem*` are trusted.
+    pub fn system_roots(mut self, enabled: bool) -> Self {
+        self.system_roots = enabled;
+        self
+    }
+
+    /// Allows a plain `http://` base URL. Only for local tests and simulators: the Guid
+    /// would cross the network unencrypted. Default `false`.
+    pub fn allow_plain_http(mut self, allowed: bool) -> Self {
+        self.allow_plain_http = allowed;
+        self
+    }
+
+    /// Time allowed to establish a connection, TLS handshake included (default 5 s). When
+    /// it elapses nothing was sent: [`Error::TimeoutBeforeSend`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request until the last byte of the answer (default 30 s).
+    /// When it elapses after sending: [`Error::OutcomeUnknown`].
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Cap on a response body in bytes (default 64 KiB): a longer answer fails with
+    /// [`Error::ResponseTooLarge`] after at most this much was read.
+    pub fn response_limit(mut self, bytes: usize) -> Self {
+        self.response_limit = bytes;
+        self
+    }
+
+    /// The `User-Agent` header (default `ccgw/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// How long an idle pooled connection is kept (default 90 s; `None` keeps it until
+    /// the gateway closes it).
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Most idle connections kept per gateway (default unlimited).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<GatewayClient, Error> {
+        if let Some(e) = self.root_errors.into_iter().next() {
+            return Err(e);
+        }
+        let base_url = check_base_url(&self.base_url, self.allow_plain_http)?;
+        if self.connect_timeout.is_zero() || self.request_timeout.is_zero() {
+            return Err(config("timeouts must be longer than zero", None));
+        }
+        if self.response_limit == 0 {
+            return Err(config("the response limit must be at least one byte", None));
+        }
+        let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent)
+            .map_err(|e| config("the user agent is not a valid header value", Some(Box::new(e))))?;
+
+        let mut http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!self.allow_plain_http)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.request_timeout)
+            .user_agent(user_agent)
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .pool_max_idle_per_host(self.pool_max_idle_per_host)
+            .tcp_nodelay(true);
+        http = match (self.system_roots, self.roots.is_empty()) {
+            (true, true) => http,
+            (true, false) => http.tls_certs_merge(self.roots),
+            (false, false) => http.tls_certs_only(self.roots),
+            (false, true) => {
+                return Err(config(
+                    "no trust roots: system roots are off and no CA certificate was added",
+                    None,
+                ));
+            }
+        };
+        let http = http
+            .build()
+            .map_err(|e| config("the HTTP client cannot be set up (TLS configuration)", Some(Box::new(e))))?;
+        Ok(GatewayClient {
+            inner: Arc::new(Shared {
+                http,
+                base_url,
+                connect_timeout: self.connect_timeout,
+                request_timeout: self.request_timeout,
+                response_limit: self.response_limit,
+            }),
+        })
+    }
+}
+
+fn config(reason: &str, source: Option<Box<dyn StdError + Send + Sync>>) -> Error {
+    Error::Config {
+        reason: reason.to_owned(),
+        source,
+    }
+}
+
+/// `https://host[:port][/prefix]` without a trailing slash; no credentials, query or fragment.
+fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|e| config(&format!("the base URL {:?} is not a URL", redact::printable(text, 100)), Some(Box::new(e))))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_plain_http => {}
+        "http" => {
+            return Err(config(
+                "the base URL uses plain http: the Guid would travel unencrypted; use https (plain http only with allow_plain_http(true), for local tests)",
+                None,
+            ));
+        }
+        other => return Err(config(&format!("the base URL scheme {other:?} is not https"), None)),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(config("the base URL has no host", None));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(config("the base URL must not contain credentials", None));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(config("the base URL must not have a query or fragment", None));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+struct Shared {
+    http: reqwest::Client,
+    base_url: String,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    response_limit: usize,
+}
+
+/// A client for one gateway: connection pool, TLS trust and timeouts. Cheap to clone
+/// (`Arc` inside), `Send + Sync`; build one and share it across all agents.
+///
+/// See the [crate documentation](crate) for an example.
+#[derive(Clone)]
+pub struct GatewayClient {
+    inner: Arc<Shared>,
+}
+
+impl fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayClient")
+            .field("base_url", &self.inner.base_url)
+            .field("connect_timeout", &self.inner.connect_timeout)
+            .field("request_timeout", &self.inner.request_timeout)
+            .field("response_limit", &self.inner.response_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayClient {
+    /// Starts building a client for the gateway at `base_url`, e.g.
+    /// `https://gateway.example:8043`.
+    pub fn builder(base_url: &str) -> ClientBuilder {
+        ClientBuilder::new(base_url)
+    }
+
+    /// The base URL requests go to (normalised, without a trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_url
+    }
+
+    /// A handle for the signed-in agent `id` whose session Guid is `guid`.
+    pub fn agent(&self, id: AgentId, guid: Guid) -> Agent {
+        let session = ccgw_client::Session::new().with_response_limit(self.inner.response_limit);
+        let api = ccgw_client::Client::new_with_client(&self.inner.base_url, self.inner.http.clone(), session.clone());
+        let agent = Agent {
+            id,
+            client: self.clone(),
+            api,
+            session,
+            guid: Arc::new(RwLock::new(None)),
+        };
+        agent.set_guid(guid);
+        agent
+    }
+}
+
+/// One signed-in agent on a gateway: the shared client, the agent's ID and its current
+/// Guid. Clones share the Guid, so rotating it on one clone rotates it for all.
+#[derive(Clone)]
+pub struct Agent {
+    id: AgentId,
+    client: GatewayClient,
+    api: ccgw_client::Client,
+    session: ccgw_client::Session,
+    /// Kept to scrub it from anything the gateway echoes back into an error.
+    guid: Arc<RwLock<Option<Guid>>>,
+}
+
+impl fmt::Debug for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .field("gateway", &self.client.inner.base_url)
+            .field("guid", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Agent {
+    /// The agent's ID.
+    pub fn id(&self) -> AgentId {
+        self.id
+    }
+
+    /// Replaces the Guid (dynamic authentication hands out a new one regularly). Takes
+    /// effect for the next request; the client and its connections are kept.
+    pub fn set_guid(&self, guid: Guid) {
+        if self.session.set_guid(guid.expose_secret()).is_err() {
+            // Both sides accept the same characters, so this does not happen; should it,
+            // sending nothing beats sending a stale Guid.
+            self.session.clear_guid();
+        }
+        *self.guid.write().unwrap_or_else(PoisonError::into_inner) = Some(guid);
+    }
+
+    /// Applies for rest: `POST …/onlineagent/{id}/rest/{time}/{cause}?prolong=false`.
+    ///
+    /// `Ok(())` means the gateway accepted the request (`retcode` `"0"`); the agent is in
+    /// rest once the event `AgentState_SetRest_Success` arrives. An agent that is already
+    /// in rest needs [`prolong_rest`](Self::prolong_rest). Never retried.
+    pub async fn rest(&self, duration: RestDuration, cause: RestCause) -> Result<(), Error> {
+        self.apply_rest(duration, cause, false).await
+    }
+
+    /// Sets rest again while the agent is already in rest (`prolong=true`), with a new
+    /// duration and cause.
+    pub async fn prolong_rest(&self, duration: RestDuration, cause: RestCause) -> Result<(), Error> {
+        self.apply_rest(duration, cause, true).await
+    }
+
+    async fn apply_rest(&self, duration: RestDuration, cause: RestCause, prolong: bool) -> Result<(), Error> {
+        let span = tracing::info_span!(
+            "rest",
+            agent_id = self.id.get(),
+            time = duration.as_secs(),
+            cause = cause.get(),
+            prolong,
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty,
+        );
+        async move {
+            let started = Instant::now();
+            // Both in range by construction: agent IDs end at 999999, durations start at 1.
+            let agent_id = i32::try_from(self.id.get()).unwrap_or(i32::MAX);
+            let time = NonZeroU64::new(u64::from(duration.as_secs())).unwrap_or(NonZeroU64::MIN);
+            let answer = self.api.rest(agent_id, time, cause.get(), Some(prolong)).await;
+            let outcome = match answer {
+                Ok(value) => {
+                    tracing::Span::current().record("http_status", value.status().as_u16());
+                    let body = value.into_inner();
+                    let code = RetCode::parse(&body.retcode);
+                    tracing::Span::current().record("retcode", code.as_str());
+                    if code.is_success() {
+                        Ok(())
+                    } else {
+                        Err(Error::Gateway {
+                            operation: "rest",
+                            code,
+                            message: redact::scrub(
+                                &redact::printable(&body.message, redact::EXCERPT_CHARS),
+                                &self.secret(),
+                            ),
+                        })
+                    }
+                }
+                Err(e) => Err(self.map_error(e).await),
+            };
+            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            tracing::Span::current().record("elapsed_ms", elapsed_ms);
+            match &outcome {
+                Ok(()) => tracing::info!("rest accepted by the gateway"),
+                Err(e) => tracing::warn!(error = %ErrorChain(e), "rest failed"),
+            }
+            outcome
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn secret(&self) -> Zeroizing<String> {
+        Zeroizing::new(
+            self.guid
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map(|g| g.expose_secret().to_owned())
+                .unwrap_or_default(),
+        )
+    }
+
+    async fn map_error(&self, e: ccgw_client::Error<()>) -> Error {
+        use ccgw_client::Error as Generated;
+        let shared = &self.client.inner;
+        match e {
+            Generated::CommunicationError(e) | Generated::InvalidUpgrade(e) => classify_transport(e, shared),
+            Generated::ErrorResponse(value) => {
+                tracing::Span::current().record("http_status", value.status().as_u16());
+                Error::UnexpectedStatus {
+                    status: value.status(),
+                    body_excerpt: String::new(),
+                }
+            }
+            Generated::UnexpectedResponse(response) => {
+                let status = response.status();
+                tracing::Span::current().record("http_status", status.as_u16());
+                let body_excerpt = read_excerpt(response, &self.secret()).await;
+                Error::UnexpectedStatus { status, body_excerpt }
+            }
+            Generated::ResponseBodyError(e) => classify_body_error(e, shared),
+            Generated::InvalidResponsePayload(bytes, e) => Error::MalformedResponse {
+                reason: format!("not the documented envelope ({e})"),
+                body_excerpt: redact::excerpt(&bytes, &self.secret()),
+                source: Some(Box::new(e)),
+            },
+            Generated::InvalidRequest(reason) | Generated::Custom(reason) => Error::Config {
+                reason: format!("the request could not be built: {reason}"),
+                source: None,
+            },
+        }
+    }
+}
+
+/// Maps a failure of the exchange itself by whether the request may have been sent.
+fn classify_transport(e: reqwest::Error, shared: &Shared) -> Error {
+    if is_tls_error(&e) {
+        Error::Tls(e)
+    } else if e.is_connect() && e.is_timeout() {
+        Error::TimeoutBeforeSend {
+            timeout: shared.connect_timeout,
+            source: e,
+        }
+    } else if e.is_connect() {
+        Error::Connect(e)
+    } else if e.is_timeout() {
+        Error::OutcomeUnknown {
+            reason: format!("no answer within {:?}", shared.request_timeout),
+            source: Some(e),
+        }
+    } else {
+        Error::OutcomeUnknown {
+            reason: "the connection failed before an answer arrived".to_owned(),
+            source: Some(e),
+        }
+    }
+}
+
+fn classify_body_error(e: reqwest::Error, shared: &Shared) -> Error {
+    match ResponseRejected::find_in(&e) {
+        Some(ResponseRejected::TooLarge { limit }) => return Error::ResponseTooLarge { limit: *limit },
+        Some(ResponseRejected::NotJson { content_type }) => {
+            return Error::UnexpectedContentType {
+                content_type: content_type.as_deref().map(|ct| redact::printable(ct, 100)),
+            };
+        }
+        _ => {}
+    }
+    if e.is_timeout() {
+        Error::OutcomeUnknown {
+            reason: format!("the answer did not complete within {:?}", shared.request_timeout),
+            source: Some(e),
+        }
+    } else {
+        Error::OutcomeUnknown {
+            reason: "the answer was cut off before it was complete".to_owned(),
+            source: Some(e),
+        }
+    }
+}
+
+/// Whether a rustls error is anywhere in the chain (also inside `io::Error`s, whose
+/// `source()` skips the error they wrap).
+fn is_tls_error(e: &(dyn StdError + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref)
+            && is_tls_error(inner)
+        {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
+/// Reads at most a small excerpt of an unexpected answer's body (the body is capped
+/// anyway; reading stops early and errors end the excerpt).
+async fn read_excerpt(mut response: reqwest::Response, secret: &str) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() <= redact::EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    redact::excerpt(&bytes, secret)
+}
+
+/// Displays an error with its sources: `outer: inner: innermost`.
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn StdError + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,290 @@
+//! Typed errors: gateway refusals by return code, transport failures by whether the
+//! request may have reached the gateway.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::values::InvalidValue;
+use crate::{guid::InvalidGuid, redact};
+
+/// A gateway return code (`retcode`): `"0"` for success, `NNN-NNN` for a failure.
+///
+/// Covers the agent-interface table of the gateway's error-code page (000-001…000-007,
+/// 100-001…100-018); any other code parses as [`RetCode::Other`] — parsing never fails.
+///
+/// ```
+/// use ccgw::RetCode;
+/// assert_eq!(RetCode::parse("100-006"), RetCode::NotSignedIn);
+/// assert_eq!(RetCode::parse("100-006").as_str(), "100-006");
+/// assert_eq!(RetCode::parse("123-456"), RetCode::Other("123-456".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RetCode {
+    /// `0`: success.
+    Success,
+    /// `000-001`: wrong way of obtaining agent events.
+    WrongEventMethod,
+    /// `000-002`: a parameter or the address in the URL is invalid.
+    InvalidParameter,
+    /// `000-003`: no permission; the Guid is wrong or has expired.
+    NoPermission,
+    /// `000-004`: the agent is being switched over (failover).
+    SwitchingOver,
+    /// `000-005`: the agent to be inspected is the inspector.
+    InspectingSelf,
+    /// `000-006`: message parameter error.
+    MessageParameter,
+    /// `000-007`: the interface was called repeatedly (a previous call is pending).
+    CalledRepeatedly,
+    /// `100-001`: sign-in parameter empty or invalid.
+    SignInParameterInvalid,
+    /// `100-002`: the agent is already signed in.
+    AlreadySignedIn,
+    /// `100-003`: the CTI reported a resource or provider unavailable at sign-in.
+    CtiUnavailable,
+    /// `100-004`: wrong user name or password.
+    WrongCredentials,
+    /// `100-005`: invalid sign-out parameter.
+    SignOutParameterInvalid,
+    /// `100-006`: the agent is not signed in (or the Guid is unknown).
+    NotSignedIn,
+    /// `100-007`: exception while executing the agent operation (gateway internal error).
+    OperationException,
+    /// `100-008`: the agent is already signed out.
+    AlreadySignedOut,
+    /// `100-009`: setting the agent state failed; state or permission does not allow it.
+    StateChangeRefused,
+    /// `100-010`: wrong state at sign-out.
+    WrongStateAtSignOut,
+    /// `100-011`: invalid parameter at sign-in.
+    InvalidSignInParameter,
+    /// `100-012`: wrong agent type at sign-in.
+    WrongAgentType,
+    /// `100-013`: the phone number bound at sign-in is invalid.
+    InvalidPhoneNumber,
+    /// `100-014`: the sign-in phone number is outside the configured range.
+    PhoneNumberOutOfRange,
+    /// `100-015`: already signed in and cannot be forced out.
+    CannotForceSignIn,
+    /// `100-016`: invalid IP address at sign-in.
+    InvalidIpAddress,
+    /// `100-017`: uPortal authentication failed.
+    UportalAuthenticationFailed,
+    /// `100-018`: the VDN of the sign-in differs from the VDN of the playback.
+    VdnMismatch,
+    /// Any other code, as sent (control characters removed, at most 32 characters).
+    Other(String),
+}
+
+const TABLE: [(&str, RetCode, &str); 26] = [
+    ("0", RetCode::Success, "success"),
+    ("000-001", RetCode::WrongEventMethod, "wrong way of obtaining agent events"),
+    ("000-002", RetCode::InvalidParameter, "a parameter or the URL is invalid"),
+    ("000-003", RetCode::NoPermission, "no permission; the Guid is wrong or has expired"),
+    ("000-004", RetCode::SwitchingOver, "the agent is being switched over"),
+    ("000-005", RetCode::InspectingSelf, "the agent to be inspected is the inspector"),
+    ("000-006", RetCode::MessageParameter, "message parameter error"),
+    ("000-007", RetCode::CalledRepeatedly, "the interface was called repeatedly"),
+    ("100-001", RetCode::SignInParameterInvalid, "sign-in parameter empty or invalid"),
+    ("100-002", RetCode::AlreadySignedIn, "the agent is already signed in"),
+    ("100-003", RetCode::CtiUnavailable, "the CTI is unavailable"),
+    ("100-004", RetCode::WrongCredentials, "wrong user name or password"),
+    ("100-005", RetCode::SignOutParameterInvalid, "invalid sign-out parameter"),
+    ("100-006", RetCode::NotSignedIn, "the agent is not signed in"),
+    ("100-007", RetCode::OperationException, "exception while executing the agent operation"),
+    ("100-008", RetCode::AlreadySignedOut, "the agent is already signed out"),
+    ("100-009", RetCode::StateChangeRefused, "the agent's state does not allow this change"),
+    ("100-010", RetCode::WrongStateAtSignOut, "wrong state at sign-out"),
+    ("100-011", RetCode::InvalidSignInParameter, "invalid parameter at sign-in"),
+    ("100-012", RetCode::WrongAgentType, "wrong agent type"),
+    ("100-013", RetCode::InvalidPhoneNumber, "invalid phone number"),
+    ("100-014", RetCode::PhoneNumberOutOfRange, "phone number outside the configured range"),
+    ("100-015", RetCode::CannotForceSignIn, "already signed in and cannot be forced out"),
+    ("100-016", RetCode::InvalidIpAddress, "invalid IP address"),
+    ("100-017", RetCode::UportalAuthenticationFailed, "uPortal authentication failed"),
+    ("100-018", RetCode::VdnMismatch, "VDN mismatch"),
+];
+
+impl RetCode {
+    /// Parses a `retcode` as the gateway sends it (surrounding whitespace ignored). Never fails.
+    pub fn parse(code: &str) -> RetCode {
+        let code = code.trim();
+        TABLE
+            .iter()
+            .find(|(text, _, _)| *text == code)
+            .map(|(_, known, _)| known.clone())
+            .unwrap_or_else(|| RetCode::Other(redact::printable(code, 32)))
+    }
+
+    /// The code as the gateway writes it, e.g. `100-006`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RetCode::Other(code) => code,
+            known => TABLE
+                .iter()
+                .find(|(_, k, _)| k == known)
+                .map_or("", |(text, _, _)| text),
+        }
+    }
+
+    /// A short English meaning (`"unknown code"` for [`RetCode::Other`]).
+    pub fn meaning(&self) -> &'static str {
+        TABLE
+            .iter()
+            .find(|(_, k, _)| k == self)
+            .map_or("unknown code", |(_, _, meaning)| meaning)
+    }
+
+    /// Whether this is `0`.
+    pub fn is_success(&self) -> bool {
+        *self == RetCode::Success
+    }
+}
+
+impl fmt::Display for RetCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.as_str(), self.meaning())
+    }
+}
+
+/// Everything that can go wrong, typed so that a caller can decide: fix the input, sign
+/// in again, give up, or — only where nothing reached the gateway — try again.
+///
+/// Rest is not idempotent: this crate never retries, and an error that may have
+/// happened after the request reached the gateway is [`Error::OutcomeUnknown`].
+/// No variant ever contains the Guid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value outside its documented range; nothing was sent.
+    #[error(transparent)]
+    InvalidArgument(#[from] InvalidValue),
+    /// A text that is not a usable Guid; nothing was sent.
+    #[error(transparent)]
+    InvalidGuid(#[from] InvalidGuid),
+    /// The client could not be built (base URL, CA certificate, TLS setup).
+    #[error("invalid client configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn StdError + Send + Sync>>,
+    },
+    /// The gateway answered and refused: `retcode` was not `"0"`.
+    #[error("the gateway refused {operation}: retcode {code}{}", gateway_message(message))]
+    Gateway {
+        /// The gateway's log name of the operation (`rest`).
+        operation: &'static str,
+        /// The return code.
+        code: RetCode,
+        /// The gateway's `message` (control characters removed, at most 200 characters).
+        message: String,
+    },
+    /// An HTTP status the contract does not use (the gateway answers 200 for everything,
+    /// failures included). Redirects end up here too: they are never followed.
+    #[error("unexpected HTTP status {status} from the gateway{}", excerpt_suffix(body_excerpt))]
+    UnexpectedStatus {
+        /// The status.
+        status: StatusCode,
+        /// The first bytes of the body as text (at most 200 characters).
+        body_excerpt: String,
+    },
+    /// No connection to the gateway could be made (refused, unreachable, DNS); nothing was sent.
+    #[error("cannot connect to the gateway")]
+    Connect(#[source] reqwest::Error),
+    /// The TLS handshake failed (untrusted CA, wrong host name, expired certificate, …);
+    /// nothing was sent.
+    #[error("TLS handshake with the gateway failed")]
+    Tls(#[source] reqwest::Error),
+    /// The connect timeout elapsed before the request could be sent.
+    #[error("timed out connecting to the gateway after {timeout:?}; nothing was sent")]
+    TimeoutBeforeSend {
+        /// The connect timeout in force.
+        timeout: Duration,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The request may have reached the gateway but no usable answer came back (a timeout
+    /// or a connection reset after sending). Do not resend blindly: check the agent's
+    /// state (or wait for its events) first.
+    #[error("outcome unknown: the request may have reached the gateway, but {reason}")]
+    OutcomeUnknown {
+        /// What happened (`no answer within 30s`, `connection lost`, …).
+        reason: String,
+        /// The underlying error.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The gateway answered with something that is not the documented envelope.
+    #[error("malformed response from the gateway: {reason}{}", excerpt_suffix(body_excerpt))]
+    MalformedResponse {
+        /// What is wrong.
+        reason: String,
+        /// The first bytes of the body as text (at most 200 characters).
+        body_excerpt: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn StdError + Send + Sync>>,
+    },
+    /// The gateway answered success with a content type that is not JSON (a proxy's or
+    /// load balancer's page, most likely); the body was not interpreted.
+    #[error("the gateway answered with content type {} instead of JSON", content_type.as_deref().map_or("(none)".to_owned(), |ct| format!("{ct:?}")))]
+    UnexpectedContentType {
+        /// The `Content-Type` sent, if any (at most 100 characters).
+        content_type: Option<String>,
+    },
+    /// The answer's body was longer than the configured limit; reading stopped there.
+    #[error("response from the gateway is larger than the {limit}-byte limit")]
+    ResponseTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
+fn gateway_message(message: &str) -> String {
+    if message.is_empty() { String::new() } else { format!(", message {message:?}") }
+}
+
+fn excerpt_suffix(excerpt: &str) -> String {
+    if excerpt.is_empty() { String::new() } else { format!("; body starts with {excerpt:?}") }
+}
+
+impl Error {
+    /// The gateway's return code, if the gateway answered with a failure code.
+    pub fn retcode(&self) -> Option<&RetCode> {
+        match self {
+            Error::Gateway { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether the session is gone and signing in again (or taking the newest Guid in
+    /// dynamic authentication) is the remedy: `100-006` or `000-003`.
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self.retcode(), Some(RetCode::NotSignedIn | RetCode::NoPermission))
+    }
+
+    /// Whether the gateway refused the state change itself (`100-009`): the agent's
+    /// current state or permissions do not allow rest.
+    pub fn is_state_change_refused(&self) -> bool {
+        matches!(self.retcode(), Some(RetCode::StateChangeRefused))
+    }
+
+    /// Whether the request certainly did not reach the gateway, so sending it again
+    /// cannot apply it twice: connect failures and connect timeouts. (Invalid input,
+    /// TLS and configuration errors also sent nothing, but repeating them cannot help.)
+    pub fn is_retry_safe(&self) -> bool {
+        matches!(self, Error::Connect(_) | Error::TimeoutBeforeSend { .. })
+    }
+
+    /// Whether the request may have been applied although no answer says so.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, Error::OutcomeUnknown { .. })
+    }
+}

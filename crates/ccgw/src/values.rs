@@ -1,0 +1,319 @@
+//! Validated request values. A value outside its documented range cannot be built, so
+//! it can never reach the wire; the error names the field, the value and the range.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A value that is not allowed for a field of the rest request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field} {value}: {problem}")]
+pub struct InvalidValue {
+    field: &'static str,
+    value: String,
+    problem: String,
+}
+
+impl InvalidValue {
+    fn out_of_range(field: &'static str, value: impl fmt::Display, range: &RangeInclusive<u32>, unit: &str) -> Self {
+        Self {
+            field,
+            value: value.to_string(),
+            problem: format!("must be within {}..={}{unit}", range.start(), range.end()),
+        }
+    }
+
+    fn not_a_number(field: &'static str, text: &str) -> Self {
+        let shown: String = text.chars().take(32).collect();
+        Self {
+            field,
+            value: format!("{shown:?}"),
+            problem: "is not a whole number".to_owned(),
+        }
+    }
+
+    /// The field the value was meant for (`agent id`, `rest duration`, `rest cause`).
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The rejected value as text.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+/// Lowest agent ID (work number) the gateway accepts.
+pub const AGENT_ID_MIN: u32 = 101;
+/// Highest agent ID of the long-standing contract (gateway documents 2023–2024).
+pub const AGENT_ID_MAX: u32 = 59_999;
+/// Highest agent ID that gateway documents from 2025 allow; opt in with
+/// [`AgentId::new_extended`].
+pub const AGENT_ID_MAX_EXTENDED: u32 = 999_999;
+
+/// An agent ID (work number): 101..=59999, or up to 999999 by explicit opt-in.
+///
+/// ```
+/// use ccgw::AgentId;
+/// let id: AgentId = "101".parse()?;
+/// assert_eq!(id.get(), 101);
+/// assert!(AgentId::new(100).is_err());
+/// assert!(AgentId::new(60_000).is_err());
+/// // Gateways documented from 2025 on accept larger IDs; that is a deliberate choice.
+/// assert_eq!(AgentId::new_extended(60_000)?.get(), 60_000);
+/// # Ok::<(), ccgw::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct AgentId(u32);
+
+impl AgentId {
+    /// The range [`AgentId::new`] accepts.
+    pub const RANGE: RangeInclusive<u32> = AGENT_ID_MIN..=AGENT_ID_MAX;
+    /// The range [`AgentId::new_extended`] accepts.
+    pub const EXTENDED_RANGE: RangeInclusive<u32> = AGENT_ID_MIN..=AGENT_ID_MAX_EXTENDED;
+
+    /// An agent ID within 101..=59999.
+    pub fn new(id: u32) -> Result<Self, InvalidValue> {
+        check("agent id", id, &Self::RANGE, "").map(Self)
+    }
+
+    /// An agent ID within 101..=999999, the range of gateway documents from 2025. Use it
+    /// only for gateways known to accept such IDs; older ones reject them.
+    pub fn new_extended(id: u32) -> Result<Self, InvalidValue> {
+        check("agent id", id, &Self::EXTENDED_RANGE, "").map(Self)
+    }
+
+    /// The number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// A rest duration in whole seconds, 1..=86399 (just under a day).
+///
+/// From a [`Duration`]: the gateway counts whole seconds, so a duration with a
+/// sub-second part is rejected rather than silently rounded (`Duration::from_secs` or
+/// [`RestDuration::from_secs`] state the intent exactly).
+///
+/// ```
+/// use std::time::Duration;
+/// use ccgw::RestDuration;
+/// assert_eq!(RestDuration::from_secs(600)?.as_secs(), 600);
+/// assert_eq!(RestDuration::try_from(Duration::from_secs(900))?.as_secs(), 900);
+/// assert!(RestDuration::try_from(Duration::from_millis(1500)).is_err());
+/// assert!(RestDuration::from_secs(86_400).is_err());
+/// # Ok::<(), ccgw::InvalidValue>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct RestDuration(u32);
+
+impl RestDuration {
+    /// The accepted range in seconds.
+    pub const RANGE_SECS: RangeInclusive<u32> = 1..=86_399;
+
+    /// A duration of `secs` seconds, within 1..=86399.
+    pub fn from_secs(secs: u32) -> Result<Self, InvalidValue> {
+        check("rest duration", secs, &Self::RANGE_SECS, " seconds").map(Self)
+    }
+
+    /// The duration in seconds.
+    pub const fn as_secs(self) -> u32 {
+        self.0
+    }
+
+    /// The duration as a [`Duration`].
+    pub const fn as_duration(self) -> Duration {
+        Duration::from_secs(self.0 as u64)
+    }
+}
+
+impl TryFrom<Duration> for RestDuration {
+    type Error = InvalidValue;
+
+    fn try_from(d: Duration) -> Result<Self, InvalidValue> {
+        if d.subsec_nanos() != 0 {
+            return Err(InvalidValue {
+                field: "rest duration",
+                value: format!("{d:?}"),
+                problem: "must be whole seconds within 1..=86399 seconds".to_owned(),
+            });
+        }
+        let secs = u32::try_from(d.as_secs())
+            .map_err(|_| InvalidValue::out_of_range("rest duration", format!("{d:?}"), &Self::RANGE_SECS, " seconds"))?;
+        Self::from_secs(secs)
+    }
+}
+
+impl From<RestDuration> for Duration {
+    fn from(d: RestDuration) -> Duration {
+        d.as_duration()
+    }
+}
+
+/// A rest cause code, 0..=255, as configured on the platform; [`RestCause::NONE`] (0)
+/// means no cause.
+///
+/// ```
+/// use ccgw::RestCause;
+/// assert_eq!(RestCause::from(3u8).get(), 3);
+/// assert!(RestCause::NONE.is_none());
+/// assert!(RestCause::try_from(256u32).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct RestCause(u8);
+
+impl RestCause {
+    /// No rest cause (code 0).
+    pub const NONE: RestCause = RestCause(0);
+    /// The accepted range.
+    pub const RANGE: RangeInclusive<u32> = 0..=255;
+
+    /// The cause code.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// Whether this is [`RestCause::NONE`].
+    pub const fn is_none(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl From<u8> for RestCause {
+    fn from(code: u8) -> Self {
+        Self(code)
+    }
+}
+
+fn check(field: &'static str, value: u32, range: &RangeInclusive<u32>, unit: &str) -> Result<u32, InvalidValue> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(InvalidValue::out_of_range(field, value, range, unit))
+    }
+}
+
+/// `TryFrom` for the integer types callers commonly hold, `FromStr`, `Display` and
+/// `From<Self> for u32`, all through the one checked constructor.
+macro_rules! conversions {
+    ($ty:ident, $field:literal, $ctor:path, $unit:literal, $range:expr, $get:ident) => {
+        impl TryFrom<u32> for $ty {
+            type Error = InvalidValue;
+            fn try_from(v: u32) -> Result<Self, InvalidValue> {
+                $ctor(v)
+            }
+        }
+        impl TryFrom<i64> for $ty {
+            type Error = InvalidValue;
+            fn try_from(v: i64) -> Result<Self, InvalidValue> {
+                let n = u32::try_from(v).map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
+                $ctor(n)
+            }
+        }
+        impl TryFrom<u64> for $ty {
+            type Error = InvalidValue;
+            fn try_from(v: u64) -> Result<Self, InvalidValue> {
+                let n = u32::try_from(v).map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
+                $ctor(n)
+            }
+        }
+        impl TryFrom<i32> for $ty {
+            type Error = InvalidValue;
+            fn try_from(v: i32) -> Result<Self, InvalidValue> {
+                Self::try_from(i64::from(v))
+            }
+        }
+        impl FromStr for $ty {
+            type Err = InvalidValue;
+            fn from_str(s: &str) -> Result<Self, InvalidValue> {
+                let t = s.trim();
+                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(InvalidValue::not_a_number($field, s));
+                }
+                match t.parse::<u64>() {
+                    Ok(n) => Self::try_from(n),
+                    // Only digits, so the number is merely too large for u64.
+                    Err(_) => Err(InvalidValue::out_of_range($field, t, &$range, $unit)),
+                }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.$get(), f)
+            }
+        }
+        impl From<$ty> for u32 {
+            fn from(v: $ty) -> u32 {
+                u32::from(v.$get())
+            }
+        }
+    };
+}
+
+fn rest_cause_new(v: u32) -> Result<RestCause, InvalidValue> {
+    let code = check("rest cause", v, &RestCause::RANGE, "")?;
+    // In range 0..=255, so the conversion cannot fail.
+    Ok(RestCause(u8::try_from(code).unwrap_or(u8::MAX)))
+}
+
+conversions!(AgentId, "agent id", AgentId::new, "", AgentId::RANGE, get);
+conversions!(RestDuration, "rest duration", RestDuration::from_secs, " seconds", RestDuration::RANGE_SECS, as_secs);
+conversions!(RestCause, "rest cause", rest_cause_new, "", RestCause::RANGE, get);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_field_value_and_range() {
+        let e = AgentId::new(100).expect_err("out of range");
+        assert_eq!(e.to_string(), "invalid agent id 100: must be within 101..=59999");
+        let e = RestDuration::from_secs(0).expect_err("out of range");
+        assert_eq!(e.to_string(), "invalid rest duration 0: must be within 1..=86399 seconds");
+        let e = RestCause::try_from(256u32).expect_err("out of range");
+        assert_eq!(e.to_string(), "invalid rest cause 256: must be within 0..=255");
+        let e = "12a".parse::<AgentId>().expect_err("not a number");
+        assert_eq!(e.to_string(), "invalid agent id \"12a\": is not a whole number");
+        let e = "-5".parse::<RestCause>().expect_err("negative");
+        assert_eq!(e.field(), "rest cause");
+        let e = RestDuration::try_from(-1i64).expect_err("negative");
+        assert_eq!(e.to_string(), "invalid rest duration -1: must be within 1..=86399 seconds");
+        let e = "99999999999999999999999".parse::<AgentId>().expect_err("huge");
+        assert!(e.to_string().ends_with("must be within 101..=59999"), "{e}");
+    }
+
+    #[test]
+    fn durations_with_subsecond_parts_are_rejected() {
+        let e = RestDuration::try_from(Duration::from_millis(600_500)).expect_err("sub-second");
+        assert_eq!(e.to_string(), "invalid rest duration 600.5s: must be whole seconds within 1..=86399 seconds");
+        assert!(RestDuration::try_from(Duration::from_secs(u64::MAX)).is_err());
+        assert_eq!(
+            RestDuration::try_from(Duration::from_secs(86_399)).map(RestDuration::as_secs),
+            Ok(86_399)
+        );
+    }
+
+    #[test]
+    fn serde_goes_through_the_checks() {
+        assert_eq!(serde_json::from_str::<AgentId>("101").ok(), AgentId::new(101).ok());
+        let e = serde_json::from_str::<AgentId>("100").expect_err("out of range");
+        assert!(e.to_string().contains("must be within 101..=59999"), "{e}");
+        assert!(serde_json::from_str::<RestDuration>("86400").is_err());
+        assert!(serde_json::from_str::<RestCause>("256").is_err());
+        assert_eq!(serde_json::to_string(&RestCause::from(7u8)).ok().as_deref(), Some("7"));
+    }
+
+    #[test]
+    fn extended_agent_ids_are_opt_in() {
+        assert!(AgentId::new(999_999).is_err());
+        assert_eq!(AgentId::new_extended(999_999).map(AgentId::get), Ok(999_999));
+        assert!(AgentId::new_extended(1_000_000).is_err());
+        assert!(AgentId::new_extended(100).is_err());
+    }
+}
