@@ -5,12 +5,12 @@ use std::num::NonZeroU64;
 use std::time::Duration;
 
 use ccgw_client::{Client, Error, Session};
-use ccgw_tests::CaptureServer;
+use ccgw_tests::{Reply, TestServer};
 
 const SUCCESS: &str = r#"{"result":{},"message":"success","retcode":"0"}"#;
 const WAIT: Duration = Duration::from_secs(5);
 
-fn client(server: &CaptureServer, session: &Session) -> Client {
+fn client(server: &TestServer, session: &Session) -> Client {
     let http = reqwest::Client::builder().build().expect("reqwest client");
     Client::new_with_client(&server.base_url(), http, session.clone())
 }
@@ -21,7 +21,9 @@ fn seconds(n: u64) -> NonZeroU64 {
 
 #[tokio::test]
 async fn rest_request_bytes_are_exactly_the_documented_request() {
-    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let mut server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
+        .await
+        .expect("server");
     let session = Session::new();
     session.set_guid("G-WIRE-1.AgentGateway0").expect("guid");
 
@@ -65,7 +67,9 @@ async fn rest_request_bytes_are_exactly_the_documented_request() {
 
 #[tokio::test]
 async fn prolong_true_is_sent_as_query() {
-    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let mut server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
+        .await
+        .expect("server");
     let session = Session::new();
     session.set_guid("G-2").expect("guid");
     client(&server, &session)
@@ -83,7 +87,9 @@ async fn prolong_true_is_sent_as_query() {
 /// client and the same pooled connection.
 #[tokio::test]
 async fn rotated_guid_takes_effect_without_rebuilding_the_client() {
-    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let mut server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
+        .await
+        .expect("server");
     let session = Session::new();
     session.set_guid("G-OLD").expect("guid");
     let client = client(&server, &session);
@@ -107,7 +113,9 @@ async fn rotated_guid_takes_effect_without_rebuilding_the_client() {
 
 #[tokio::test]
 async fn no_guid_means_nothing_is_sent() {
-    let mut server = CaptureServer::start(SUCCESS).await.expect("server");
+    let mut server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
+        .await
+        .expect("server");
     let session = Session::new();
     let err = client(&server, &session)
         .rest(101, seconds(600), 3, Some(false))

@@ -81,8 +81,13 @@ impl ClientBuilder {
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         match reqwest::Certificate::from_pem_bundle(pem.as_ref()) {
             Ok(certs) if !certs.is_empty() => self.roots.extend(certs),
-            Ok(_) => self.root_errors.push(config("the CA PEM holds no certificate", None)),
-            Err(e) => self.root_errors.push(config("the CA PEM cannot be read as certificates", Some(Box::new(e)))),
+            Ok(_) => self
+                .root_errors
+                .push(config("the CA PEM holds no certificate", None)),
+            Err(e) => self.root_errors.push(config(
+                "the CA PEM cannot be read as certificates",
+                Some(Box::new(e)),
+            )),
         }
         self
     }
@@ -168,8 +173,12 @@ impl ClientBuilder {
         if self.response_limit == 0 {
             return Err(config("the response limit must be at least one byte", None));
         }
-        let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent)
-            .map_err(|e| config("the user agent is not a valid header value", Some(Box::new(e))))?;
+        let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent).map_err(|e| {
+            config(
+                "the user agent is not a valid header value",
+                Some(Box::new(e)),
+            )
+        })?;
 
         let mut http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -191,9 +200,12 @@ impl ClientBuilder {
                 ));
             }
         };
-        let http = http
-            .build()
-            .map_err(|e| config("the HTTP client cannot be set up (TLS configuration)", Some(Box::new(e))))?;
+        let http = http.build().map_err(|e| {
+            config(
+                "the HTTP client cannot be set up (TLS configuration)",
+                Some(Box::new(e)),
+            )
+        })?;
         Ok(GatewayClient {
             inner: Arc::new(Shared {
                 http,
@@ -215,8 +227,15 @@ fn config(reason: &str, source: Option<Box<dyn StdError + Send + Sync>>) -> Erro
 
 /// `https://host[:port][/prefix]` without a trailing slash; no credentials, query or fragment.
 fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
-    let url = reqwest::Url::parse(text.trim())
-        .map_err(|e| config(&format!("the base URL {:?} is not a URL", redact::printable(text, 100)), Some(Box::new(e))))?;
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| {
+        config(
+            &format!(
+                "the base URL {:?} is not a URL",
+                redact::printable(text, 100)
+            ),
+            Some(Box::new(e)),
+        )
+    })?;
     match url.scheme() {
         "https" => {}
         "http" if allow_plain_http => {}
@@ -226,7 +245,12 @@ fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
                 None,
             ));
         }
-        other => return Err(config(&format!("the base URL scheme {other:?} is not https"), None)),
+        other => {
+            return Err(config(
+                &format!("the base URL scheme {other:?} is not https"),
+                None,
+            ));
+        }
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(config("the base URL has no host", None));
@@ -235,7 +259,10 @@ fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
         return Err(config("the base URL must not contain credentials", None));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(config("the base URL must not have a query or fragment", None));
+        return Err(config(
+            "the base URL must not have a query or fragment",
+            None,
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -283,7 +310,11 @@ impl GatewayClient {
     /// A handle for the signed-in agent `id` whose session Guid is `guid`.
     pub fn agent(&self, id: AgentId, guid: Guid) -> Agent {
         let session = ccgw_client::Session::new().with_response_limit(self.inner.response_limit);
-        let api = ccgw_client::Client::new_with_client(&self.inner.base_url, self.inner.http.clone(), session.clone());
+        let api = ccgw_client::Client::new_with_client(
+            &self.inner.base_url,
+            self.inner.http.clone(),
+            session.clone(),
+        );
         let agent = Agent {
             id,
             client: self.clone(),
@@ -346,11 +377,20 @@ impl Agent {
 
     /// Sets rest again while the agent is already in rest (`prolong=true`), with a new
     /// duration and cause.
-    pub async fn prolong_rest(&self, duration: RestDuration, cause: RestCause) -> Result<(), Error> {
+    pub async fn prolong_rest(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+    ) -> Result<(), Error> {
         self.apply_rest(duration, cause, true).await
     }
 
-    async fn apply_rest(&self, duration: RestDuration, cause: RestCause, prolong: bool) -> Result<(), Error> {
+    async fn apply_rest(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+        prolong: bool,
+    ) -> Result<(), Error> {
         let span = tracing::info_span!(
             "rest",
             agent_id = self.id.get(),
@@ -366,7 +406,10 @@ impl Agent {
             // Both in range by construction: agent IDs end at 999999, durations start at 1.
             let agent_id = i32::try_from(self.id.get()).unwrap_or(i32::MAX);
             let time = NonZeroU64::new(u64::from(duration.as_secs())).unwrap_or(NonZeroU64::MIN);
-            let answer = self.api.rest(agent_id, time, cause.get(), Some(prolong)).await;
+            let answer = self
+                .api
+                .rest(agent_id, time, cause.get(), Some(prolong))
+                .await;
             let outcome = match answer {
                 Ok(value) => {
                     tracing::Span::current().record("http_status", value.status().as_u16());
@@ -415,7 +458,9 @@ impl Agent {
         use ccgw_client::Error as Generated;
         let shared = &self.client.inner;
         match e {
-            Generated::CommunicationError(e) | Generated::InvalidUpgrade(e) => classify_transport(e, shared),
+            Generated::CommunicationError(e) | Generated::InvalidUpgrade(e) => {
+                classify_transport(e, shared)
+            }
             Generated::ErrorResponse(value) => {
                 tracing::Span::current().record("http_status", value.status().as_u16());
                 Error::UnexpectedStatus {
@@ -427,7 +472,10 @@ impl Agent {
                 let status = response.status();
                 tracing::Span::current().record("http_status", status.as_u16());
                 let body_excerpt = read_excerpt(response, &self.secret()).await;
-                Error::UnexpectedStatus { status, body_excerpt }
+                Error::UnexpectedStatus {
+                    status,
+                    body_excerpt,
+                }
             }
             Generated::ResponseBodyError(e) => classify_body_error(e, shared),
             Generated::InvalidResponsePayload(bytes, e) => Error::MalformedResponse {
@@ -469,7 +517,9 @@ fn classify_transport(e: reqwest::Error, shared: &Shared) -> Error {
 
 fn classify_body_error(e: reqwest::Error, shared: &Shared) -> Error {
     match ResponseRejected::find_in(&e) {
-        Some(ResponseRejected::TooLarge { limit }) => return Error::ResponseTooLarge { limit: *limit },
+        Some(ResponseRejected::TooLarge { limit }) => {
+            return Error::ResponseTooLarge { limit: *limit };
+        }
         Some(ResponseRejected::NotJson { content_type }) => {
             return Error::UnexpectedContentType {
                 content_type: content_type.as_deref().map(|ct| redact::printable(ct, 100)),
@@ -479,7 +529,10 @@ fn classify_body_error(e: reqwest::Error, shared: &Shared) -> Error {
     }
     if e.is_timeout() {
         Error::OutcomeUnknown {
-            reason: format!("the answer did not complete within {:?}", shared.request_timeout),
+            reason: format!(
+                "the answer did not complete within {:?}",
+                shared.request_timeout
+            ),
             source: Some(e),
         }
     } else {
@@ -498,7 +551,9 @@ fn is_tls_error(e: &(dyn StdError + 'static)) -> bool {
         if err.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
-        if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref)
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
             && is_tls_error(inner)
         {
             return true;

@@ -82,30 +82,114 @@ pub enum RetCode {
 
 const TABLE: [(&str, RetCode, &str); 26] = [
     ("0", RetCode::Success, "success"),
-    ("000-001", RetCode::WrongEventMethod, "wrong way of obtaining agent events"),
-    ("000-002", RetCode::InvalidParameter, "a parameter or the URL is invalid"),
-    ("000-003", RetCode::NoPermission, "no permission; the Guid is wrong or has expired"),
-    ("000-004", RetCode::SwitchingOver, "the agent is being switched over"),
-    ("000-005", RetCode::InspectingSelf, "the agent to be inspected is the inspector"),
-    ("000-006", RetCode::MessageParameter, "message parameter error"),
-    ("000-007", RetCode::CalledRepeatedly, "the interface was called repeatedly"),
-    ("100-001", RetCode::SignInParameterInvalid, "sign-in parameter empty or invalid"),
-    ("100-002", RetCode::AlreadySignedIn, "the agent is already signed in"),
+    (
+        "000-001",
+        RetCode::WrongEventMethod,
+        "wrong way of obtaining agent events",
+    ),
+    (
+        "000-002",
+        RetCode::InvalidParameter,
+        "a parameter or the URL is invalid",
+    ),
+    (
+        "000-003",
+        RetCode::NoPermission,
+        "no permission; the Guid is wrong or has expired",
+    ),
+    (
+        "000-004",
+        RetCode::SwitchingOver,
+        "the agent is being switched over",
+    ),
+    (
+        "000-005",
+        RetCode::InspectingSelf,
+        "the agent to be inspected is the inspector",
+    ),
+    (
+        "000-006",
+        RetCode::MessageParameter,
+        "message parameter error",
+    ),
+    (
+        "000-007",
+        RetCode::CalledRepeatedly,
+        "the interface was called repeatedly",
+    ),
+    (
+        "100-001",
+        RetCode::SignInParameterInvalid,
+        "sign-in parameter empty or invalid",
+    ),
+    (
+        "100-002",
+        RetCode::AlreadySignedIn,
+        "the agent is already signed in",
+    ),
     ("100-003", RetCode::CtiUnavailable, "the CTI is unavailable"),
-    ("100-004", RetCode::WrongCredentials, "wrong user name or password"),
-    ("100-005", RetCode::SignOutParameterInvalid, "invalid sign-out parameter"),
-    ("100-006", RetCode::NotSignedIn, "the agent is not signed in"),
-    ("100-007", RetCode::OperationException, "exception while executing the agent operation"),
-    ("100-008", RetCode::AlreadySignedOut, "the agent is already signed out"),
-    ("100-009", RetCode::StateChangeRefused, "the agent's state does not allow this change"),
-    ("100-010", RetCode::WrongStateAtSignOut, "wrong state at sign-out"),
-    ("100-011", RetCode::InvalidSignInParameter, "invalid parameter at sign-in"),
+    (
+        "100-004",
+        RetCode::WrongCredentials,
+        "wrong user name or password",
+    ),
+    (
+        "100-005",
+        RetCode::SignOutParameterInvalid,
+        "invalid sign-out parameter",
+    ),
+    (
+        "100-006",
+        RetCode::NotSignedIn,
+        "the agent is not signed in",
+    ),
+    (
+        "100-007",
+        RetCode::OperationException,
+        "exception while executing the agent operation",
+    ),
+    (
+        "100-008",
+        RetCode::AlreadySignedOut,
+        "the agent is already signed out",
+    ),
+    (
+        "100-009",
+        RetCode::StateChangeRefused,
+        "the agent's state does not allow this change",
+    ),
+    (
+        "100-010",
+        RetCode::WrongStateAtSignOut,
+        "wrong state at sign-out",
+    ),
+    (
+        "100-011",
+        RetCode::InvalidSignInParameter,
+        "invalid parameter at sign-in",
+    ),
     ("100-012", RetCode::WrongAgentType, "wrong agent type"),
-    ("100-013", RetCode::InvalidPhoneNumber, "invalid phone number"),
-    ("100-014", RetCode::PhoneNumberOutOfRange, "phone number outside the configured range"),
-    ("100-015", RetCode::CannotForceSignIn, "already signed in and cannot be forced out"),
+    (
+        "100-013",
+        RetCode::InvalidPhoneNumber,
+        "invalid phone number",
+    ),
+    (
+        "100-014",
+        RetCode::PhoneNumberOutOfRange,
+        "phone number outside the configured range",
+    ),
+    (
+        "100-015",
+        RetCode::CannotForceSignIn,
+        "already signed in and cannot be forced out",
+    ),
     ("100-016", RetCode::InvalidIpAddress, "invalid IP address"),
-    ("100-017", RetCode::UportalAuthenticationFailed, "uPortal authentication failed"),
+    (
+        "100-017",
+        RetCode::UportalAuthenticationFailed,
+        "uPortal authentication failed",
+    ),
     ("100-018", RetCode::VdnMismatch, "VDN mismatch"),
 ];
 
@@ -176,7 +260,10 @@ pub enum Error {
         source: Option<Box<dyn StdError + Send + Sync>>,
     },
     /// The gateway answered and refused: `retcode` was not `"0"`.
-    #[error("the gateway refused {operation}: retcode {code}{}", gateway_message(message))]
+    #[error(
+        "the gateway refused {operation}: retcode {code}{}",
+        gateway_message(message)
+    )]
     Gateway {
         /// The gateway's log name of the operation (`rest`).
         operation: &'static str,
@@ -187,7 +274,10 @@ pub enum Error {
     },
     /// An HTTP status the contract does not use (the gateway answers 200 for everything,
     /// failures included). Redirects end up here too: they are never followed.
-    #[error("unexpected HTTP status {status} from the gateway{}", excerpt_suffix(body_excerpt))]
+    #[error(
+        "unexpected HTTP status {status} from the gateway{}",
+        excerpt_suffix(body_excerpt)
+    )]
     UnexpectedStatus {
         /// The status.
         status: StatusCode,
@@ -222,7 +312,10 @@ pub enum Error {
         source: Option<reqwest::Error>,
     },
     /// The gateway answered with something that is not the documented envelope.
-    #[error("malformed response from the gateway: {reason}{}", excerpt_suffix(body_excerpt))]
+    #[error(
+        "malformed response from the gateway: {reason}{}",
+        excerpt_suffix(body_excerpt)
+    )]
     MalformedResponse {
         /// What is wrong.
         reason: String,
@@ -248,11 +341,19 @@ pub enum Error {
 }
 
 fn gateway_message(message: &str) -> String {
-    if message.is_empty() { String::new() } else { format!(", message {message:?}") }
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(", message {message:?}")
+    }
 }
 
 fn excerpt_suffix(excerpt: &str) -> String {
-    if excerpt.is_empty() { String::new() } else { format!("; body starts with {excerpt:?}") }
+    if excerpt.is_empty() {
+        String::new()
+    } else {
+        format!("; body starts with {excerpt:?}")
+    }
 }
 
 impl Error {
@@ -267,7 +368,10 @@ impl Error {
     /// Whether the session is gone and signing in again (or taking the newest Guid in
     /// dynamic authentication) is the remedy: `100-006` or `000-003`.
     pub fn needs_sign_in(&self) -> bool {
-        matches!(self.retcode(), Some(RetCode::NotSignedIn | RetCode::NoPermission))
+        matches!(
+            self.retcode(),
+            Some(RetCode::NotSignedIn | RetCode::NoPermission)
+        )
     }
 
     /// Whether the gateway refused the state change itself (`100-009`): the agent's

@@ -40,7 +40,9 @@ pub enum InvalidGuid {
     #[error("invalid Guid: longer than {MAX_LEN} characters")]
     TooLong,
     /// A space, control character (CR, LF, …) or non-ASCII character.
-    #[error("invalid Guid: only visible ASCII characters are allowed (no spaces, controls or non-ASCII)")]
+    #[error(
+        "invalid Guid: only visible ASCII characters are allowed (no spaces, controls or non-ASCII)"
+    )]
     NotHeaderSafe,
 }
 
@@ -77,7 +79,8 @@ impl Guid {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 impl FromStr for Guid {
@@ -128,7 +131,10 @@ mod tests {
             ("jsessionid=abc", "abc"),
             ("  JSESSIONID=abc\t", "abc"),
         ] {
-            assert_eq!(Guid::new(input).map(|g| g.expose_secret().to_owned()), Ok(bare.to_owned()));
+            assert_eq!(
+                Guid::new(input).map(|g| g.expose_secret().to_owned()),
+                Ok(bare.to_owned())
+            );
         }
     }
 
@@ -136,8 +142,19 @@ mod tests {
     fn rejects_what_cannot_be_a_header_value() {
         assert_eq!(Guid::new(""), Err(InvalidGuid::Empty));
         assert_eq!(Guid::new("JSESSIONID="), Err(InvalidGuid::Empty));
-        assert_eq!(Guid::new("x".repeat(MAX_LEN + 1)), Err(InvalidGuid::TooLong));
-        for bad in ["a\r\nb", "a\nb", "a b", "a\u{0}b", "a\u{7f}", "gü", "JSESSIONID=a b"] {
+        assert_eq!(
+            Guid::new("x".repeat(MAX_LEN + 1)),
+            Err(InvalidGuid::TooLong)
+        );
+        for bad in [
+            "a\r\nb",
+            "a\nb",
+            "a b",
+            "a\u{0}b",
+            "a\u{7f}",
+            "gü",
+            "JSESSIONID=a b",
+        ] {
             assert_eq!(Guid::new(bad), Err(InvalidGuid::NotHeaderSafe), "{bad:?}");
         }
     }

@@ -13,5 +13,6 @@ pub use client::{
 pub use error::{Error, RetCode};
 pub use guid::{Guid, InvalidGuid};
 pub use values::{
-    AGENT_ID_MAX, AGENT_ID_MAX_EXTENDED, AGENT_ID_MIN, AgentId, InvalidValue, RestCause, RestDuration,
+    AGENT_ID_MAX, AGENT_ID_MAX_EXTENDED, AGENT_ID_MIN, AgentId, InvalidValue, RestCause,
+    RestDuration,
 };

@@ -33,7 +33,10 @@ pub(crate) fn excerpt(bytes: &[u8], secret: &str) -> String {
     let mut text = scrub(&String::from_utf8_lossy(head), secret);
     if head.len() < bytes.len() {
         // The cut may have split the secret: drop a trailing piece of it.
-        if let Some(k) = (1..secret.len()).rev().find(|&k| text.ends_with(&secret[..k])) {
+        if let Some(k) = (1..secret.len())
+            .rev()
+            .find(|&k| text.ends_with(&secret[..k]))
+        {
             text.truncate(text.len() - k);
         }
     }

@@ -18,7 +18,12 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
-    fn out_of_range(field: &'static str, value: impl fmt::Display, range: &RangeInclusive<u32>, unit: &str) -> Self {
+    fn out_of_range(
+        field: &'static str,
+        value: impl fmt::Display,
+        range: &RangeInclusive<u32>,
+        unit: &str,
+    ) -> Self {
         Self {
             field,
             value: value.to_string(),
@@ -143,8 +148,14 @@ impl TryFrom<Duration> for RestDuration {
                 problem: "must be whole seconds within 1..=86399 seconds".to_owned(),
             });
         }
-        let secs = u32::try_from(d.as_secs())
-            .map_err(|_| InvalidValue::out_of_range("rest duration", format!("{d:?}"), &Self::RANGE_SECS, " seconds"))?;
+        let secs = u32::try_from(d.as_secs()).map_err(|_| {
+            InvalidValue::out_of_range(
+                "rest duration",
+                format!("{d:?}"),
+                &Self::RANGE_SECS,
+                " seconds",
+            )
+        })?;
         Self::from_secs(secs)
     }
 }
@@ -164,7 +175,9 @@ impl From<RestDuration> for Duration {
 /// assert!(RestCause::NONE.is_none());
 /// assert!(RestCause::try_from(256u32).is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct RestCause(u8);
 
@@ -191,7 +204,12 @@ impl From<u8> for RestCause {
     }
 }
 
-fn check(field: &'static str, value: u32, range: &RangeInclusive<u32>, unit: &str) -> Result<u32, InvalidValue> {
+fn check(
+    field: &'static str,
+    value: u32,
+    range: &RangeInclusive<u32>,
+    unit: &str,
+) -> Result<u32, InvalidValue> {
     if range.contains(&value) {
         Ok(value)
     } else {
@@ -212,14 +230,16 @@ macro_rules! conversions {
         impl TryFrom<i64> for $ty {
             type Error = InvalidValue;
             fn try_from(v: i64) -> Result<Self, InvalidValue> {
-                let n = u32::try_from(v).map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
+                let n = u32::try_from(v)
+                    .map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
                 $ctor(n)
             }
         }
         impl TryFrom<u64> for $ty {
             type Error = InvalidValue;
             fn try_from(v: u64) -> Result<Self, InvalidValue> {
-                let n = u32::try_from(v).map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
+                let n = u32::try_from(v)
+                    .map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
                 $ctor(n)
             }
         }
@@ -233,7 +253,12 @@ macro_rules! conversions {
             type Err = InvalidValue;
             fn from_str(s: &str) -> Result<Self, InvalidValue> {
                 let t = s.trim();
-                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+                if t.strip_prefix('-').is_some_and(digits) {
+                    // A negative whole number: below every range.
+                    return Err(InvalidValue::out_of_range($field, t, &$range, $unit));
+                }
+                if !digits(t) {
                     return Err(InvalidValue::not_a_number($field, s));
                 }
                 match t.parse::<u64>() {
@@ -263,8 +288,22 @@ fn rest_cause_new(v: u32) -> Result<RestCause, InvalidValue> {
 }
 
 conversions!(AgentId, "agent id", AgentId::new, "", AgentId::RANGE, get);
-conversions!(RestDuration, "rest duration", RestDuration::from_secs, " seconds", RestDuration::RANGE_SECS, as_secs);
-conversions!(RestCause, "rest cause", rest_cause_new, "", RestCause::RANGE, get);
+conversions!(
+    RestDuration,
+    "rest duration",
+    RestDuration::from_secs,
+    " seconds",
+    RestDuration::RANGE_SECS,
+    as_secs
+);
+conversions!(
+    RestCause,
+    "rest cause",
+    rest_cause_new,
+    "",
+    RestCause::RANGE,
+    get
+);
 
 #[cfg(test)]
 mod tests {
@@ -273,25 +312,48 @@ mod tests {
     #[test]
     fn errors_name_field_value_and_range() {
         let e = AgentId::new(100).expect_err("out of range");
-        assert_eq!(e.to_string(), "invalid agent id 100: must be within 101..=59999");
+        assert_eq!(
+            e.to_string(),
+            "invalid agent id 100: must be within 101..=59999"
+        );
         let e = RestDuration::from_secs(0).expect_err("out of range");
-        assert_eq!(e.to_string(), "invalid rest duration 0: must be within 1..=86399 seconds");
+        assert_eq!(
+            e.to_string(),
+            "invalid rest duration 0: must be within 1..=86399 seconds"
+        );
         let e = RestCause::try_from(256u32).expect_err("out of range");
-        assert_eq!(e.to_string(), "invalid rest cause 256: must be within 0..=255");
+        assert_eq!(
+            e.to_string(),
+            "invalid rest cause 256: must be within 0..=255"
+        );
         let e = "12a".parse::<AgentId>().expect_err("not a number");
-        assert_eq!(e.to_string(), "invalid agent id \"12a\": is not a whole number");
+        assert_eq!(
+            e.to_string(),
+            "invalid agent id \"12a\": is not a whole number"
+        );
         let e = "-5".parse::<RestCause>().expect_err("negative");
-        assert_eq!(e.field(), "rest cause");
+        assert_eq!(
+            e.to_string(),
+            "invalid rest cause -5: must be within 0..=255"
+        );
         let e = RestDuration::try_from(-1i64).expect_err("negative");
-        assert_eq!(e.to_string(), "invalid rest duration -1: must be within 1..=86399 seconds");
-        let e = "99999999999999999999999".parse::<AgentId>().expect_err("huge");
+        assert_eq!(
+            e.to_string(),
+            "invalid rest duration -1: must be within 1..=86399 seconds"
+        );
+        let e = "99999999999999999999999"
+            .parse::<AgentId>()
+            .expect_err("huge");
         assert!(e.to_string().ends_with("must be within 101..=59999"), "{e}");
     }
 
     #[test]
     fn durations_with_subsecond_parts_are_rejected() {
         let e = RestDuration::try_from(Duration::from_millis(600_500)).expect_err("sub-second");
-        assert_eq!(e.to_string(), "invalid rest duration 600.5s: must be whole seconds within 1..=86399 seconds");
+        assert_eq!(
+            e.to_string(),
+            "invalid rest duration 600.5s: must be whole seconds within 1..=86399 seconds"
+        );
         assert!(RestDuration::try_from(Duration::from_secs(u64::MAX)).is_err());
         assert_eq!(
             RestDuration::try_from(Duration::from_secs(86_399)).map(RestDuration::as_secs),
@@ -301,18 +363,27 @@ mod tests {
 
     #[test]
     fn serde_goes_through_the_checks() {
-        assert_eq!(serde_json::from_str::<AgentId>("101").ok(), AgentId::new(101).ok());
+        assert_eq!(
+            serde_json::from_str::<AgentId>("101").ok(),
+            AgentId::new(101).ok()
+        );
         let e = serde_json::from_str::<AgentId>("100").expect_err("out of range");
         assert!(e.to_string().contains("must be within 101..=59999"), "{e}");
         assert!(serde_json::from_str::<RestDuration>("86400").is_err());
         assert!(serde_json::from_str::<RestCause>("256").is_err());
-        assert_eq!(serde_json::to_string(&RestCause::from(7u8)).ok().as_deref(), Some("7"));
+        assert_eq!(
+            serde_json::to_string(&RestCause::from(7u8)).ok().as_deref(),
+            Some("7")
+        );
     }
 
     #[test]
     fn extended_agent_ids_are_opt_in() {
         assert!(AgentId::new(999_999).is_err());
-        assert_eq!(AgentId::new_extended(999_999).map(AgentId::get), Ok(999_999));
+        assert_eq!(
+            AgentId::new_extended(999_999).map(AgentId::get),
+            Ok(999_999)
+        );
         assert!(AgentId::new_extended(1_000_000).is_err());
         assert!(AgentId::new_extended(100).is_err());
     }

@@ -1,0 +1,157 @@
+//! The gateway says "failure" with HTTP 200: every return code of the agent table maps
+//! to its own variant, an unknown code still parses, and every `result` shape a gateway
+//! sends with `retcode` "0" counts as success.
+
+#[path = "common.rs"]
+mod common;
+
+use std::time::Duration;
+
+use ccgw::{Error, RetCode};
+use ccgw_tests::{Reply, TestServer};
+use common::{agent, assert_error_clean, plain_client, rest};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn answer(reply: Reply) -> Result<(), Error> {
+    let server = TestServer::start(reply).await.expect("server");
+    let client = plain_client(&server.base_url(), TIMEOUT, TIMEOUT);
+    rest(&agent(&client)).await
+}
+
+#[tokio::test]
+async fn every_code_maps_to_its_variant() {
+    let table = [
+        ("000-001", RetCode::WrongEventMethod),
+        ("000-002", RetCode::InvalidParameter),
+        ("000-003", RetCode::NoPermission),
+        ("000-004", RetCode::SwitchingOver),
+        ("000-005", RetCode::InspectingSelf),
+        ("000-006", RetCode::MessageParameter),
+        ("000-007", RetCode::CalledRepeatedly),
+        ("100-001", RetCode::SignInParameterInvalid),
+        ("100-002", RetCode::AlreadySignedIn),
+        ("100-003", RetCode::CtiUnavailable),
+        ("100-004", RetCode::WrongCredentials),
+        ("100-005", RetCode::SignOutParameterInvalid),
+        ("100-006", RetCode::NotSignedIn),
+        ("100-007", RetCode::OperationException),
+        ("100-008", RetCode::AlreadySignedOut),
+        ("100-009", RetCode::StateChangeRefused),
+        ("100-010", RetCode::WrongStateAtSignOut),
+        ("100-011", RetCode::InvalidSignInParameter),
+        ("100-012", RetCode::WrongAgentType),
+        ("100-013", RetCode::InvalidPhoneNumber),
+        ("100-014", RetCode::PhoneNumberOutOfRange),
+        ("100-015", RetCode::CannotForceSignIn),
+        ("100-016", RetCode::InvalidIpAddress),
+        ("100-017", RetCode::UportalAuthenticationFailed),
+        ("100-018", RetCode::VdnMismatch),
+        ("123-456", RetCode::Other("123-456".to_owned())),
+        ("BOGUS", RetCode::Other("BOGUS".to_owned())),
+    ];
+    for (code, expected) in table {
+        let err = answer(Reply::envelope(code, Some("{}")))
+            .await
+            .expect_err(code);
+        match &err {
+            Error::Gateway {
+                operation,
+                code: got,
+                ..
+            } => {
+                assert_eq!(*operation, "rest");
+                assert_eq!(*got, expected, "{code}");
+                assert_eq!(got.as_str(), code);
+            }
+            other => panic!("{code}: expected a gateway refusal, got {other:?}"),
+        }
+        assert_eq!(
+            err.needs_sign_in(),
+            matches!(code, "100-006" | "000-003"),
+            "{code}"
+        );
+        assert_eq!(err.is_state_change_refused(), code == "100-009", "{code}");
+        assert!(
+            !err.is_retry_safe(),
+            "{code}: the gateway answered, so the request arrived"
+        );
+        assert!(err.to_string().contains(code), "{err}");
+        assert_error_clean(&err);
+    }
+}
+
+#[tokio::test]
+async fn the_gateway_message_is_kept_but_sanitised() {
+    let reply = Reply::Json(
+        r#"{"message":"agent\r\nnot login","retcode":"100-006","result":""}"#.to_owned(),
+    );
+    let err = answer(reply).await.expect_err("refused");
+    assert!(
+        matches!(&err, Error::Gateway { message, .. } if message == "agent not login"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        r#"the gateway refused rest: retcode 100-006 (the agent is not signed in), message "agent not login""#
+    );
+}
+
+#[tokio::test]
+async fn every_result_shape_with_retcode_0_is_success() {
+    for result in [
+        Some("{}"),
+        Some("null"),
+        Some(r#""""#),
+        None,
+        Some(r#"{"reserved":1}"#),
+    ] {
+        answer(Reply::envelope("0", result))
+            .await
+            .unwrap_or_else(|e| panic!("result {result:?}: {e:?}"));
+    }
+    // `message` may be missing too; unknown fields are ignored.
+    answer(Reply::Json(r#"{"retcode":"0","extra":true}"#.to_owned()))
+        .await
+        .expect("lenient envelope");
+}
+
+#[tokio::test]
+async fn a_body_without_retcode_is_malformed() {
+    let err = answer(Reply::Json(
+        r#"{"message":"success","result":{}}"#.to_owned(),
+    ))
+    .await
+    .expect_err("no retcode");
+    assert!(matches!(err, Error::MalformedResponse { .. }), "{err:?}");
+    assert!(err.to_string().contains("retcode"), "{err}");
+    assert_error_clean(&err);
+}
+
+/// The `rest` span carries agent, duration, cause, then retcode, HTTP status and elapsed
+/// time — and never the Guid or a header.
+#[tokio::test]
+async fn the_rest_span_records_the_outcome() {
+    let err = answer(Reply::envelope("100-009", Some("{}")))
+        .await
+        .expect_err("refused");
+    assert!(err.is_state_change_refused());
+    let logs = ccgw_tests::logs::captured();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("rest failed") && l.contains("100-009"))
+        .unwrap_or_else(|| panic!("no failure line for 100-009 in:\n{logs}"));
+    for field in [
+        "rest{agent_id=101 time=600 cause=3 prolong=false",
+        "retcode=\"100-009\"",
+        "http_status=200",
+        "elapsed_ms=",
+    ] {
+        assert!(line.contains(field), "{field:?} missing in {line}");
+    }
+    assert!(
+        !logs.to_ascii_lowercase().contains("guid:"),
+        "no header may be logged:\n{logs}"
+    );
+    common::assert_logs_clean();
+}

@@ -1,0 +1,73 @@
+//! Shared by the `client_*` tests: the sentinel Guid and the checks that it never leaks.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::time::Duration;
+
+use ccgw::{Agent, AgentId, Error, GatewayClient, Guid, RestCause, RestDuration};
+use ccgw_tests::logs;
+
+/// The Guid every test uses: it must never appear in logs, `Debug`, `Display` or errors.
+pub(crate) const SENTINEL: &str = "SENTINEL-GUID-7f3a9c41.AgentGateway0";
+
+/// How long to wait for a request to arrive at a test server.
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
+
+pub(crate) fn agent(client: &GatewayClient) -> Agent {
+    logs::capture();
+    client.agent(
+        AgentId::new(101).expect("in range"),
+        Guid::new(SENTINEL).expect("valid Guid"),
+    )
+}
+
+/// rest(600 s, cause 3) — the call every test makes.
+pub(crate) async fn rest(agent: &Agent) -> Result<(), Error> {
+    agent
+        .rest(
+            RestDuration::from_secs(600).expect("in range"),
+            RestCause::from(3u8),
+        )
+        .await
+}
+
+/// Asserts that neither `Debug` nor `Display` of `value` (alternate forms included), nor
+/// anything logged so far, contains the sentinel Guid.
+pub(crate) fn assert_no_secret(value: &(impl std::fmt::Debug + std::fmt::Display)) {
+    let shown = format!("{value} | {value:#} | {value:?} | {value:#?}");
+    assert!(!shown.contains(SENTINEL), "the Guid leaked into: {shown}");
+    assert_logs_clean();
+}
+
+/// Asserts that the captured logs do not contain the sentinel Guid.
+pub(crate) fn assert_logs_clean() {
+    let logs = logs::captured();
+    assert!(
+        !logs.contains(SENTINEL),
+        "the Guid leaked into the logs:\n{logs}"
+    );
+}
+
+/// Asserts the error and its whole source chain are free of the sentinel.
+pub(crate) fn assert_error_clean(error: &Error) {
+    assert_no_secret(error);
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        let shown = format!("{s} | {s:?}");
+        assert!(
+            !shown.contains(SENTINEL),
+            "the Guid leaked into a source: {shown}"
+        );
+        source = s.source();
+    }
+}
+
+/// A client for a plain-http test server with short timeouts.
+pub(crate) fn plain_client(base_url: &str, connect: Duration, request: Duration) -> GatewayClient {
+    GatewayClient::builder(base_url)
+        .allow_plain_http(true)
+        .connect_timeout(connect)
+        .request_timeout(request)
+        .build()
+        .expect("client builds")
+}

@@ -1,0 +1,16 @@
+//! Helpers for the workspace's end-to-end tests: real sockets on loopback, real TLS.
+//!
+//! - [`TestServer`]: a raw HTTP/1.1 listener (plain or TLS) that records the exact bytes
+//!   of every request and answers each as a test scripts it — JSON, any raw bytes, a
+//!   stall, a reset, a cut-off body.
+//! - [`TestCa`]: a throw-away certificate authority made in the test (rcgen), issuing
+//!   server certificates (valid, expired, for another name).
+//! - [`logs`]: a process-wide tracing subscriber that captures everything logged, so
+//!   tests can assert what may and may not appear in logs.
+
+pub mod logs;
+mod server;
+mod tls;
+
+pub use server::{RawRequest, Reply, TestServer};
+pub use tls::TestCa;
