@@ -81,6 +81,7 @@ fn no_request_is_sent_for_an_invalid_value() {
         .enable_all()
         .build()
         .expect("runtime");
+    ccgw_tests::logs::capture();
     runtime.block_on(async {
         let mut server = TestServer::start(Reply::envelope("0", Some("{}")))
             .await
@@ -130,4 +131,5 @@ fn no_request_is_sent_for_an_invalid_value() {
         assert!(server.next_request(Duration::from_secs(5)).await.is_some());
         assert_eq!(server.connections(), 1);
     });
+    common::assert_logs_clean();
 }

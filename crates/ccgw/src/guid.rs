@@ -16,7 +16,8 @@ const SET_GUID_PREFIX: &str = "JSESSIONID=";
 ///   `Set-GUID` header form `JSESSIONID=<value>`.
 /// - Rejects anything that could not be sent as a header value: empty, spaces, CR, LF,
 ///   other control characters, non-ASCII.
-/// - `Debug` and `Display` print `<redacted>`; the memory is zeroised on drop.
+/// - `Debug` and `Display` print `<redacted>`; its memory is zeroised on drop (the copy an
+///   agent keeps as its request header value cannot be: `http` header values are immutable).
 ///
 /// ```
 /// use ccgw::Guid;

@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 mod client;
 mod error;
@@ -16,3 +17,17 @@ pub use values::{
     AGENT_ID_MAX, AGENT_ID_MAX_EXTENDED, AGENT_ID_MIN, AgentId, InvalidValue, RestCause,
     RestDuration,
 };
+
+#[cfg(test)]
+mod tests {
+    /// Built once, shared across thousands of agents and tasks.
+    #[test]
+    fn client_and_agent_are_cheap_to_share() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<super::GatewayClient>();
+        shareable::<super::Agent>();
+        shareable::<super::Guid>();
+        fn error_is_sendable<T: std::error::Error + Send + Sync + 'static>() {}
+        error_is_sendable::<super::Error>();
+    }
+}
