@@ -18,10 +18,29 @@ fn rest_op(spec: &Value) -> &Value {
     &spec["paths"][REST_PATH]["post"]
 }
 
-fn param<'a>(op: &'a Value, name: &str) -> &'a Value {
+/// Follows a local `$ref` (`#/components/...`).
+fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
+    match node["$ref"].as_str() {
+        Some(r) => spec
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} does not resolve")),
+        None => node,
+    }
+}
+
+fn params<'a>(spec: &'a Value, op: &'a Value) -> Vec<&'a Value> {
     op["parameters"]
         .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .into_iter()
+        .flatten()
+        .map(|p| resolve(spec, p))
+        .collect()
+}
+
+fn param<'a>(spec: &'a Value, op: &'a Value, name: &str) -> &'a Value {
+    params(spec, op)
+        .into_iter()
+        .find(|p| p["name"] == name)
         .unwrap_or_else(|| panic!("parameter {name} missing"))
 }
 
@@ -42,7 +61,7 @@ fn rest_operation_and_parameter_ranges() {
     // The values of the bounds are the spec's to decide (`cargo xtask gen` carries a
     // change into the client); what every team relies on is that they are stated.
     for name in ["agentid", "time", "restcause"] {
-        let p = param(op, name);
+        let p = param(&spec, op, name);
         assert_eq!(p["in"], "path", "{name}");
         assert_eq!(p["required"], true, "{name}");
         assert_eq!(p["schema"]["type"], "integer", "{name}");
@@ -59,7 +78,7 @@ fn rest_operation_and_parameter_ranges() {
             "{name}"
         );
     }
-    let prolong = param(op, "prolong");
+    let prolong = param(&spec, op, "prolong");
     assert_eq!(prolong["in"], "query");
     assert_eq!(
         prolong["schema"],
@@ -71,10 +90,8 @@ fn rest_operation_and_parameter_ranges() {
             .is_some_and(|d| d.contains("already"))
     );
     // Content-Type is documented, never a parameter (generators would make it an argument).
-    let names: Vec<&str> = op["parameters"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let names: Vec<&str> = params(&spec, op)
+        .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert_eq!(names, ["agentid", "time", "restcause", "prolong"]);

@@ -23,6 +23,9 @@ use crate::{Client, Error};
 
 /// The request header that carries the Guid (the gateway's auth page names it `guid`).
 const GUID: HeaderName = HeaderName::from_static("guid");
+/// Operations that create the session and so are sent without a Guid (the spec's
+/// `security: []`).
+const WITHOUT_GUID: [&str; 1] = ["login"];
 /// Content type the gateway documents for every call.
 pub(crate) const JSON_UTF8: &str = "application/json; charset=UTF-8";
 
@@ -146,16 +149,23 @@ impl ClientHooks<Session> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        let Some(guid) = self.inner.header() else {
-            return Err(Error::Custom(format!(
-                "{}: no Guid in the session; sign in first (nothing was sent)",
-                info.operation_id
-            )));
+        let guid = if WITHOUT_GUID.contains(&info.operation_id) {
+            None
+        } else {
+            let Some(guid) = self.inner.header() else {
+                return Err(Error::Custom(format!(
+                    "{}: no Guid in the session; sign in first (nothing was sent)",
+                    info.operation_id
+                )));
+            };
+            Some(guid)
         };
         let has_body = request.body().is_some();
         let headers = request.headers_mut();
         headers.remove("api-version");
-        headers.insert(GUID, guid);
+        if let Some(guid) = guid {
+            headers.insert(GUID, guid);
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
         if !has_body {
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
