@@ -1,0 +1,118 @@
+//! What a simulated gateway looks like: its agents, rest causes, authentication mode,
+//! timings and the choices where real gateways differ.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A configured agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// Agent ID (work number).
+    pub id: u32,
+    /// Sign-in password.
+    pub password: String,
+    /// Phone number shown to the operator (informational).
+    pub phone: String,
+}
+
+impl AgentConfig {
+    /// Agent `id` with password `pw<id>` and phone `40<id>`.
+    pub fn numbered(id: u32) -> Self {
+        Self {
+            id,
+            password: format!("pw{id}"),
+            phone: format!("40{id}"),
+        }
+    }
+}
+
+/// Authentication mode (`AUTHMODE`, reference §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `AUTHMODE=1`: the sign-in Guid stays valid for the whole session.
+    Static,
+    /// `AUTHMODE=2` (the default of current gateways): the Guid rotates every `interval`
+    /// on event polling or heartbeat; the previous one stays valid for `timeout` after
+    /// its replacement.
+    Dynamic {
+        /// `GUIDINTERVAL`, 60 s on real gateways.
+        interval: Duration,
+        /// `GUIDTIMEOUT`, 120 s on real gateways.
+        timeout: Duration,
+    },
+}
+
+/// How path values outside the documented templates are answered (not documented; builds
+/// differ, reference §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidPath {
+    /// HTTP 200 with `retcode` `000-002`.
+    Retcode,
+    /// HTTP 404 without an envelope, as a gateway that validates at routing.
+    NotFound,
+}
+
+/// Whether the simulator serves HTTPS (with a CA it generates) or plain HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTPS; the CA PEM is written to the directory when one is given.
+    Https {
+        /// Where `ca.pem` is written (none: kept in memory only).
+        cert_dir: Option<PathBuf>,
+        /// Extra host names for the server certificate (besides localhost, 127.0.0.1, ::1).
+        extra_names: Vec<String>,
+    },
+    /// Plain HTTP, for tools that cannot take a CA.
+    Http,
+}
+
+/// The simulator's settings. [`Config::default`] is a small realistic gateway.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Agents that may sign in.
+    pub agents: Vec<AgentConfig>,
+    /// Rest causes configured on the platform (cause 0, "no cause", is always allowed).
+    pub rest_causes: Vec<u8>,
+    /// Authentication mode.
+    pub auth_mode: AuthMode,
+    /// How long a poll is held when no event is queued (≈10 s on real gateways).
+    pub poll_hold: Duration,
+    /// Sign-out after this long without polling or heartbeat (2 minutes).
+    pub inactivity: Duration,
+    /// Answer to path values outside the documented templates.
+    pub invalid_path: InvalidPath,
+    /// The `N` of `<uuid>.AgentGateway<N>` Guids.
+    pub node: u8,
+    /// HTTPS or HTTP.
+    pub transport: Transport,
+    /// Address to listen on (port 0: an ephemeral port).
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            agents: (101..=110).map(AgentConfig::numbered).collect(),
+            rest_causes: (1..=10).collect(),
+            auth_mode: AuthMode::Dynamic {
+                interval: Duration::from_secs(60),
+                timeout: Duration::from_secs(120),
+            },
+            poll_hold: Duration::from_secs(10),
+            inactivity: Duration::from_secs(120),
+            invalid_path: InvalidPath::Retcode,
+            node: 0,
+            transport: Transport::Https {
+                cert_dir: None,
+                extra_names: Vec::new(),
+            },
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn inactivity_ms(&self) -> u64 {
+        u64::try_from(self.inactivity.as_millis()).unwrap_or(u64::MAX)
+    }
+}

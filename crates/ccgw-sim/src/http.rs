@@ -1,0 +1,291 @@
+//! The HTTP face of the simulator: the spec's paths, answered like the gateway answers
+//! them — HTTP 200 with a return code for every business and auth failure.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde_json::{Map, Value, json};
+
+use crate::config::InvalidPath;
+use crate::model::{Answer, Event, Gateway, Poll, retcode};
+
+/// `Set-GUID`. `http` stores names in lower case; the connection writer restores the
+/// documented capitalisation on the wire (see `server::SetGuidCase`).
+pub(crate) const SET_GUID: HeaderName = HeaderName::from_static("set-guid");
+const JSON_UTF8: &str = "application/json;charset=UTF-8";
+const BASE: &str = "/agentgateway/resource";
+
+type Gw = State<Arc<Gateway>>;
+
+/// The router for one simulated gateway.
+pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route(&format!("{BASE}/onlineagent/{{agentid}}"), put(login))
+        .route(
+            &format!("{BASE}/onlineagent/{{agentid}}/logout"),
+            axum::routing::delete(logout),
+        )
+        .route(
+            &format!("{BASE}/onlineagent/{{agentid}}/rest/{{time}}/{{restcause}}"),
+            post(rest),
+        )
+        .route(
+            &format!("{BASE}/onlineagent/{{agentid}}/cancelrest"),
+            post(cancel_rest),
+        )
+        .route(
+            &format!("{BASE}/onlineagent/{{agentid}}/agentstatus"),
+            get(status),
+        )
+        .route(
+            &format!("{BASE}/onlineagent/{{agentid}}/handshake"),
+            post(handshake),
+        )
+        .route(&format!("{BASE}/agentevent/{{agentid}}"), get(poll))
+        .with_state(gateway)
+}
+
+/// A path or query value outside the contract.
+struct Invalid;
+
+fn digits(text: &str, max_len: usize) -> Option<u32> {
+    (!text.is_empty() && text.len() <= max_len && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+fn agent_id(gw: &Gateway, text: &str) -> Result<u32, Invalid> {
+    match digits(text, 6) {
+        // The documented range, or an agent configured beyond it (2025 gateways).
+        Some(id) if (101..=59_999).contains(&id) || gw.slot(id).is_some() => Ok(id),
+        _ => Err(Invalid),
+    }
+}
+
+fn rest_time(text: &str) -> Result<u32, Invalid> {
+    digits(text, 5)
+        .filter(|t| (1..=86_399).contains(t))
+        .ok_or(Invalid)
+}
+
+fn rest_cause(text: &str) -> Result<u8, Invalid> {
+    digits(text, 3)
+        .and_then(|c| u8::try_from(c).ok())
+        .ok_or(Invalid)
+}
+
+/// `prolong`: absent means `false`; otherwise `true` or `false`.
+fn prolong(query: Option<&str>) -> Result<bool, Invalid> {
+    let mut value = None;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == "prolong" {
+            value = Some(match v {
+                "true" => true,
+                "false" => false,
+                _ => return Err(Invalid),
+            });
+        }
+    }
+    Ok(value.unwrap_or(false))
+}
+
+fn guid(headers: &HeaderMap) -> Option<&str> {
+    headers.get("guid").and_then(|v| v.to_str().ok())
+}
+
+fn invalid(gw: &Gateway) -> Response {
+    match gw.config.invalid_path {
+        InvalidPath::NotFound => StatusCode::NOT_FOUND.into_response(),
+        InvalidPath::Retcode => json_response(
+            &Answer {
+                retcode: retcode::INVALID_PARAMETER,
+                message: "param is invalid",
+                result: json!({}),
+                set_guid: None,
+            },
+            "result",
+            None,
+        ),
+    }
+}
+
+/// The envelope `{message, retcode, <key>}` with `Set-GUID` when a Guid was issued.
+fn json_response(answer: &Answer, key: &str, value: Option<Value>) -> Response {
+    let mut body = Map::new();
+    body.insert("message".into(), Value::from(answer.message));
+    body.insert("retcode".into(), Value::from(answer.retcode));
+    match value {
+        Some(v) => {
+            body.insert(key.into(), v);
+        }
+        None if !answer.result.is_null() => {
+            body.insert(key.into(), answer.result.clone());
+        }
+        None => {}
+    }
+    let mut response = (StatusCode::OK, Value::Object(body).to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+    if let Some(guid) = &answer.set_guid
+        && let Ok(value) = HeaderValue::from_str(&format!("JSESSIONID={guid}"))
+    {
+        headers.insert(SET_GUID, value);
+    }
+    response
+}
+
+fn count(gw: &Gateway) {
+    gw.counters
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Response {
+    count(&gw);
+    let Ok(agent) = agent_id(&gw, &agent) else {
+        return invalid(&gw);
+    };
+    // Not JSON of the documented shape: rejected before the operation, as a JSON
+    // binding layer does (the spec's 400).
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    json_response(&gw.login(agent, &body), "result", None)
+}
+
+async fn logout(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+    count(&gw);
+    let Ok(agent) = agent_id(&gw, &agent) else {
+        return invalid(&gw);
+    };
+    json_response(&gw.logout(agent, guid(&headers)), "result", None)
+}
+
+async fn rest(
+    State(gw): Gw,
+    Path((agent, time, cause)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    count(&gw);
+    let parsed = (|| {
+        Ok::<_, Invalid>((
+            agent_id(&gw, &agent)?,
+            rest_time(&time)?,
+            rest_cause(&cause)?,
+            prolong(query.as_deref())?,
+        ))
+    })();
+    let Ok((agent, time, cause, prolong)) = parsed else {
+        return invalid(&gw);
+    };
+    json_response(
+        &gw.rest(agent, guid(&headers), time, cause, prolong),
+        "result",
+        None,
+    )
+}
+
+async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+    count(&gw);
+    let Ok(agent) = agent_id(&gw, &agent) else {
+        return invalid(&gw);
+    };
+    json_response(&gw.cancel_rest(agent, guid(&headers)), "result", None)
+}
+
+async fn status(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+    count(&gw);
+    let Ok(agent) = agent_id(&gw, &agent) else {
+        return invalid(&gw);
+    };
+    json_response(&gw.status(agent, guid(&headers)), "result", None)
+}
+
+async fn handshake(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+    count(&gw);
+    let Ok(agent) = agent_id(&gw, &agent) else {
+        return invalid(&gw);
+    };
+    json_response(&gw.handshake(agent, guid(&headers)), "result", None)
+}
+
+fn event_json(agent: u32, event: &Event) -> Value {
+    json!({
+        "eventType": event.event_type,
+        "workNo": agent.to_string(),
+        "content": event.content,
+        "eventGenTime": event.gen_time_ms,
+    })
+}
+
+/// Long poll: answers at once with a queued event, otherwise holds the request until an
+/// event arrives or the hold time ends (then `event: null`).
+async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+    count(&gw);
+    let Ok(agent) = agent_id(&gw, &agent) else {
+        return invalid(&gw);
+    };
+    let guid = guid(&headers);
+    let deadline = tokio::time::Instant::now() + gw.config.poll_hold;
+    let mut rotated = None;
+    loop {
+        let Some(slot) = gw.slot(agent).cloned() else {
+            let answer = match gw.poll(agent, guid, None) {
+                Poll::Ready(answer, _) => answer,
+                Poll::Wait(set_guid) => Gateway::poll_timeout(set_guid),
+            };
+            return json_response(&answer, "event", Some(Value::Null));
+        };
+        // Register for wake-ups before looking, so an event queued in between is not missed.
+        let notified = slot.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match gw.poll(agent, guid, rotated.take()) {
+            Poll::Ready(answer, event) => {
+                let event = event.as_ref().map_or(Value::Null, |e| event_json(agent, e));
+                return json_response(&answer, "event", Some(event));
+            }
+            Poll::Wait(set_guid) => rotated = set_guid,
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return json_response(&Gateway::poll_timeout(rotated), "event", Some(Value::Null));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prolong_values() {
+        assert!(matches!(prolong(None), Ok(false)));
+        assert!(matches!(prolong(Some("prolong=true")), Ok(true)));
+        assert!(matches!(prolong(Some("x=1&prolong=false")), Ok(false)));
+        assert!(prolong(Some("prolong=yes")).is_err());
+        assert!(prolong(Some("prolong")).is_err());
+    }
+
+    #[test]
+    fn path_values() {
+        assert!(
+            rest_time("86399").is_ok() && rest_time("86400").is_err() && rest_time("0").is_err()
+        );
+        assert!(
+            rest_cause("255").is_ok() && rest_cause("256").is_err() && rest_cause("-1").is_err()
+        );
+        assert!(rest_time("6e2").is_err() && rest_time("").is_err() && rest_time("+600").is_err());
+    }
+}

@@ -1,0 +1,46 @@
+//! A CC-Gateway simulator for the agent rest workflow: sign in, rest, cancel rest, agent
+//! state, event polling (long poll), heartbeat, sign out — over HTTPS with a CA it makes
+//! itself, answering every failure as the gateway does (HTTP 200 with a return code).
+//!
+//! It is an independent implementation of `openapi/ccgateway.yaml` (it shares no code
+//! with the client), so client and simulator cannot share a mistake.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ccgw_sim::SimError> {
+//! use ccgw_sim::{Config, Simulator};
+//! let sim = Simulator::start(Config::default()).await?;
+//! println!("{} trusts {:?}", sim.base_url(), sim.ca_pem());
+//! let handle = sim.handle();
+//! assert_eq!(handle.agent_state(101), None); // not signed in yet
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod clock;
+mod config;
+mod http;
+mod model;
+mod server;
+mod tls;
+
+use std::path::PathBuf;
+
+pub use clock::Clock;
+pub use config::{AgentConfig, AuthMode, Config, InvalidPath, Transport};
+pub use model::{Stats, retcode};
+pub use server::{SimHandle, Simulator};
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The listen address could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(#[source] std::io::Error),
+    /// Certificates could not be made.
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+    /// The CA file could not be written.
+    #[error("cannot write the CA into {0}")]
+    CertDir(PathBuf, #[source] std::io::Error),
+}

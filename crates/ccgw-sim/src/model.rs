@@ -1,0 +1,698 @@
+//! The gateway's behaviour, without HTTP: agents, sessions, Guids, the rest state
+//! machine and event queues. Every answer is a return code plus data, exactly as the
+//! reference describes; the HTTP layer only translates.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::config::{AuthMode, Config};
+
+/// Return codes the simulator answers with (reference §6).
+pub mod retcode {
+    /// Success.
+    pub const OK: &str = "0";
+    /// A parameter or the URL is invalid.
+    pub const INVALID_PARAMETER: &str = "000-002";
+    /// No permission: wrong or expired Guid.
+    pub const NO_PERMISSION: &str = "000-003";
+    /// Sign-in parameter empty or invalid.
+    pub const SIGN_IN_PARAMETER_INVALID: &str = "100-001";
+    /// Already signed in.
+    pub const ALREADY_SIGNED_IN: &str = "100-002";
+    /// Wrong user name or password.
+    pub const WRONG_CREDENTIALS: &str = "100-004";
+    /// Not signed in.
+    pub const NOT_SIGNED_IN: &str = "100-006";
+    /// Setting the agent state failed.
+    pub const STATE_CHANGE_REFUSED: &str = "100-009";
+    /// Wrong state at sign-out.
+    pub const WRONG_STATE_AT_SIGN_OUT: &str = "100-010";
+    /// Invalid parameter at sign-in.
+    pub const INVALID_SIGN_IN_PARAMETER: &str = "100-011";
+}
+
+/// Agent states as `getAgentStatus` reports them (reference §4.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AgentState {
+    /// 3
+    Busy,
+    /// 4
+    Idle,
+    /// 5
+    WrapUp,
+    /// 8
+    Rest,
+    /// 9: rest requested during a call; rest starts when the call ends.
+    PreRest,
+}
+
+impl AgentState {
+    /// The number the gateway reports.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            AgentState::Busy => 3,
+            AgentState::Idle => 4,
+            AgentState::WrapUp => 5,
+            AgentState::Rest => 8,
+            AgentState::PreRest => 9,
+        }
+    }
+}
+
+/// One event waiting to be polled.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    /// `eventType`.
+    pub(crate) event_type: &'static str,
+    /// `content`.
+    pub(crate) content: Value,
+    /// Generation time, epoch milliseconds.
+    pub(crate) gen_time_ms: u64,
+}
+
+#[derive(Debug)]
+struct Rest {
+    /// Clock milliseconds when the requested duration ends.
+    until_ms: u64,
+    timeout_sent: bool,
+}
+
+#[derive(Debug)]
+struct Session {
+    guid: String,
+    previous: Option<(String, u64)>,
+    guid_issued_ms: u64,
+    last_seen_ms: u64,
+    state: AgentState,
+    rest: Option<Rest>,
+    /// A rest requested during a call: (cause, duration seconds).
+    pending_rest: Option<(u8, u32)>,
+    talking: bool,
+}
+
+#[derive(Debug)]
+struct AgentData {
+    password: String,
+    session: Option<Session>,
+    events: VecDeque<Event>,
+}
+
+/// One configured agent: its data and the wake-up for its long polls.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    data: Mutex<AgentData>,
+    pub(crate) notify: Notify,
+}
+
+/// What the simulator counted (all since start).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    /// Requests answered, any operation.
+    pub(crate) requests: AtomicU64,
+    /// Successful sign-ins.
+    pub(crate) logins: AtomicU64,
+    /// Sign-outs by `logout`.
+    pub(crate) logouts: AtomicU64,
+    /// Sign-outs because nothing polled for the inactivity limit.
+    pub(crate) inactivity_signouts: AtomicU64,
+    /// Transitions into rest (8), from `rest` or from pre-rest when a call ends.
+    pub(crate) rest_entered: AtomicU64,
+    /// Rest set again with `prolong=true` while in rest.
+    pub(crate) rest_prolonged: AtomicU64,
+    /// Transitions into pre-rest (9).
+    pub(crate) pre_rest_entered: AtomicU64,
+    /// Rest ended by `cancelRest`.
+    pub(crate) rest_cancelled: AtomicU64,
+    /// `AgentState_Rest_Timeout` reminders generated.
+    pub(crate) rest_timeouts: AtomicU64,
+    /// Guid rotations (dynamic authentication).
+    pub(crate) guid_rotations: AtomicU64,
+    /// Events queued.
+    pub(crate) events_emitted: AtomicU64,
+    /// Events handed to a poller.
+    pub(crate) events_delivered: AtomicU64,
+    /// Events dropped because the session ended before they were polled.
+    pub(crate) events_discarded: AtomicU64,
+}
+
+/// A point-in-time copy of [`Counters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs, reason = "the fields mirror Counters one to one")]
+pub struct Stats {
+    pub requests: u64,
+    pub logins: u64,
+    pub logouts: u64,
+    pub inactivity_signouts: u64,
+    pub rest_entered: u64,
+    pub rest_prolonged: u64,
+    pub pre_rest_entered: u64,
+    pub rest_cancelled: u64,
+    pub rest_timeouts: u64,
+    pub guid_rotations: u64,
+    pub events_emitted: u64,
+    pub events_delivered: u64,
+    pub events_discarded: u64,
+}
+
+impl Counters {
+    /// A snapshot.
+    pub(crate) fn snapshot(&self) -> Stats {
+        let g = |c: &AtomicU64| c.load(Ordering::SeqCst);
+        Stats {
+            requests: g(&self.requests),
+            logins: g(&self.logins),
+            logouts: g(&self.logouts),
+            inactivity_signouts: g(&self.inactivity_signouts),
+            rest_entered: g(&self.rest_entered),
+            rest_prolonged: g(&self.rest_prolonged),
+            pre_rest_entered: g(&self.pre_rest_entered),
+            rest_cancelled: g(&self.rest_cancelled),
+            rest_timeouts: g(&self.rest_timeouts),
+            guid_rotations: g(&self.guid_rotations),
+            events_emitted: g(&self.events_emitted),
+            events_delivered: g(&self.events_delivered),
+            events_discarded: g(&self.events_discarded),
+        }
+    }
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The answer of one operation: a return code, `result` data and, when the Guid was
+/// issued or rotated, the new Guid for `Set-GUID`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Answer {
+    /// `retcode`.
+    pub(crate) retcode: &'static str,
+    /// `message`.
+    pub(crate) message: &'static str,
+    /// `result` (`{}` when there is nothing to report).
+    pub(crate) result: Value,
+    /// A Guid to announce in `Set-GUID`.
+    pub(crate) set_guid: Option<String>,
+}
+
+impl Answer {
+    fn code(retcode: &'static str) -> Self {
+        Self {
+            retcode,
+            message: message_for(retcode),
+            result: json!({}),
+            set_guid: None,
+        }
+    }
+
+    fn ok() -> Self {
+        Self::code(retcode::OK)
+    }
+}
+
+fn message_for(code: &str) -> &'static str {
+    match code {
+        retcode::OK => "success",
+        retcode::NO_PERMISSION => "no right to invite resouce",
+        retcode::NOT_SIGNED_IN => "agent not login",
+        retcode::INVALID_PARAMETER => "param is invalid",
+        retcode::STATE_CHANGE_REFUSED => "set agent state failed",
+        _ => "",
+    }
+}
+
+/// The outcome of one poll attempt.
+#[derive(Debug)]
+pub(crate) enum Poll {
+    /// Answer now (an event, or a refusal).
+    Ready(Answer, Option<Event>),
+    /// Nothing queued: wait (holding the request), then try again.
+    Wait(Option<String>),
+}
+
+/// The gateway state shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Gateway {
+    pub(crate) config: Config,
+    pub(crate) clock: Clock,
+    agents: HashMap<u32, Arc<Slot>>,
+    /// Counters, read by tests through the handle.
+    pub(crate) counters: Counters,
+}
+
+fn lock(slot: &Slot) -> MutexGuard<'_, AgentData> {
+    slot.data.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Gateway {
+    pub(crate) fn new(config: Config, clock: Clock) -> Self {
+        let agents = config
+            .agents
+            .iter()
+            .map(|a| {
+                let slot = Slot {
+                    data: Mutex::new(AgentData {
+                        password: a.password.clone(),
+                        session: None,
+                        events: VecDeque::new(),
+                    }),
+                    notify: Notify::new(),
+                };
+                (a.id, Arc::new(slot))
+            })
+            .collect();
+        Self {
+            config,
+            clock,
+            agents,
+            counters: Counters::default(),
+        }
+    }
+
+    pub(crate) fn slot(&self, agent: u32) -> Option<&Arc<Slot>> {
+        self.agents.get(&agent)
+    }
+
+    /// Wakes every held poll (after the clock moved or on shutdown).
+    pub(crate) fn wake_all(&self) {
+        for slot in self.agents.values() {
+            slot.notify.notify_waiters();
+        }
+    }
+
+    fn new_guid(&self) -> String {
+        // `<uuid>.AgentGateway<N>`, as real gateways issue them.
+        format!("{}.AgentGateway{}", uuid::Uuid::new_v4(), self.config.node)
+    }
+
+    fn emit(&self, data: &mut AgentData, slot: &Slot, event_type: &'static str, content: Value) {
+        data.events.push_back(Event {
+            event_type,
+            content,
+            gen_time_ms: self.clock.epoch_ms(),
+        });
+        bump(&self.counters.events_emitted);
+        slot.notify.notify_waiters();
+    }
+
+    /// Brings an agent up to the clock: inactivity sign-out, rest timeout reminder.
+    fn catch_up(&self, data: &mut AgentData, slot: &Slot, now: u64) {
+        let Some(session) = data.session.as_mut() else {
+            return;
+        };
+        if now.saturating_sub(session.last_seen_ms) >= self.config.inactivity_ms() {
+            data.session = None;
+            let dropped = data.events.len() as u64;
+            data.events.clear();
+            self.counters
+                .events_discarded
+                .fetch_add(dropped, Ordering::SeqCst);
+            bump(&self.counters.inactivity_signouts);
+            return;
+        }
+        if let Some(rest) = session.rest.as_mut()
+            && !rest.timeout_sent
+            && now >= rest.until_ms
+        {
+            rest.timeout_sent = true;
+            bump(&self.counters.rest_timeouts);
+            self.emit(data, slot, "AgentState_Rest_Timeout", Value::Null);
+        }
+    }
+
+    /// The session if `guid` is its current Guid or a previous one still within its grace time.
+    fn authorise<'a>(
+        &self,
+        data: &'a mut AgentData,
+        guid: Option<&str>,
+        now: u64,
+    ) -> Result<&'a mut Session, Answer> {
+        let Some(session) = data.session.as_mut() else {
+            return Err(Answer::code(retcode::NOT_SIGNED_IN));
+        };
+        let Some(guid) = guid else {
+            return Err(Answer::code(retcode::NO_PERMISSION));
+        };
+        if guid == session.guid {
+            return Ok(session);
+        }
+        match &session.previous {
+            Some((previous, expires)) if guid == previous && now < *expires => Ok(session),
+            _ => Err(Answer::code(retcode::NO_PERMISSION)),
+        }
+    }
+
+    /// Dynamic authentication: a new Guid once the rotation interval has passed.
+    fn maybe_rotate(&self, session: &mut Session, now: u64) -> Option<String> {
+        let AuthMode::Dynamic { interval, timeout } = self.config.auth_mode else {
+            return None;
+        };
+        if now.saturating_sub(session.guid_issued_ms) < duration_ms(interval) {
+            return None;
+        }
+        let new = self.new_guid();
+        let old = std::mem::replace(&mut session.guid, new.clone());
+        session.previous = Some((old, now + duration_ms(timeout)));
+        session.guid_issued_ms = now;
+        bump(&self.counters.guid_rotations);
+        Some(new)
+    }
+
+    /// `login`: `body` is the parsed JSON object.
+    pub(crate) fn login(&self, agent: u32, body: &serde_json::Map<String, Value>) -> Answer {
+        let now = self.clock.now_ms();
+        let Some(password) = body.get("password").and_then(lenient_string) else {
+            return Answer::code(retcode::SIGN_IN_PARAMETER_INVALID);
+        };
+        let status = match body.get("status").map(lenient_int) {
+            None => Some(4),
+            Some(Some(s @ (3 | 4 | 5))) => Some(s),
+            Some(_) => None,
+        };
+        let Some(status) = status else {
+            return Answer::code(retcode::INVALID_SIGN_IN_PARAMETER);
+        };
+        let Some(slot) = self.slot(agent) else {
+            return Answer::code(retcode::WRONG_CREDENTIALS);
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        if data.password != password {
+            return Answer::code(retcode::WRONG_CREDENTIALS);
+        }
+        if data.session.is_some() {
+            return Answer::code(retcode::ALREADY_SIGNED_IN);
+        }
+        let guid = self.new_guid();
+        let login_epoch_ms = self.clock.epoch_ms();
+        let state = match status {
+            3 => AgentState::Busy,
+            5 => AgentState::WrapUp,
+            _ => AgentState::Idle,
+        };
+        data.events.clear();
+        data.session = Some(Session {
+            guid: guid.clone(),
+            previous: None,
+            guid_issued_ms: now,
+            last_seen_ms: now,
+            state,
+            rest: None,
+            pending_rest: None,
+            talking: false,
+        });
+        bump(&self.counters.logins);
+        self.emit(&mut data, slot, "AgentOther_InService", Value::Null);
+        self.emit(&mut data, slot, "AgentState_Ready", Value::Null);
+        match state {
+            AgentState::Busy => self.emit(
+                &mut data,
+                slot,
+                "AgentState_SetNotReady_Success",
+                json!({"reason": "0"}),
+            ),
+            AgentState::WrapUp => self.emit(&mut data, slot, "AgentState_Work", Value::Null),
+            _ => {}
+        }
+        Answer {
+            result: json!({
+                "vdnid": "1",
+                "workno": agent.to_string(),
+                "mediatype": "TFF",
+                "loginTime": login_epoch_ms.to_string(),
+                "isForceChange": "false",
+                "serverName": "AgentGateway",
+                "timeRemaining": "",
+            }),
+            set_guid: Some(guid),
+            ..Answer::ok()
+        }
+    }
+
+    /// `logout`.
+    pub(crate) fn logout(&self, agent: u32, guid: Option<&str>) -> Answer {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        match self.authorise(&mut data, guid, now) {
+            Err(answer) => return answer,
+            Ok(session) if session.talking => {
+                return Answer::code(retcode::WRONG_STATE_AT_SIGN_OUT);
+            }
+            Ok(_) => {}
+        }
+        data.session = None;
+        let dropped = data.events.len() as u64;
+        data.events.clear();
+        self.counters
+            .events_discarded
+            .fetch_add(dropped, Ordering::SeqCst);
+        bump(&self.counters.logouts);
+        slot.notify.notify_waiters();
+        Answer::ok()
+    }
+
+    /// `rest`: `time` seconds and `cause` already range-checked by the HTTP layer.
+    pub(crate) fn rest(
+        &self,
+        agent: u32,
+        guid: Option<&str>,
+        time: u32,
+        cause: u8,
+        prolong: bool,
+    ) -> Answer {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        let session = match self.authorise(&mut data, guid, now) {
+            Ok(s) => s,
+            Err(answer) => return answer,
+        };
+        if cause != 0 && !self.config.rest_causes.contains(&cause) {
+            return Answer::code(retcode::INVALID_PARAMETER);
+        }
+        let until_ms = now + u64::from(time) * 1000;
+        match session.state {
+            AgentState::Rest if !prolong => Answer::code(retcode::STATE_CHANGE_REFUSED),
+            AgentState::PreRest if !prolong => Answer::code(retcode::STATE_CHANGE_REFUSED),
+            AgentState::Rest => {
+                session.rest = Some(Rest {
+                    until_ms,
+                    timeout_sent: false,
+                });
+                bump(&self.counters.rest_prolonged);
+                self.emit(
+                    &mut data,
+                    slot,
+                    "AgentState_SetRest_Success",
+                    json!({"reason": cause.to_string()}),
+                );
+                Answer::ok()
+            }
+            _ if session.talking => {
+                session.pending_rest = Some((cause, time));
+                if session.state != AgentState::PreRest {
+                    session.state = AgentState::PreRest;
+                    bump(&self.counters.pre_rest_entered);
+                }
+                Answer::ok()
+            }
+            _ => {
+                session.state = AgentState::Rest;
+                session.rest = Some(Rest {
+                    until_ms,
+                    timeout_sent: false,
+                });
+                bump(&self.counters.rest_entered);
+                self.emit(
+                    &mut data,
+                    slot,
+                    "AgentState_SetRest_Success",
+                    json!({"reason": cause.to_string()}),
+                );
+                Answer::ok()
+            }
+        }
+    }
+
+    /// `cancelRest`.
+    pub(crate) fn cancel_rest(&self, agent: u32, guid: Option<&str>) -> Answer {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        let session = match self.authorise(&mut data, guid, now) {
+            Ok(s) => s,
+            Err(answer) => return answer,
+        };
+        if !matches!(session.state, AgentState::Rest | AgentState::PreRest) {
+            return Answer::code(retcode::STATE_CHANGE_REFUSED);
+        }
+        session.state = AgentState::Idle;
+        session.rest = None;
+        session.pending_rest = None;
+        bump(&self.counters.rest_cancelled);
+        self.emit(
+            &mut data,
+            slot,
+            "AgentState_CancelRest_Success",
+            Value::Null,
+        );
+        Answer::ok()
+    }
+
+    /// `getAgentStatus`.
+    pub(crate) fn status(&self, agent: u32, guid: Option<&str>) -> Answer {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        match self.authorise(&mut data, guid, now) {
+            Ok(s) => Answer {
+                result: json!({"agentState": s.state.code(), "isWorking": s.talking}),
+                ..Answer::ok()
+            },
+            Err(answer) => answer,
+        }
+    }
+
+    /// `handShake`: keeps the session alive; may rotate the Guid.
+    pub(crate) fn handshake(&self, agent: u32, guid: Option<&str>) -> Answer {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        let session = match self.authorise(&mut data, guid, now) {
+            Ok(s) => s,
+            Err(answer) => return answer,
+        };
+        session.last_seen_ms = now;
+        let set_guid = self.maybe_rotate(session, now);
+        Answer {
+            result: Value::Null,
+            set_guid,
+            ..Answer::ok()
+        }
+    }
+
+    /// One attempt of `getAgentEvent`: an event if one is queued, else wait.
+    /// `rotated` carries a Guid rotated by an earlier attempt of the same poll.
+    pub(crate) fn poll(&self, agent: u32, guid: Option<&str>, rotated: Option<String>) -> Poll {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return Poll::Ready(Answer::code(retcode::NOT_SIGNED_IN), None);
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        let session = match self.authorise(&mut data, guid.or(rotated.as_deref()), now) {
+            Ok(s) => s,
+            Err(answer) => return Poll::Ready(answer, None),
+        };
+        session.last_seen_ms = now;
+        let set_guid = self.maybe_rotate(session, now).or(rotated);
+        match data.events.pop_front() {
+            Some(event) => {
+                bump(&self.counters.events_delivered);
+                Poll::Ready(
+                    Answer {
+                        set_guid,
+                        ..Answer::ok()
+                    },
+                    Some(event),
+                )
+            }
+            None => Poll::Wait(set_guid),
+        }
+    }
+
+    /// Ends a held poll without an event.
+    pub(crate) fn poll_timeout(set_guid: Option<String>) -> Answer {
+        Answer {
+            set_guid,
+            ..Answer::ok()
+        }
+    }
+
+    /// Test control: the agent starts (`true`) or ends (`false`) a call. Ending a call
+    /// turns a pending pre-rest into rest.
+    pub(crate) fn set_talking(&self, agent: u32, talking: bool) -> bool {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return false;
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        let Some(session) = data.session.as_mut() else {
+            return false;
+        };
+        session.talking = talking;
+        if !talking && let Some((cause, time)) = session.pending_rest.take() {
+            session.state = AgentState::Rest;
+            session.rest = Some(Rest {
+                until_ms: now + u64::from(time) * 1000,
+                timeout_sent: false,
+            });
+            bump(&self.counters.rest_entered);
+            self.emit(
+                &mut data,
+                slot,
+                "AgentState_SetRest_Success",
+                json!({"reason": cause.to_string()}),
+            );
+        }
+        true
+    }
+
+    /// Test inspection: the agent's state code, `None` when not signed in.
+    pub(crate) fn state_of(&self, agent: u32) -> Option<u8> {
+        let now = self.clock.now_ms();
+        let slot = self.slot(agent)?;
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        data.session.as_ref().map(|s| s.state.code())
+    }
+
+    /// Test inspection: the agent's current Guid.
+    pub(crate) fn guid_of(&self, agent: u32) -> Option<String> {
+        let slot = self.slot(agent)?;
+        lock(slot).session.as_ref().map(|s| s.guid.clone())
+    }
+}
+
+fn duration_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A string, or a number / boolean written where a string is documented.
+fn lenient_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An integer, or the same written as a string (`"4"`), as the vendor's samples send.
+fn lenient_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,266 @@
+//! Listening, TLS, HTTP/1.1 connections, and the handle tests use.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::clock::Clock;
+use crate::config::{Config, Transport};
+use crate::model::{Gateway, Stats};
+use crate::{SimError, http, tls};
+
+/// A running simulator. Dropping it stops it too; [`Simulator::shutdown`] waits for that.
+#[derive(Debug)]
+pub struct Simulator {
+    base_url: String,
+    addr: SocketAddr,
+    ca_pem: Option<String>,
+    ca_file: Option<PathBuf>,
+    handle: SimHandle,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Inspects and steers a running simulator: counters, agent state, the clock, calls.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    gateway: Arc<Gateway>,
+}
+
+impl SimHandle {
+    /// What the simulator counted so far.
+    pub fn stats(&self) -> Stats {
+        self.gateway.counters.snapshot()
+    }
+
+    /// The agent's state code (4 idle, 8 rest, …), `None` when it is not signed in.
+    pub fn agent_state(&self, agent: u32) -> Option<u8> {
+        self.gateway.state_of(agent)
+    }
+
+    /// The agent's current Guid, `None` when it is not signed in.
+    pub fn current_guid(&self, agent: u32) -> Option<String> {
+        self.gateway.guid_of(agent)
+    }
+
+    /// Starts (`true`) or ends (`false`) a call of the agent; ending it turns pre-rest
+    /// into rest. Returns `false` when the agent is not signed in.
+    pub fn set_talking(&self, agent: u32, talking: bool) -> bool {
+        self.gateway.set_talking(agent, talking)
+    }
+
+    /// Moves a manual clock forward and wakes held polls; `false` on a real clock.
+    pub fn advance(&self, by: Duration) -> bool {
+        let moved = self.gateway.clock.advance(by);
+        if moved {
+            self.gateway.wake_all();
+        }
+        moved
+    }
+
+    /// The simulator's settings.
+    pub fn config(&self) -> &Config {
+        &self.gateway.config
+    }
+}
+
+impl Simulator {
+    /// Starts a simulator on real time.
+    pub async fn start(config: Config) -> Result<Simulator, SimError> {
+        Self::start_with_clock(config, Clock::system()).await
+    }
+
+    /// Starts a simulator on `clock` (use [`Clock::manual`] to control time in tests).
+    pub async fn start_with_clock(config: Config, clock: Clock) -> Result<Simulator, SimError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let (acceptor, ca_pem, ca_file, scheme) = match &config.transport {
+            Transport::Http => (None, None, None, "http"),
+            Transport::Https {
+                cert_dir,
+                extra_names,
+            } => {
+                let material = tls::generate(extra_names)?;
+                let ca_file = match cert_dir {
+                    Some(dir) => Some(tls::write_ca(dir, &material.ca_pem)?),
+                    None => None,
+                };
+                (
+                    Some(material.acceptor),
+                    Some(material.ca_pem),
+                    ca_file,
+                    "https",
+                )
+            }
+        };
+        let host = match addr.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+        };
+        let base_url = format!("{scheme}://{host}:{}", addr.port());
+        let gateway = Arc::new(Gateway::new(config, clock));
+        let router = http::router(Arc::clone(&gateway));
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(
+            listener,
+            acceptor,
+            router,
+            Arc::clone(&gateway),
+            stopped,
+        ));
+        Ok(Simulator {
+            base_url,
+            addr,
+            ca_pem,
+            ca_file,
+            handle: SimHandle { gateway },
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// `https://127.0.0.1:<port>` (or `http://…`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address listened on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The CA certificate (PEM) clients must trust; `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Where the CA PEM was written, if a directory was configured.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.ca_file.as_deref()
+    }
+
+    /// The handle for counters, state and the clock.
+    pub fn handle(&self) -> SimHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, closes every connection (held polls included) and waits.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    router: axum::Router,
+    gateway: Arc<Gateway>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let (acceptor, service) = (acceptor.clone(), TowerToHyperService::new(router.clone()));
+                connections.spawn(async move {
+                    match acceptor {
+                        None => serve(stream, service).await,
+                        Some(acceptor) => {
+                            if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                                serve(tls, service).await;
+                            }
+                        }
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    gateway.wake_all();
+    connections.shutdown().await;
+}
+
+async fn serve<S>(stream: S, service: TowerToHyperService<axum::Router>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(SetGuidCase(stream)), service)
+        .await;
+}
+
+/// Writes the response header name `Set-GUID` with exactly that capitalisation.
+///
+/// `http` header names are lower case and hyper has no public way to choose the case
+/// of a response header, but Java clients compare `"Set-GUID"` case-sensitively
+/// (reference §8.2). hyper writes each response head in one buffer (vectored writes
+/// are declined below), so the name is replaced in place, byte for byte.
+struct SetGuidCase<S>(S);
+
+const WIRE_LOWER: &[u8] = b"\r\nset-guid:";
+const WIRE_DOCUMENTED: &[u8] = b"\r\nSet-GUID:";
+
+impl<S: AsyncRead + Unpin> AsyncRead for SetGuidCase<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for SetGuidCase<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match buf.windows(WIRE_LOWER.len()).position(|w| w == WIRE_LOWER) {
+            None => Pin::new(&mut self.0).poll_write(cx, buf),
+            Some(at) => {
+                let mut fixed = buf.to_vec();
+                fixed[at..at + WIRE_DOCUMENTED.len()].copy_from_slice(WIRE_DOCUMENTED);
+                Pin::new(&mut self.0).poll_write(cx, &fixed)
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
