@@ -370,7 +370,7 @@ impl Gateway {
         };
         let status = match body.get("status").map(lenient_int) {
             None => Some(4),
-            Some(Some(s @ (3 | 4 | 5))) => Some(s),
+            Some(Some(s @ 3..=5)) => Some(s),
             Some(_) => None,
         };
         let Some(status) = status else {
