@@ -50,7 +50,9 @@ enum Cmd {
     },
     /// Validate the spec with openapi-spec-validator and Redocly CLI (installed on first use).
     SpecLint,
-    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, docs.
+    /// Run schemathesis (installed on first use) against the simulator, every operation.
+    Schemathesis,
+    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, schemathesis, docs.
     Test,
 }
 
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Gen { check, spec, out } => gen_cmd(&root, check, spec.as_deref(), out.as_deref()),
         Cmd::SpecLint => tools::spec_lint(&root),
+        Cmd::Schemathesis => tools::schemathesis(&root),
         Cmd::Test => test_cmd(&root),
     };
     match result {
@@ -245,6 +248,10 @@ fn test_cmd(root: &Path) -> Result<()> {
             &["test", "--workspace", "--locked", "--no-fail-fast"],
             &[("INSTA_UPDATE", "no")],
         ),
+        Step {
+            name: "simulator conformance (schemathesis, >= 1000 cases)",
+            run: Box::new(tools::schemathesis),
+        },
         cargo_step(
             "docs (cargo doc, warnings denied)",
             &["doc", "--workspace", "--no-deps", "--locked"],

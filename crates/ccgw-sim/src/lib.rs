@@ -5,6 +5,8 @@
 //! It is an independent implementation of `openapi/ccgateway.yaml` (it shares no code
 //! with the client), so client and simulator cannot share a mistake.
 //!
+//! See the crate README for the binary.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), ccgw_sim::SimError> {
 //! use ccgw_sim::{Config, Simulator};
@@ -15,6 +17,8 @@
 //! sim.shutdown().await;
 //! # Ok(()) }
 //! ```
+
+#![warn(missing_docs)]
 
 mod clock;
 mod config;

@@ -40,9 +40,13 @@ struct Args {
     /// Answer path values outside the documented ranges with HTTP 404 instead of 000-002.
     #[arg(long)]
     routing_404: bool,
-    /// Print one line of JSON (base URL, CA file) instead of the human-readable banner.
+    /// Print one line of JSON (base URL, CA file, Guids of --sign-in agents) instead of
+    /// the human-readable banner.
     #[arg(long)]
     json: bool,
+    /// Sign these agents in at start (repeatable); their Guids are printed.
+    #[arg(long = "sign-in", value_name = "AGENT")]
+    sign_in: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -104,12 +108,20 @@ async fn main() -> Result<()> {
     let ca_file = sim
         .ca_file()
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    let mut signed_in = serde_json::Map::new();
+    for agent in &args.sign_in {
+        let guid = sim
+            .handle()
+            .sign_in(*agent)
+            .with_context(|| format!("agent {agent} cannot be signed in (is it configured?)"))?;
+        signed_in.insert(agent.to_string(), guid.into());
+    }
 
     if args.json {
         let ca = ca_file.as_ref().map(|p| p.display().to_string());
         println!(
             "{}",
-            serde_json::json!({"base_url": sim.base_url(), "ca_file": ca})
+            serde_json::json!({"base_url": sim.base_url(), "ca_file": ca, "guids": signed_in})
         );
     } else {
         let first = &config.agents[0];
@@ -139,6 +151,12 @@ async fn main() -> Result<()> {
                 ),
             }
         );
+        for (agent, guid) in &signed_in {
+            println!(
+                "  signed in  agent {agent}, Guid {}",
+                guid.as_str().unwrap_or_default()
+            );
+        }
         println!(
             "\nSign agent {} in (the Guid is in the Set-GUID header):",
             first.id

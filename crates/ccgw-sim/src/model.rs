@@ -140,9 +140,9 @@ pub(crate) struct Counters {
     pub(crate) events_discarded: AtomicU64,
 }
 
-/// A point-in-time copy of [`Counters`].
+/// A point-in-time copy of what the simulator counted (see each field of the internal counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(missing_docs, reason = "the fields mirror Counters one to one")]
+#[allow(missing_docs, reason = "each field is named for what it counts; see the counters they copy")]
 pub struct Stats {
     pub requests: u64,
     pub logins: u64,

@@ -69,6 +69,23 @@ impl SimHandle {
         moved
     }
 
+    /// Signs `agent` in (password from the configuration, status idle) as the sign-in
+    /// operation would; returns its Guid, `None` if the agent is not configured or
+    /// already signed in.
+    pub fn sign_in(&self, agent: u32) -> Option<String> {
+        let password = self
+            .gateway
+            .config
+            .agents
+            .iter()
+            .find(|a| a.id == agent)?
+            .password
+            .clone();
+        let mut body = serde_json::Map::new();
+        body.insert("password".into(), password.into());
+        self.gateway.login(agent, &body).set_guid
+    }
+
     /// The simulator's settings.
     pub fn config(&self) -> &Config {
         &self.gateway.config

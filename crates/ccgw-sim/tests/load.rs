@@ -31,7 +31,12 @@ const EXPECTED: [&str; 4] = [
 
 /// Polls until `wanted` arrives (at most 10 polls), following Guid rotation; returns the
 /// event types received and the Guid to use next.
-async fn poll_until(gw: &Gw, agent: u32, mut guid: String, wanted: &str) -> Result<(Vec<String>, String), String> {
+async fn poll_until(
+    gw: &Gw,
+    agent: u32,
+    mut guid: String,
+    wanted: &str,
+) -> Result<(Vec<String>, String), String> {
     let mut got = Vec::new();
     for _ in 0..10 {
         let (body, rotated) = gw.poll(agent, &guid).await;
@@ -48,7 +53,9 @@ async fn poll_until(gw: &Gw, agent: u32, mut guid: String, wanted: &str) -> Resu
             }
         }
     }
-    Err(format!("agent {agent}: {wanted} never arrived (got {got:?})"))
+    Err(format!(
+        "agent {agent}: {wanted} never arrived (got {got:?})"
+    ))
 }
 
 async fn one_agent(gw: Arc<Gw>, agent: u32) -> Result<(), String> {
@@ -58,7 +65,9 @@ async fn one_agent(gw: Arc<Gw>, agent: u32) -> Result<(), String> {
         return Err(format!("agent {agent}: rest answered {body}"));
     }
     let (mut events, guid) = poll_until(&gw, agent, guid, "AgentState_SetRest_Success").await?;
-    let body = gw.post(&format!("/onlineagent/{agent}/cancelrest"), Some(&guid)).await;
+    let body = gw
+        .post(&format!("/onlineagent/{agent}/cancelrest"), Some(&guid))
+        .await;
     if retcode(&body) != "0" {
         return Err(format!("agent {agent}: cancel answered {body}"));
     }
@@ -101,24 +110,51 @@ async fn ten_thousand_agents_rest_and_cancel_concurrently() {
     })
     .await;
     assert!(outcome.is_ok(), "not finished within {DEADLINE:?}");
-    assert!(failures.is_empty(), "{} agents failed, e.g. {:?}", failures.len(), &failures[..failures.len().min(5)]);
+    assert!(
+        failures.is_empty(),
+        "{} agents failed, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
 
     let s = gw.handle().stats();
     let n = u64::from(AGENTS);
     assert_eq!(s.logins, n);
-    assert_eq!((s.rest_entered, s.rest_cancelled, s.rest_prolonged), (n, n, 0));
-    assert_eq!(s.events_emitted, 4 * n, "InService, Ready, SetRest, CancelRest per agent");
-    assert_eq!(s.events_delivered, s.events_emitted, "every event delivered, none twice");
+    assert_eq!(
+        (s.rest_entered, s.rest_cancelled, s.rest_prolonged),
+        (n, n, 0)
+    );
+    assert_eq!(
+        s.events_emitted,
+        4 * n,
+        "InService, Ready, SetRest, CancelRest per agent"
+    );
+    assert_eq!(
+        s.events_delivered, s.events_emitted,
+        "every event delivered, none twice"
+    );
     assert_eq!(s.events_discarded, 0);
     for agent in [FIRST, FIRST + AGENTS / 2, FIRST + AGENTS - 1] {
-        assert_eq!(gw.handle().agent_state(agent), Some(4), "agent {agent} idle again");
+        assert_eq!(
+            gw.handle().agent_state(agent),
+            Some(4),
+            "agent {agent} idle again"
+        );
     }
     // A duplicate would show as an extra event; there is none left to poll.
     let guid = gw.handle().current_guid(FIRST).expect("signed in");
     let (_, _, body) = gw
-        .send(Method::GET, &format!("/agentevent/{FIRST}"), Some(&guid), None)
+        .send(
+            Method::GET,
+            &format!("/agentevent/{FIRST}"),
+            Some(&guid),
+            None,
+        )
         .await;
-    assert_eq!(body, json!({"message": "success", "retcode": "0", "event": null}));
+    assert_eq!(
+        body,
+        json!({"message": "success", "retcode": "0", "event": null})
+    );
     eprintln!(
         "{AGENTS} agents, {} requests in {:.1?} ({:.0} requests/s)",
         s.requests,

@@ -1,0 +1,62 @@
+//! `ccgw-sim` (the binary) prints a curl line that really signs an agent in.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_printed_curl_line_signs_an_agent_in() {
+    let dir = std::env::temp_dir().join(format!("ccgw-sim-bin-{}", std::process::id()));
+    let mut sim = Kill(
+        Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
+            .args(["--listen", "127.0.0.1:0", "--cert-dir"])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let stdout = sim.0.stdout.take().expect("stdout");
+    let started = Instant::now();
+    let mut banner = Vec::new();
+    let mut curl = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("readable banner");
+        if line.trim_start().starts_with("curl ") {
+            curl = Some(line.trim().to_owned());
+            break;
+        }
+        banner.push(line);
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no curl line in {banner:?}"
+        );
+    }
+    let curl = curl.unwrap_or_else(|| panic!("no curl line in {banner:?}"));
+    let text = banner.join("\n");
+    assert!(text.contains("base URL   https://127.0.0.1:"), "{text}");
+    assert!(text.contains("CA file"), "{text}");
+    assert!(text.contains("101 / pw101"), "{text}");
+
+    let out = Command::new("sh")
+        .args(["-c", &format!("{curl} --silent --show-error --max-time 10")])
+        .output()
+        .expect("curl runs (Debian package curl)");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{curl}\n{answer}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(answer.contains("Set-GUID: JSESSIONID="), "{answer}");
+    assert!(answer.contains(r#""retcode":"0""#), "{answer}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
