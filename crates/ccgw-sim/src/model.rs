@@ -34,6 +34,8 @@ pub mod retcode {
     pub const WRONG_STATE_AT_SIGN_OUT: &str = "100-010";
     /// Invalid parameter at sign-in.
     pub const INVALID_SIGN_IN_PARAMETER: &str = "100-011";
+    /// Wrong way of obtaining events (polling a push-mode session).
+    pub const WRONG_EVENT_METHOD: &str = "000-001";
 }
 
 /// Agent states as `getAgentStatus` reports them (reference §4.5).
@@ -93,6 +95,8 @@ struct Session {
     /// A rest requested during a call: (cause, duration seconds).
     pending_rest: Option<(u8, u32)>,
     talking: bool,
+    /// Signed in with `callBackUri` and `serviceToken`: events are pushed, not polled.
+    push: bool,
 }
 
 #[derive(Debug)]
@@ -142,7 +146,10 @@ pub(crate) struct Counters {
 
 /// A point-in-time copy of what the simulator counted (see each field of the internal counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(missing_docs, reason = "each field is named for what it counts; see the counters they copy")]
+#[allow(
+    missing_docs,
+    reason = "each field is named for what it counts; see the counters they copy"
+)]
 pub struct Stats {
     pub requests: u64,
     pub logins: u64,
@@ -394,6 +401,11 @@ impl Gateway {
             5 => AgentState::WrapUp,
             _ => AgentState::Idle,
         };
+        let push = ["callBackUri", "serviceToken"].iter().all(|k| {
+            body.get(*k)
+                .and_then(Value::as_str)
+                .is_some_and(|v| !v.is_empty())
+        });
         data.events.clear();
         data.session = Some(Session {
             guid: guid.clone(),
@@ -404,6 +416,7 @@ impl Gateway {
             rest: None,
             pending_rest: None,
             talking: false,
+            push,
         });
         bump(&self.counters.logins);
         self.emit(&mut data, slot, "AgentOther_InService", Value::Null);
@@ -604,6 +617,9 @@ impl Gateway {
             Ok(s) => s,
             Err(answer) => return Poll::Ready(answer, None),
         };
+        if session.push {
+            return Poll::Ready(Answer::code(retcode::WRONG_EVENT_METHOD), None);
+        }
         session.last_seen_ms = now;
         let set_guid = self.maybe_rotate(session, now).or(rotated);
         match data.events.pop_front() {

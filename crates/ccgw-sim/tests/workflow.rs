@@ -477,3 +477,58 @@ async fn set_guid_has_the_documented_capitalisation_on_the_wire() {
     assert!(answer.contains("\r\nSet-GUID: JSESSIONID="), "{answer}");
     assert!(answer.contains(".AgentGateway0\r\n"), "{answer}");
 }
+
+#[tokio::test]
+async fn session_return_codes() {
+    let gw = https().await;
+    let (_, _, body) = gw
+        .send(Method::GET, "/agentevent/106", Some("g"), None)
+        .await;
+    assert_eq!(retcode(&body), "100-006", "poll without a session");
+    let (_, _, body) = gw
+        .send(Method::POST, "/onlineagent/106/handshake", Some("g"), None)
+        .await;
+    assert_eq!(retcode(&body), "100-006", "heartbeat without a session");
+    let (_, _, body) = gw
+        .send(Method::DELETE, "/onlineagent/106/logout", Some("g"), None)
+        .await;
+    assert_eq!(retcode(&body), "100-006", "sign-out without a session");
+
+    let guid = gw.login(106).await;
+    let (_, _, body) = gw
+        .send(Method::GET, "/agentevent/106", Some("wrong"), None)
+        .await;
+    assert_eq!(retcode(&body), "000-003");
+    let (_, rotated, body) = gw
+        .send(
+            Method::POST,
+            "/onlineagent/106/handshake",
+            Some(&guid),
+            None,
+        )
+        .await;
+    assert_eq!((retcode(&body), rotated), ("0", None));
+    gw.handle().set_talking(106, true);
+    let (_, _, body) = gw
+        .send(Method::DELETE, "/onlineagent/106/logout", Some(&guid), None)
+        .await;
+    assert_eq!(retcode(&body), "100-010", "no sign-out during a call");
+    gw.handle().set_talking(106, false);
+    let (_, _, body) = gw
+        .send(Method::DELETE, "/onlineagent/106/logout", Some(&guid), None)
+        .await;
+    assert_eq!(retcode(&body), "0");
+
+    // A push-mode session (callBackUri and serviceToken at sign-in) cannot poll.
+    let (_, guid, body) = gw
+        .send(
+            Method::PUT,
+            "/onlineagent/107",
+            None,
+            Some(json!({"password": "pw107", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"})),
+        )
+        .await;
+    assert_eq!(retcode(&body), "0");
+    let (body, _) = gw.poll(107, &guid.expect("Set-GUID")).await;
+    assert_eq!(retcode(&body), "000-001");
+}
