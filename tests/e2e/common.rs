@@ -71,3 +71,12 @@ pub(crate) fn plain_client(base_url: &str, connect: Duration, request: Duration)
         .build()
         .expect("client builds")
 }
+
+/// Asserts that the captured logs do not contain `secret` (a Guid the simulator issued).
+pub(crate) fn assert_logs_clean_of(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    let logs = logs::captured();
+    assert!(!logs.contains(secret), "a Guid leaked into the logs");
+}

@@ -81,6 +81,11 @@ pub fn generate(spec: &Spec) -> Result<String> {
         // The hand-written `ClientHooks` impl in `ccgw-client/src/session.rs` is
         // required: without it the crate does not compile.
         .with_hooks(progenitor::HooksMode::Expected)
+        // `AgentEvent` is an `anyOf` (the rest events, then any event). typify turns it
+        // into a struct of flattened optional parts, and serde's flatten lets the first
+        // part that fails consume the fields the others need, so most events would come
+        // out empty. The client takes the event as JSON and types it by hand instead.
+        .with_replacement("AgentEvent", "::serde_json::Value", std::iter::empty())
         .with_inner_type(
             "crate::session::Session"
                 .parse::<proc_macro2::TokenStream>()

@@ -7,21 +7,6 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    /**One event: `eventType` names it, `workNo` is the agent ID as a string, `content`
-depends on the type (may be `null`), `eventGenTime` (epoch ms) is optional. The
-rest events have schemas of their own; every other event fits `GenericEvent`.
-*/
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct AgentEvent {
-        #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
-        pub subtype_0: ::std::option::Option<SetRestSuccessEvent>,
-        #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
-        pub subtype_1: ::std::option::Option<RestTimeoutEvent>,
-        #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
-        pub subtype_2: ::std::option::Option<CancelRestSuccessEvent>,
-        #[serde(flatten, skip_serializing_if = "::std::option::Option::is_none")]
-        pub subtype_3: ::std::option::Option<GenericEvent>,
-    }
     ///The agent's state.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct AgentStatus {
@@ -144,7 +129,7 @@ be missing or empty, and `result` may be `{}`, `null`, `""` or absent.
     pub struct EventResponse {
         ///One event, or `null` when none arrived while the gateway held the request.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub event: ::std::option::Option<AgentEvent>,
+        pub event: ::std::option::Option<::serde_json::Value>,
         ///Free-text description. Not stable; do not match on it.
         #[serde(default)]
         pub message: ::std::string::String,

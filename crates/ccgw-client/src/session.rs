@@ -8,12 +8,17 @@
 //!   body-less POST (progenitor sends neither);
 //! - no `api-version` header (progenitor adds it; it is not part of the gateway contract);
 //! - a response body capped at the session's limit, and a success answer that must be
-//!   JSON (see [`crate::ResponseRejected`]).
+//!   JSON (see [`crate::ResponseRejected`]);
+//! - every `Set-GUID: JSESSIONID=<guid>` on any answer replaces the session's Guid
+//!   (dynamic authentication rotates it on event polling and heartbeat answers);
+//! - event polls get their own timeout, longer than the gateway's hold time.
 //!
 //! The impl must live in this crate: `Client` is defined here (orphan rule).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
@@ -37,17 +42,27 @@ pub(crate) const JSON_UTF8: &str = "application/json; charset=UTF-8";
 #[derive(Clone)]
 pub struct Session {
     guid: Arc<RwLock<Option<HeaderValue>>>,
+    /// Bumped on every Guid change, so a caller can tell whether it rotated meanwhile.
+    generation: Arc<AtomicU64>,
     response_limit: usize,
+    poll_timeout: Option<Duration>,
 }
 
 impl Default for Session {
     fn default() -> Self {
         Self {
             guid: Arc::default(),
+            generation: Arc::default(),
             response_limit: DEFAULT_RESPONSE_LIMIT,
+            poll_timeout: None,
         }
     }
 }
+
+/// The operation that long-polls events (held by the gateway for about 10 s).
+const EVENT_POLL: &str = "getAgentEvent";
+/// The response header that carries a new Guid.
+const SET_GUID: &str = "set-guid";
 
 /// A Guid that cannot be sent as a header value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +94,42 @@ impl Session {
         self
     }
 
+    /// The same session with a timeout for event polls (`getAgentEvent`), which the
+    /// gateway holds for about 10 s: it must be longer than that hold. Other requests
+    /// keep the client's timeout.
+    #[must_use]
+    pub fn with_poll_timeout(mut self, timeout: Duration) -> Self {
+        self.poll_timeout = Some(timeout);
+        self
+    }
+
+    /// The Guid's text, for whoever must compare or scrub it. It is a secret: do not
+    /// log it.
+    pub fn guid_text(&self) -> Option<String> {
+        self.guid
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// A number that changes whenever the Guid is set or cleared (rotation included).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Takes the Guid from a `Set-GUID` value (`JSESSIONID=<guid>`); returns whether
+    /// it was usable.
+    pub fn set_guid_from_header(&self, value: &str) -> bool {
+        let value = value.trim();
+        let bare = value
+            .get(..11)
+            .filter(|p| p.eq_ignore_ascii_case("JSESSIONID="))
+            .map_or(value, |_| &value[11..]);
+        self.set_guid(bare).is_ok()
+    }
+
     /// The cap on response bodies in bytes.
     pub fn response_limit(&self) -> usize {
         self.response_limit
@@ -104,13 +155,18 @@ impl Session {
             reason: "not a valid header value",
         })?;
         value.set_sensitive(true);
-        *self.guid.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
+        let mut current = self.guid.write().unwrap_or_else(PoisonError::into_inner);
+        if current.as_ref() != Some(&value) {
+            *current = Some(value);
+            self.generation.fetch_add(1, Ordering::SeqCst);
+        }
         Ok(())
     }
 
     /// Forgets the Guid (e.g. after sign-out): requests are refused until a new one is set.
     pub fn clear_guid(&self) {
         *self.guid.write().unwrap_or_else(PoisonError::into_inner) = None;
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Whether a Guid is set.
@@ -169,6 +225,26 @@ impl ClientHooks<Session> for Client {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
         if !has_body {
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        if info.operation_id == EVENT_POLL
+            && let Some(timeout) = self.inner.poll_timeout
+        {
+            *request.timeout_mut() = Some(timeout);
+        }
+        Ok(())
+    }
+
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &OperationInfo,
+    ) -> Result<(), Error<E>> {
+        if let Ok(response) = result
+            && let Some(value) = response.headers().get(SET_GUID)
+            && let Ok(text) = value.to_str()
+        {
+            // An unusable value is ignored: the current Guid stays.
+            self.inner.set_guid_from_header(text);
         }
         Ok(())
     }

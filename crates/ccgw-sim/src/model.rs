@@ -675,6 +675,26 @@ impl Gateway {
         true
     }
 
+    /// Test control: signs the agent out as a supervisor's forced sign-out does; its
+    /// Guid stops being valid at once. Returns whether it was signed in.
+    pub(crate) fn force_sign_out(&self, agent: u32) -> bool {
+        let Some(slot) = self.slot(agent) else {
+            return false;
+        };
+        let mut data = lock(slot);
+        if data.session.take().is_none() {
+            return false;
+        }
+        let dropped = data.events.len() as u64;
+        data.events.clear();
+        self.counters
+            .events_discarded
+            .fetch_add(dropped, Ordering::SeqCst);
+        bump(&self.counters.logouts);
+        slot.notify.notify_waiters();
+        true
+    }
+
     /// Test inspection: the agent's state code, `None` when not signed in.
     pub(crate) fn state_of(&self, agent: u32) -> Option<u8> {
         let now = self.clock.now_ms();

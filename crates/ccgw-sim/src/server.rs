@@ -60,6 +60,12 @@ impl SimHandle {
         self.gateway.set_talking(agent, talking)
     }
 
+    /// Signs the agent out as a supervisor's forced sign-out does (its Guid stops being
+    /// valid at once; its next poll is answered `100-006`). `false` if it was not signed in.
+    pub fn force_sign_out(&self, agent: u32) -> bool {
+        self.gateway.force_sign_out(agent)
+    }
+
     /// Moves a manual clock forward and wakes held polls; `false` on a real clock.
     pub fn advance(&self, by: Duration) -> bool {
         let moved = self.gateway.clock.advance(by);

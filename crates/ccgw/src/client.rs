@@ -1,26 +1,25 @@
-//! The gateway client (shared, pooled, verified TLS) and the per-agent handle.
+//! The gateway client: shared, pooled, verified TLS, bounded.
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::num::NonZeroU64;
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use ccgw_client::ResponseRejected;
-use tracing::Instrument as _;
-use tracing::field::Empty;
-use zeroize::Zeroizing;
 
-use crate::error::{Error, RetCode};
+use crate::agent::Agent;
+use crate::error::Error;
 use crate::guid::Guid;
 use crate::redact;
-use crate::values::{AgentId, RestCause, RestDuration};
+use crate::values::AgentId;
 
 /// Default connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default timeout for a whole request, from sending to the last byte of the answer.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default timeout of one event poll (the gateway holds a poll for about 10 s).
+pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(40);
 /// Default cap on a response body: 64 KiB.
 pub const DEFAULT_RESPONSE_LIMIT: usize = ccgw_client::DEFAULT_RESPONSE_LIMIT;
 /// Default `User-Agent`.
@@ -37,6 +36,7 @@ pub struct ClientBuilder {
     root_errors: Vec<Error>,
     connect_timeout: Duration,
     request_timeout: Duration,
+    poll_timeout: Duration,
     response_limit: usize,
     user_agent: String,
     pool_idle_timeout: Option<Duration>,
@@ -52,6 +52,7 @@ impl fmt::Debug for ClientBuilder {
             .field("extra_roots", &self.roots.len())
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("poll_timeout", &self.poll_timeout)
             .field("response_limit", &self.response_limit)
             .field("user_agent", &self.user_agent)
             .finish_non_exhaustive()
@@ -68,6 +69,7 @@ impl ClientBuilder {
             root_errors: Vec::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            poll_timeout: DEFAULT_POLL_TIMEOUT,
             response_limit: DEFAULT_RESPONSE_LIMIT,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             pool_idle_timeout: Some(Duration::from_secs(90)),
@@ -135,6 +137,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Time allowed for one event poll (default 40 s). The gateway holds a poll for
+    /// about 10 s when no event is pending, so this must be longer than that hold.
+    pub fn poll_timeout(mut self, timeout: Duration) -> Self {
+        self.poll_timeout = timeout;
+        self
+    }
+
     /// Cap on a response body in bytes (default 64 KiB): a longer answer fails with
     /// [`Error::ResponseTooLarge`] after at most this much was read.
     pub fn response_limit(mut self, bytes: usize) -> Self {
@@ -167,7 +176,10 @@ impl ClientBuilder {
             return Err(e);
         }
         let base_url = check_base_url(&self.base_url, self.allow_plain_http)?;
-        if self.connect_timeout.is_zero() || self.request_timeout.is_zero() {
+        if self.connect_timeout.is_zero()
+            || self.request_timeout.is_zero()
+            || self.poll_timeout.is_zero()
+        {
             return Err(config("timeouts must be longer than zero", None));
         }
         if self.response_limit == 0 {
@@ -212,6 +224,7 @@ impl ClientBuilder {
                 base_url,
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
+                poll_timeout: self.poll_timeout,
                 response_limit: self.response_limit,
             }),
         })
@@ -267,12 +280,13 @@ fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-struct Shared {
-    http: reqwest::Client,
-    base_url: String,
-    connect_timeout: Duration,
-    request_timeout: Duration,
-    response_limit: usize,
+pub(crate) struct Shared {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) poll_timeout: Duration,
+    pub(crate) response_limit: usize,
 }
 
 /// A client for one gateway: connection pool, TLS trust and timeouts. Cheap to clone
@@ -281,7 +295,7 @@ struct Shared {
 /// See the [crate documentation](crate) for an example.
 #[derive(Clone)]
 pub struct GatewayClient {
-    inner: Arc<Shared>,
+    pub(crate) inner: Arc<Shared>,
 }
 
 impl fmt::Debug for GatewayClient {
@@ -307,192 +321,18 @@ impl GatewayClient {
         &self.inner.base_url
     }
 
-    /// A handle for the signed-in agent `id` whose session Guid is `guid`.
+    /// A handle for the signed-in agent `id` whose session Guid is `guid` (e.g. from a
+    /// sign-in done elsewhere). To sign in through this client, use
+    /// [`sign_in`](Self::sign_in).
     pub fn agent(&self, id: AgentId, guid: Guid) -> Agent {
-        let session = ccgw_client::Session::new().with_response_limit(self.inner.response_limit);
-        let api = ccgw_client::Client::new_with_client(
-            &self.inner.base_url,
-            self.inner.http.clone(),
-            session.clone(),
-        );
-        let agent = Agent {
-            id,
-            client: self.clone(),
-            api,
-            session,
-            guid: Arc::new(RwLock::new(None)),
-        };
+        let agent = Agent::new(self.clone(), id);
         agent.set_guid(guid);
         agent
     }
 }
 
-/// One signed-in agent on a gateway: the shared client, the agent's ID and its current
-/// Guid. Clones share the Guid, so rotating it on one clone rotates it for all.
-#[derive(Clone)]
-pub struct Agent {
-    id: AgentId,
-    client: GatewayClient,
-    api: ccgw_client::Client,
-    session: ccgw_client::Session,
-    /// Kept to scrub it from anything the gateway echoes back into an error.
-    guid: Arc<RwLock<Option<Guid>>>,
-}
-
-impl fmt::Debug for Agent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Agent")
-            .field("id", &self.id)
-            .field("gateway", &self.client.inner.base_url)
-            .field("guid", &"<redacted>")
-            .finish()
-    }
-}
-
-impl Agent {
-    /// The agent's ID.
-    pub fn id(&self) -> AgentId {
-        self.id
-    }
-
-    /// Replaces the Guid (dynamic authentication hands out a new one regularly). Takes
-    /// effect for the next request; the client and its connections are kept.
-    pub fn set_guid(&self, guid: Guid) {
-        if self.session.set_guid(guid.expose_secret()).is_err() {
-            // Both sides accept the same characters, so this does not happen; should it,
-            // sending nothing beats sending a stale Guid.
-            self.session.clear_guid();
-        }
-        *self.guid.write().unwrap_or_else(PoisonError::into_inner) = Some(guid);
-    }
-
-    /// Applies for rest: `POST …/onlineagent/{id}/rest/{time}/{cause}?prolong=false`.
-    ///
-    /// `Ok(())` means the gateway accepted the request (`retcode` `"0"`); the agent is in
-    /// rest once the event `AgentState_SetRest_Success` arrives. An agent that is already
-    /// in rest needs [`prolong_rest`](Self::prolong_rest). Never retried.
-    pub async fn rest(&self, duration: RestDuration, cause: RestCause) -> Result<(), Error> {
-        self.apply_rest(duration, cause, false).await
-    }
-
-    /// Sets rest again while the agent is already in rest (`prolong=true`), with a new
-    /// duration and cause.
-    pub async fn prolong_rest(
-        &self,
-        duration: RestDuration,
-        cause: RestCause,
-    ) -> Result<(), Error> {
-        self.apply_rest(duration, cause, true).await
-    }
-
-    async fn apply_rest(
-        &self,
-        duration: RestDuration,
-        cause: RestCause,
-        prolong: bool,
-    ) -> Result<(), Error> {
-        let span = tracing::info_span!(
-            "rest",
-            agent_id = self.id.get(),
-            time = duration.as_secs(),
-            cause = cause.get(),
-            prolong,
-            retcode = Empty,
-            http_status = Empty,
-            elapsed_ms = Empty,
-        );
-        async move {
-            let started = Instant::now();
-            // Both in range by construction: agent IDs end at 999999, durations start at 1.
-            let agent_id = i32::try_from(self.id.get()).unwrap_or(i32::MAX);
-            let time = NonZeroU64::new(u64::from(duration.as_secs())).unwrap_or(NonZeroU64::MIN);
-            let answer = self
-                .api
-                .rest(agent_id, time, cause.get(), Some(prolong))
-                .await;
-            let outcome = match answer {
-                Ok(value) => {
-                    tracing::Span::current().record("http_status", value.status().as_u16());
-                    let body = value.into_inner();
-                    let code = RetCode::parse(&body.retcode);
-                    tracing::Span::current().record("retcode", code.as_str());
-                    if code.is_success() {
-                        Ok(())
-                    } else {
-                        Err(Error::Gateway {
-                            operation: "rest",
-                            code,
-                            message: redact::scrub(
-                                &redact::printable(&body.message, redact::EXCERPT_CHARS),
-                                &self.secret(),
-                            ),
-                        })
-                    }
-                }
-                Err(e) => Err(self.map_error(e).await),
-            };
-            let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            tracing::Span::current().record("elapsed_ms", elapsed_ms);
-            match &outcome {
-                Ok(()) => tracing::info!("rest accepted by the gateway"),
-                Err(e) => tracing::warn!(error = %ErrorChain(e), "rest failed"),
-            }
-            outcome
-        }
-        .instrument(span)
-        .await
-    }
-
-    fn secret(&self) -> Zeroizing<String> {
-        Zeroizing::new(
-            self.guid
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-                .map(|g| g.expose_secret().to_owned())
-                .unwrap_or_default(),
-        )
-    }
-
-    async fn map_error(&self, e: ccgw_client::Error<()>) -> Error {
-        use ccgw_client::Error as Generated;
-        let shared = &self.client.inner;
-        match e {
-            Generated::CommunicationError(e) | Generated::InvalidUpgrade(e) => {
-                classify_transport(e, shared)
-            }
-            Generated::ErrorResponse(value) => {
-                tracing::Span::current().record("http_status", value.status().as_u16());
-                Error::UnexpectedStatus {
-                    status: value.status(),
-                    body_excerpt: String::new(),
-                }
-            }
-            Generated::UnexpectedResponse(response) => {
-                let status = response.status();
-                tracing::Span::current().record("http_status", status.as_u16());
-                let body_excerpt = read_excerpt(response, &self.secret()).await;
-                Error::UnexpectedStatus {
-                    status,
-                    body_excerpt,
-                }
-            }
-            Generated::ResponseBodyError(e) => classify_body_error(e, shared),
-            Generated::InvalidResponsePayload(bytes, e) => Error::MalformedResponse {
-                reason: format!("not the documented envelope ({e})"),
-                body_excerpt: redact::excerpt(&bytes, &self.secret()),
-                source: Some(Box::new(e)),
-            },
-            Generated::InvalidRequest(reason) | Generated::Custom(reason) => Error::Config {
-                reason: format!("the request could not be built: {reason}"),
-                source: None,
-            },
-        }
-    }
-}
-
 /// Maps a failure of the exchange itself by whether the request may have been sent.
-fn classify_transport(e: reqwest::Error, shared: &Shared) -> Error {
+pub(crate) fn classify_transport(e: reqwest::Error, shared: &Shared) -> Error {
     if is_tls_error(&e) {
         Error::Tls(e)
     } else if e.is_connect() && e.is_timeout() {
@@ -515,7 +355,7 @@ fn classify_transport(e: reqwest::Error, shared: &Shared) -> Error {
     }
 }
 
-fn classify_body_error(e: reqwest::Error, shared: &Shared) -> Error {
+pub(crate) fn classify_body_error(e: reqwest::Error, shared: &Shared) -> Error {
     match ResponseRejected::find_in(&e) {
         Some(ResponseRejected::TooLarge { limit }) => {
             return Error::ResponseTooLarge { limit: *limit };
@@ -565,7 +405,7 @@ fn is_tls_error(e: &(dyn StdError + 'static)) -> bool {
 
 /// Reads at most a small excerpt of an unexpected answer's body (the body is capped
 /// anyway; reading stops early and errors end the excerpt).
-async fn read_excerpt(mut response: reqwest::Response, secret: &str) -> String {
+pub(crate) async fn read_excerpt(mut response: reqwest::Response, secret: &str) -> String {
     let mut bytes = Vec::new();
     while bytes.len() <= redact::EXCERPT_BYTES {
         match response.chunk().await {

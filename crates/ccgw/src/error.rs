@@ -332,6 +332,26 @@ pub enum Error {
         /// The `Content-Type` sent, if any (at most 100 characters).
         content_type: Option<String>,
     },
+    /// [`Agent::rest_confirmed`](crate::Agent::rest_confirmed): the gateway accepted the
+    /// request but `AgentState_SetRest_Success` did not arrive within the wait.
+    #[error("rest was accepted but not confirmed within {waited:?}")]
+    NotConfirmed {
+        /// How long was waited.
+        waited: Duration,
+    },
+    /// Events cannot be obtained (no runtime, or the gateway unreachable for longer than
+    /// a session survives); the event stream has ended.
+    #[error("agent events are unavailable: {reason}")]
+    EventsUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// A slow reader of an event stream missed events (more than 256 were waiting).
+    #[error("{count} agent events were missed by a slow reader")]
+    EventsLost {
+        /// How many.
+        count: u64,
+    },
     /// The answer's body was longer than the configured limit; reading stopped there.
     #[error("response from the gateway is larger than the {limit}-byte limit")]
     ResponseTooLarge {

@@ -1,18 +1,24 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod agent;
 mod client;
 mod error;
+mod events;
 mod guid;
 mod redact;
+mod signin;
 mod values;
 
+pub use agent::{Agent, AgentState, AgentStatus, KeepAlive};
 pub use client::{
-    Agent, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESPONSE_LIMIT,
-    DEFAULT_USER_AGENT, GatewayClient,
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POLL_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
 };
 pub use error::{Error, RetCode};
+pub use events::{AgentEvent, EventStream};
 pub use guid::{Guid, InvalidGuid};
+pub use signin::{InitialState, SignIn};
 pub use values::{
     AGENT_ID_MAX, AGENT_ID_MAX_EXTENDED, AGENT_ID_MIN, AgentId, InvalidValue, RestCause,
     RestDuration,

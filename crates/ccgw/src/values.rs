@@ -40,6 +40,14 @@ impl InvalidValue {
         }
     }
 
+    pub(crate) fn too_long(field: &'static str, max: usize) -> Self {
+        Self {
+            field,
+            value: "(not shown)".to_owned(),
+            problem: format!("must be at most {max} characters"),
+        }
+    }
+
     /// The field the value was meant for (`agent id`, `rest duration`, `rest cause`).
     pub fn field(&self) -> &'static str {
         self.field

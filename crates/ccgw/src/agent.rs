@@ -1,0 +1,521 @@
+//! One signed-in agent: its operations (through the generated client), its Guid (rotated
+//! from every `Set-GUID` answer), its events (one long-poll pump shared by every
+//! subscriber) and a heartbeat keeper.
+
+use std::fmt;
+use std::future::Future;
+use std::num::NonZeroU64;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use ccgw_client::ResponseValue;
+use ccgw_client::types;
+use tracing::Instrument as _;
+use tracing::field::Empty;
+use zeroize::Zeroizing;
+
+use crate::client::{
+    ErrorChain, GatewayClient, classify_body_error, classify_transport, read_excerpt,
+};
+use crate::error::{Error, RetCode};
+use crate::events::{AgentEvent, EventStream, Pump};
+use crate::guid::Guid;
+use crate::redact;
+use crate::signin::SignIn;
+use crate::values::{AgentId, RestCause, RestDuration};
+
+/// What an answer envelope offers whatever its operation.
+pub(crate) trait Answer {
+    fn retcode(&self) -> &str;
+    fn message(&self) -> &str;
+}
+
+macro_rules! answers {
+    ($($ty:ty),*) => {$(
+        impl Answer for $ty {
+            fn retcode(&self) -> &str { &self.retcode }
+            fn message(&self) -> &str { &self.message }
+        }
+    )*};
+}
+answers!(
+    types::RestResponse,
+    types::Envelope,
+    types::LoginResponse,
+    types::AgentStatusResponse,
+    types::EventResponse
+);
+
+/// The agent's state as `status` reports it (the gateway's agent-state table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AgentState {
+    /// 0: unknown.
+    Unknown,
+    /// 1: signed in (reserved).
+    SignedIn,
+    /// 2: signed out.
+    SignedOut,
+    /// 3: busy.
+    Busy,
+    /// 4 (and 6): idle.
+    Idle,
+    /// 5: wrap-up.
+    WrapUp,
+    /// 7: talking.
+    Talking,
+    /// 8: rest.
+    Rest,
+    /// 9: pre-rest — rest requested during a call, starting when it ends.
+    PreRest,
+    /// Any other number.
+    Other(i64),
+}
+
+impl AgentState {
+    /// From the gateway's number.
+    pub fn from_code(code: i64) -> AgentState {
+        match code {
+            0 => AgentState::Unknown,
+            1 => AgentState::SignedIn,
+            2 => AgentState::SignedOut,
+            3 => AgentState::Busy,
+            4 | 6 => AgentState::Idle,
+            5 => AgentState::WrapUp,
+            7 => AgentState::Talking,
+            8 => AgentState::Rest,
+            9 => AgentState::PreRest,
+            other => AgentState::Other(other),
+        }
+    }
+}
+
+/// The answer of [`Agent::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentStatus {
+    /// The state.
+    pub state: AgentState,
+    /// Whether the agent is in a call.
+    pub in_call: bool,
+}
+
+/// One signed-in agent on a gateway: the shared client, the agent's ID and its session
+/// (Guid). Cheap to clone; clones share the session, so a Guid rotated through one clone
+/// (by any `Set-GUID` answer) is used by all.
+#[derive(Clone)]
+pub struct Agent {
+    pub(crate) id: AgentId,
+    pub(crate) client: GatewayClient,
+    api: ccgw_client::Client,
+    pub(crate) session: ccgw_client::Session,
+    pump: Arc<Mutex<Option<Pump>>>,
+}
+
+impl fmt::Debug for Agent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Agent")
+            .field("id", &self.id)
+            .field("gateway", &self.client.inner.base_url)
+            .field("guid", &"<redacted>")
+            .finish()
+    }
+}
+
+impl GatewayClient {
+    /// Signs agent `id` in and returns its handle, holding the Guid from the answer's
+    /// `Set-GUID` header.
+    ///
+    /// Start polling events (or keep a heartbeat) right away: the gateway signs out an
+    /// agent that does neither for 2 minutes.
+    pub async fn sign_in(&self, id: AgentId, request: &SignIn) -> Result<Agent, Error> {
+        let agent = Agent::new(self.clone(), id);
+        let body = request.to_generated()?;
+        let span = tracing::info_span!(
+            "login",
+            agent_id = id.get(),
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty
+        );
+        agent
+            .exchange("login", || agent.api.login(agent.wire_id(), &body))
+            .instrument(span)
+            .await?;
+        if !agent.session.has_guid() {
+            return Err(Error::MalformedResponse {
+                reason: "sign-in succeeded without a usable Set-GUID header".to_owned(),
+                body_excerpt: String::new(),
+                source: None,
+            });
+        }
+        Ok(agent)
+    }
+}
+
+impl Agent {
+    pub(crate) fn new(client: GatewayClient, id: AgentId) -> Agent {
+        let session = ccgw_client::Session::new()
+            .with_response_limit(client.inner.response_limit)
+            .with_poll_timeout(client.inner.poll_timeout);
+        let api = ccgw_client::Client::new_with_client(
+            &client.inner.base_url,
+            client.inner.http.clone(),
+            session.clone(),
+        );
+        Agent {
+            id,
+            client,
+            api,
+            session,
+            pump: Arc::default(),
+        }
+    }
+
+    /// The agent's ID.
+    pub fn id(&self) -> AgentId {
+        self.id
+    }
+
+    /// Replaces the Guid. Rarely needed: every `Set-GUID` the gateway sends (dynamic
+    /// authentication rotates the Guid on event polling and heartbeat answers) is taken
+    /// automatically. Takes effect for the next request.
+    pub fn set_guid(&self, guid: Guid) {
+        if self.session.set_guid(guid.expose_secret()).is_err() {
+            // Both sides accept the same characters, so this does not happen; should it,
+            // sending nothing beats sending a stale Guid.
+            self.session.clear_guid();
+        }
+    }
+
+    fn wire_id(&self) -> i32 {
+        // At most 999999 by construction.
+        i32::try_from(self.id.get()).unwrap_or(i32::MAX)
+    }
+
+    pub(crate) fn secret(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.session.guid_text().unwrap_or_default())
+    }
+
+    /// Applies for rest: `POST …/onlineagent/{id}/rest/{time}/{cause}?prolong=false`.
+    ///
+    /// `Ok(())` means the gateway accepted the request (`retcode` `"0"`); the agent is in
+    /// rest once `AgentState_SetRest_Success` arrives — [`rest_confirmed`](Self::rest_confirmed)
+    /// waits for it. An agent already in rest needs [`prolong_rest`](Self::prolong_rest).
+    /// Never retried, except once with the new Guid when the gateway refused the old one
+    /// (`000-003`) because it rotated during the call — a refused request was not applied.
+    pub async fn rest(&self, duration: RestDuration, cause: RestCause) -> Result<(), Error> {
+        self.apply_rest(duration, cause, false).await
+    }
+
+    /// Sets rest again while the agent is already in rest (`prolong=true`), with a new
+    /// duration and cause.
+    pub async fn prolong_rest(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+    ) -> Result<(), Error> {
+        self.apply_rest(duration, cause, true).await
+    }
+
+    async fn apply_rest(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+        prolong: bool,
+    ) -> Result<(), Error> {
+        let span = tracing::info_span!(
+            "rest",
+            agent_id = self.id.get(),
+            time = duration.as_secs(),
+            cause = cause.get(),
+            prolong,
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty,
+        );
+        // In range by construction: durations start at 1.
+        let time = NonZeroU64::new(u64::from(duration.as_secs())).unwrap_or(NonZeroU64::MIN);
+        self.exchange("rest", || {
+            self.api
+                .rest(self.wire_id(), time, cause.get(), Some(prolong))
+        })
+        .instrument(span)
+        .await
+        .map(drop)
+    }
+
+    /// Applies for rest and returns once the gateway confirms it with
+    /// `AgentState_SetRest_Success` — or [`Error::NotConfirmed`] after `wait`. A talking
+    /// agent enters rest only when its call ends, so give such agents a longer `wait`.
+    pub async fn rest_confirmed(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+        wait: Duration,
+    ) -> Result<(), Error> {
+        // Subscribe first, so the confirmation cannot slip past.
+        let mut events = self.events();
+        self.rest(duration, cause).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, events.next()).await {
+                Err(_) => return Err(Error::NotConfirmed { waited: wait }),
+                Ok(Some(Ok(AgentEvent::RestStarted { .. }))) => return Ok(()),
+                Ok(Some(Ok(_)) | Some(Err(Error::EventsLost { .. }))) => {}
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(None) => {
+                    return Err(Error::EventsUnavailable {
+                        reason: "the event stream ended".to_owned(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Ends the agent's rest (or pre-rest); confirmed by `AgentState_CancelRest_Success`.
+    pub async fn cancel_rest(&self) -> Result<(), Error> {
+        let span = tracing::info_span!(
+            "cancelRest",
+            agent_id = self.id.get(),
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty
+        );
+        self.exchange("cancelRest", || self.api.cancel_rest(self.wire_id()))
+            .instrument(span)
+            .await
+            .map(drop)
+    }
+
+    /// The agent's current state.
+    pub async fn status(&self) -> Result<AgentStatus, Error> {
+        let span = tracing::info_span!(
+            "getAgentStatus",
+            agent_id = self.id.get(),
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty
+        );
+        let answer = self
+            .exchange("getAgentStatus", || {
+                self.api.get_agent_status(self.wire_id())
+            })
+            .instrument(span)
+            .await?;
+        let Some(result) = answer.result else {
+            return Err(Error::MalformedResponse {
+                reason: "the agent status answer has no result".to_owned(),
+                body_excerpt: String::new(),
+                source: None,
+            });
+        };
+        Ok(AgentStatus {
+            state: result
+                .agent_state
+                .map_or(AgentState::Unknown, AgentState::from_code),
+            in_call: result.is_working.unwrap_or(false),
+        })
+    }
+
+    /// Signs the agent out; its Guid stops being valid and its event stream ends.
+    pub async fn sign_out(&self) -> Result<(), Error> {
+        let span = tracing::info_span!(
+            "logout",
+            agent_id = self.id.get(),
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty
+        );
+        self.exchange("logout", || self.api.logout(self.wire_id()))
+            .instrument(span)
+            .await?;
+        self.session.clear_guid();
+        Ok(())
+    }
+
+    /// One heartbeat (`handShake`), for sessions that do not poll events. In dynamic
+    /// authentication its answer may carry the rotated Guid, which is taken.
+    pub async fn heartbeat(&self) -> Result<(), Error> {
+        let span = tracing::info_span!(
+            "handShake",
+            agent_id = self.id.get(),
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty
+        );
+        self.exchange("handShake", || self.api.hand_shake(self.wire_id()))
+            .instrument(span)
+            .await
+            .map(drop)
+    }
+
+    /// Sends a heartbeat every `every` (the gateway expects about 30 s; 2 minutes without
+    /// one or a poll sign the agent out) until the returned keeper is dropped or the
+    /// session is gone. Needs a tokio runtime; without one the keeper does nothing.
+    pub fn keep_alive(&self, every: Duration) -> KeepAlive {
+        let agent = self.clone();
+        let task = tokio::runtime::Handle::try_current().ok().map(|rt| {
+            rt.spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    match agent.heartbeat().await {
+                        Ok(()) => {}
+                        Err(e) if e.needs_sign_in() => break,
+                        Err(e) => tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "heartbeat failed"),
+                    }
+                }
+            })
+        });
+        KeepAlive { task }
+    }
+
+    /// The agent's events, oldest first. All streams of one agent (and of its clones)
+    /// share one long poll, so every stream sees every event that arrives while it is
+    /// open. The stream ends with the typed error when the session ends (`100-006`: sign
+    /// in again).
+    pub fn events(&self) -> EventStream {
+        let mut slot = self.pump.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pump) = slot.as_ref().filter(|p| p.is_running()) {
+            return pump.subscribe();
+        }
+        match Pump::start(self.clone()) {
+            Ok((pump, stream)) => {
+                *slot = Some(pump);
+                stream
+            }
+            Err(stream) => stream,
+        }
+    }
+
+    /// One event poll: `Ok(None)` when the gateway held the request and no event came.
+    pub(crate) async fn poll_once(&self) -> Result<Option<AgentEvent>, Error> {
+        let span = tracing::debug_span!(
+            "getAgentEvent",
+            agent_id = self.id.get(),
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty
+        );
+        let answer = self
+            .exchange("getAgentEvent", || self.api.get_agent_event(self.wire_id()))
+            .instrument(span)
+            .await?;
+        Ok(answer.event.map(AgentEvent::from_json))
+    }
+
+    /// Sends one operation, maps its answer, and — when the gateway refused a Guid that
+    /// rotated while the request was under way — sends it once more with the new Guid.
+    async fn exchange<T, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Error>
+    where
+        T: Answer,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, ccgw_client::Error<()>>>,
+    {
+        let started = Instant::now();
+        let generation = self.session.generation();
+        let mut outcome = self.settle(operation, send().await).await;
+        if outcome
+            .as_ref()
+            .is_err_and(|e| e.retcode() == Some(&RetCode::NoPermission))
+            && self.session.generation() != generation
+        {
+            tracing::debug!("the Guid rotated during the call; sending once more with the new one");
+            outcome = self.settle(operation, send().await).await;
+        }
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::Span::current().record("elapsed_ms", elapsed_ms);
+        match &outcome {
+            Ok(_) => tracing::debug!("{operation} accepted by the gateway"),
+            Err(e) => tracing::warn!(error = %ErrorChain(e), "{operation} failed"),
+        }
+        outcome
+    }
+
+    async fn settle<T: Answer>(
+        &self,
+        operation: &'static str,
+        answer: Result<ResponseValue<T>, ccgw_client::Error<()>>,
+    ) -> Result<T, Error> {
+        match answer {
+            Ok(value) => {
+                tracing::Span::current().record("http_status", value.status().as_u16());
+                let body = value.into_inner();
+                let code = RetCode::parse(body.retcode());
+                tracing::Span::current().record("retcode", code.as_str());
+                if code.is_success() {
+                    Ok(body)
+                } else {
+                    Err(Error::Gateway {
+                        operation,
+                        code,
+                        message: redact::scrub(
+                            &redact::printable(body.message(), redact::EXCERPT_CHARS),
+                            &self.secret(),
+                        ),
+                    })
+                }
+            }
+            Err(e) => Err(self.map_error(e).await),
+        }
+    }
+
+    async fn map_error(&self, e: ccgw_client::Error<()>) -> Error {
+        use ccgw_client::Error as Generated;
+        let shared = &self.client.inner;
+        match e {
+            Generated::CommunicationError(e) | Generated::InvalidUpgrade(e) => {
+                classify_transport(e, shared)
+            }
+            Generated::ErrorResponse(value) => {
+                tracing::Span::current().record("http_status", value.status().as_u16());
+                Error::UnexpectedStatus {
+                    status: value.status(),
+                    body_excerpt: String::new(),
+                }
+            }
+            Generated::UnexpectedResponse(response) => {
+                let status = response.status();
+                tracing::Span::current().record("http_status", status.as_u16());
+                let body_excerpt = read_excerpt(response, &self.secret()).await;
+                Error::UnexpectedStatus {
+                    status,
+                    body_excerpt,
+                }
+            }
+            Generated::ResponseBodyError(e) => classify_body_error(e, shared),
+            Generated::InvalidResponsePayload(bytes, e) => Error::MalformedResponse {
+                reason: format!("not the documented envelope ({e})"),
+                body_excerpt: redact::excerpt(&bytes, &self.secret()),
+                source: Some(Box::new(e)),
+            },
+            Generated::InvalidRequest(reason) | Generated::Custom(reason) => Error::Config {
+                reason: format!("the request could not be built: {reason}"),
+                source: None,
+            },
+        }
+    }
+}
+
+/// Sends heartbeats until dropped (see [`Agent::keep_alive`]).
+#[derive(Debug)]
+pub struct KeepAlive {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl KeepAlive {
+    /// Whether heartbeats are still being sent (`false` once the session is gone).
+    pub fn is_running(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Typed events and the long-poll pump behind [`Agent::events`](crate::Agent::events).
+//!
+//! One pump per agent polls the gateway with the documented cadence — again 200 ms after
+//! each answer, a request timeout longer than the gateway's hold, backoff on transport
+//! errors and on unexpected return codes (never a busy loop), a short tolerance for
+//! `000-003` while a Guid rotates — and fans each event out to every open stream. It
+//! stops when the last stream is dropped, or ends every stream with the typed error when
+//! the session is gone.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::agent::Agent;
+use crate::client::ErrorChain;
+use crate::error::{Error, RetCode};
+
+/// Pause after each poll answer before the next poll (the vendor recommends 200–500 ms).
+pub(crate) const REPOLL: Duration = Duration::from_millis(200);
+/// First and longest pause after a failed poll.
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Consecutive `000-003` answers tolerated while a Guid rotates (the vendor's own console
+/// tolerates five).
+const NO_PERMISSION_TOLERANCE: u32 = 5;
+/// How long transport failures may last before the stream gives up: by then the gateway
+/// has signed the agent out (2 minutes without a poll).
+const UNREACHABLE_LIMIT: Duration = Duration::from_secs(120);
+/// Events buffered per stream before a slow reader loses some.
+const CAPACITY: usize = 256;
+
+/// One event of the agent.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AgentEvent {
+    /// `AgentState_SetRest_Success`: the agent is in rest.
+    RestStarted {
+        /// `content.reason`: the rest cause code as the gateway sent it.
+        reason: String,
+    },
+    /// `AgentState_Rest_Timeout`: the requested duration has elapsed; the agent stays in rest.
+    RestTimeout,
+    /// `AgentState_CancelRest_Success`: rest has ended; the agent is idle.
+    RestCancelled,
+    /// Any other event, as sent.
+    Other {
+        /// `eventType`.
+        event_type: String,
+        /// `content` (`Null` when absent).
+        content: Value,
+    },
+}
+
+impl AgentEvent {
+    /// The gateway's name of the event (`AgentState_SetRest_Success`, …).
+    pub fn event_type(&self) -> &str {
+        match self {
+            AgentEvent::RestStarted { .. } => "AgentState_SetRest_Success",
+            AgentEvent::RestTimeout => "AgentState_Rest_Timeout",
+            AgentEvent::RestCancelled => "AgentState_CancelRest_Success",
+            AgentEvent::Other { event_type, .. } => event_type,
+        }
+    }
+
+    /// Types an event as the gateway sent it (`{eventType, workNo, content, …}`). Never
+    /// fails: anything unexpected becomes [`AgentEvent::Other`].
+    pub(crate) fn from_json(event: Value) -> AgentEvent {
+        let event_type = event
+            .get("eventType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let content = event.get("content").cloned().unwrap_or(Value::Null);
+        match event_type {
+            "AgentState_SetRest_Success" => AgentEvent::RestStarted {
+                reason: match content.get("reason") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => String::new(),
+                },
+            },
+            "AgentState_Rest_Timeout" => AgentEvent::RestTimeout,
+            "AgentState_CancelRest_Success" => AgentEvent::RestCancelled,
+            other => AgentEvent::Other {
+                event_type: other.to_owned(),
+                content,
+            },
+        }
+    }
+}
+
+/// Why the pump stopped for good (cloneable, so every stream gets its own error).
+#[derive(Debug, Clone)]
+enum End {
+    Gateway { code: RetCode, message: String },
+    Unavailable(String),
+}
+
+impl End {
+    fn into_error(self) -> Error {
+        match self {
+            End::Gateway { code, message } => Error::Gateway {
+                operation: "getAgentEvent",
+                code,
+                message,
+            },
+            End::Unavailable(reason) => Error::EventsUnavailable { reason },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Event(AgentEvent),
+    End(End),
+}
+
+/// The running poller of one agent.
+#[derive(Debug)]
+pub(crate) struct Pump {
+    tx: broadcast::Sender<Item>,
+    running: Arc<AtomicBool>,
+}
+
+impl Pump {
+    /// Starts polling for `agent`; the first stream is returned with it. Without a tokio
+    /// runtime, the returned stream only reports that.
+    pub(crate) fn start(agent: Agent) -> Result<(Pump, EventStream), EventStream> {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(EventStream::failed("no tokio runtime to poll events on"));
+        };
+        let (tx, rx) = broadcast::channel(CAPACITY);
+        let running = Arc::new(AtomicBool::new(true));
+        runtime.spawn(run(agent, tx.clone(), Arc::clone(&running)));
+        Ok((Pump { tx, running }, EventStream::new(rx)))
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn subscribe(&self) -> EventStream {
+        EventStream::new(self.tx.subscribe())
+    }
+}
+
+async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>) {
+    let mut backoff = BACKOFF_MIN;
+    let mut no_permission = 0;
+    let mut failing_since: Option<Instant> = None;
+    loop {
+        if tx.receiver_count() == 0 {
+            break;
+        }
+        match agent.poll_once().await {
+            Ok(event) => {
+                backoff = BACKOFF_MIN;
+                no_permission = 0;
+                failing_since = None;
+                if let Some(event) = event {
+                    let _ = tx.send(Item::Event(event));
+                }
+                tokio::time::sleep(REPOLL).await;
+            }
+            Err(Error::Gateway {
+                code: RetCode::NotSignedIn,
+                message,
+                ..
+            }) => {
+                let _ = tx.send(Item::End(End::Gateway {
+                    code: RetCode::NotSignedIn,
+                    message,
+                }));
+                break;
+            }
+            Err(Error::Gateway {
+                code: RetCode::NoPermission,
+                message,
+                ..
+            }) => {
+                no_permission += 1;
+                if no_permission >= NO_PERMISSION_TOLERANCE {
+                    let _ = tx.send(Item::End(End::Gateway {
+                        code: RetCode::NoPermission,
+                        message,
+                    }));
+                    break;
+                }
+                tokio::time::sleep(BACKOFF_MIN).await;
+            }
+            Err(e @ Error::Gateway { .. }) => {
+                // Not a reason to stop, nor to hammer the gateway (000-007 answers that).
+                tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "event poll refused; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+            Err(e) => {
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= UNREACHABLE_LIMIT {
+                    let reason = format!(
+                        "events could not be polled for {UNREACHABLE_LIMIT:?}: {}",
+                        ErrorChain(&e)
+                    );
+                    let _ = tx.send(Item::End(End::Unavailable(reason)));
+                    break;
+                }
+                tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "event poll failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+    running.store(false, Ordering::SeqCst);
+}
+
+/// The events of one agent, oldest first (see [`Agent::events`](crate::Agent::events)).
+///
+/// Implements [`Stream`]; [`EventStream::next`] reads it without other crates. After an
+/// error that ends the session (e.g. `100-006`) the stream ends.
+pub struct EventStream {
+    inner: Option<BroadcastStream<Item>>,
+    failure: Option<String>,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("ended", &self.inner.is_none())
+            .finish()
+    }
+}
+
+impl EventStream {
+    fn new(rx: broadcast::Receiver<Item>) -> Self {
+        Self {
+            inner: Some(BroadcastStream::new(rx)),
+            failure: None,
+        }
+    }
+
+    fn failed(reason: &str) -> Self {
+        Self {
+            inner: None,
+            failure: Some(reason.to_owned()),
+        }
+    }
+
+    /// The next event; `None` once the stream has ended.
+    pub async fn next(&mut self) -> Option<Result<AgentEvent, Error>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Result<AgentEvent, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(reason) = self.failure.take() {
+            return Poll::Ready(Some(Err(Error::EventsUnavailable { reason })));
+        }
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => {
+                self.inner = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(Item::Event(event)))) => Poll::Ready(Some(Ok(event))),
+            Poll::Ready(Some(Ok(Item::End(end)))) => {
+                self.inner = None;
+                Poll::Ready(Some(Err(end.into_error())))
+            }
+            Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(count)))) => {
+                Poll::Ready(Some(Err(Error::EventsLost { count })))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_are_typed_and_never_fail() {
+        let typed = |v: Value| AgentEvent::from_json(v);
+        assert_eq!(
+            typed(
+                json!({"eventType": "AgentState_SetRest_Success", "workNo": "101", "content": {"reason": "200"}})
+            ),
+            AgentEvent::RestStarted {
+                reason: "200".into()
+            }
+        );
+        assert_eq!(
+            typed(json!({"eventType": "AgentState_SetRest_Success", "content": {"reason": 7}})),
+            AgentEvent::RestStarted { reason: "7".into() }
+        );
+        assert_eq!(
+            typed(json!({"eventType": "AgentState_Rest_Timeout", "content": null})),
+            AgentEvent::RestTimeout
+        );
+        assert_eq!(
+            typed(json!({"eventType": "AgentState_CancelRest_Success"})),
+            AgentEvent::RestCancelled
+        );
+        assert_eq!(
+            typed(json!({"eventType": "AgentOther_InService", "workNo": "101", "content": null})),
+            AgentEvent::Other {
+                event_type: "AgentOther_InService".into(),
+                content: Value::Null
+            }
+        );
+        for odd in [json!(null), json!("x"), json!([1]), json!({"eventType": 5})] {
+            assert!(matches!(typed(odd), AgentEvent::Other { .. }));
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The sign-in parameters.
+
+use std::fmt;
+
+use ccgw_client::types;
+use zeroize::Zeroizing;
+
+use crate::values::InvalidValue;
+
+/// The agent's state right after sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitialState {
+    /// 3: busy.
+    Busy,
+    /// 4: idle (the default).
+    #[default]
+    Idle,
+    /// 5: wrap-up.
+    WrapUp,
+}
+
+/// Sign-in parameters (the gateway's sign-in body). Only the password is required; every
+/// other field has the gateway's default.
+///
+/// ```
+/// use ccgw::{InitialState, SignIn};
+/// let sign_in = SignIn::new("secret").phone("40038").initial_state(InitialState::Busy);
+/// assert!(!format!("{sign_in:?}").contains("secret"));
+/// ```
+#[derive(Clone)]
+pub struct SignIn {
+    password: Zeroizing<String>,
+    phone: Option<String>,
+    initial_state: InitialState,
+    auto_answer: bool,
+    auto_enter_idle: bool,
+    release_phone: bool,
+    video: bool,
+    ip: Option<String>,
+    phone_linkage: bool,
+    check_in_webm: bool,
+    check_in_mailm: bool,
+}
+
+impl fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignIn")
+            .field("password", &"<redacted>")
+            .field("phone", &self.phone)
+            .field("initial_state", &self.initial_state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignIn {
+    /// Sign in with `password` (at most 32 characters; may be empty).
+    pub fn new(password: impl Into<String>) -> Self {
+        Self {
+            password: Zeroizing::new(password.into()),
+            phone: None,
+            initial_state: InitialState::Idle,
+            auto_answer: true,
+            auto_enter_idle: true,
+            release_phone: true,
+            video: false,
+            ip: None,
+            phone_linkage: false,
+            check_in_webm: true,
+            check_in_mailm: false,
+        }
+    }
+
+    /// The phone number the agent works with (at most 24 characters).
+    #[must_use]
+    pub fn phone(mut self, number: impl Into<String>) -> Self {
+        self.phone = Some(number.into());
+        self
+    }
+
+    /// The state after sign-in (default idle).
+    #[must_use]
+    pub fn initial_state(mut self, state: InitialState) -> Self {
+        self.initial_state = state;
+        self
+    }
+
+    /// Answer calls automatically (default `true`).
+    #[must_use]
+    pub fn auto_answer(mut self, on: bool) -> Self {
+        self.auto_answer = on;
+        self
+    }
+
+    /// Become idle automatically after a call (default `true`).
+    #[must_use]
+    pub fn auto_enter_idle(mut self, on: bool) -> Self {
+        self.auto_enter_idle = on;
+        self
+    }
+
+    /// Hang the phone up after each call (default `true`).
+    #[must_use]
+    pub fn release_phone(mut self, on: bool) -> Self {
+        self.release_phone = on;
+        self
+    }
+
+    /// A PC and phone *video* agent (agent type 11) instead of type 4.
+    #[must_use]
+    pub fn video(mut self, on: bool) -> Self {
+        self.video = on;
+        self
+    }
+
+    /// The agent's IPv4 address (at most 15 characters).
+    #[must_use]
+    pub fn ip(mut self, ip: impl Into<String>) -> Self {
+        self.ip = Some(ip.into());
+        self
+    }
+
+    /// Phone linkage with a hard phone (default `false`).
+    #[must_use]
+    pub fn phone_linkage(mut self, on: bool) -> Self {
+        self.phone_linkage = on;
+        self
+    }
+
+    /// Also sign in to the text-chat server (default `true`) and the mail server
+    /// (default `false`).
+    #[must_use]
+    pub fn check_in(mut self, webm: bool, mailm: bool) -> Self {
+        self.check_in_webm = webm;
+        self.check_in_mailm = mailm;
+        self
+    }
+
+    pub(crate) fn to_generated(&self) -> Result<types::LoginRequest, InvalidValue> {
+        let checked = |field: &'static str, value: &str, max: usize| {
+            if value.chars().count() > max {
+                Err(InvalidValue::too_long(field, max))
+            } else {
+                Ok(())
+            }
+        };
+        checked("password", &self.password, 32)?;
+        let password = types::LoginRequestPassword::try_from(self.password.as_str())
+            .map_err(|_| InvalidValue::too_long("password", 32))?;
+        let phonenum = match &self.phone {
+            Some(p) => {
+                checked("phone number", p, 24)?;
+                Some(
+                    types::LoginRequestPhonenum::try_from(p.as_str())
+                        .map_err(|_| InvalidValue::too_long("phone number", 24))?,
+                )
+            }
+            None => None,
+        };
+        let ip = match &self.ip {
+            Some(ip) => {
+                checked("IP address", ip, 15)?;
+                Some(
+                    types::LoginRequestIp::try_from(ip.as_str())
+                        .map_err(|_| InvalidValue::too_long("IP address", 15))?,
+                )
+            }
+            None => None,
+        };
+        let status = match self.initial_state {
+            InitialState::Busy => 3,
+            InitialState::Idle => 4,
+            InitialState::WrapUp => 5,
+        };
+        Ok(types::LoginRequest {
+            agenttype: types::LoginRequestAgenttype::try_from(if self.video { 11 } else { 4 })
+                .map_err(|_| InvalidValue::too_long("agent type", 2))?,
+            autoanswer: self.auto_answer,
+            autoenteridle: self.auto_enter_idle,
+            call_back_uri: None,
+            check_in_mailm: self.check_in_mailm,
+            check_in_webm: self.check_in_webm,
+            entry_ip: None,
+            ip,
+            password,
+            phonelinkage: self.phone_linkage,
+            phonenum,
+            releasephone: self.release_phone,
+            service_token: None,
+            status: types::LoginRequestStatus::try_from(status)
+                .map_err(|_| InvalidValue::too_long("status", 1))?,
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! The rest workflow through `ccgw` against `ccgw-sim` over HTTPS on loopback: sign in,
+//! confirmed rest, typed events, Guid rotation handled for the caller, the rest timeout
+//! on the simulator's test clock, a forced sign-out ending the event stream.
+
+#[path = "common.rs"]
+mod common;
+
+use std::time::Duration;
+
+use ccgw::{
+    AgentEvent, AgentId, AgentState, Error, EventStream, GatewayClient, InitialState, RestCause,
+    RestDuration, SignIn,
+};
+use ccgw_sim::{AuthMode, Clock, Config, Simulator};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn sim_config(auth_mode: AuthMode) -> Config {
+    Config {
+        auth_mode,
+        poll_hold: Duration::from_millis(200),
+        ..Config::default()
+    }
+}
+
+fn dynamic() -> AuthMode {
+    AuthMode::Dynamic {
+        interval: Duration::from_secs(60),
+        timeout: Duration::from_secs(120),
+    }
+}
+
+fn client_for(sim: &Simulator) -> GatewayClient {
+    ccgw_tests::logs::capture();
+    GatewayClient::builder(sim.base_url())
+        .system_roots(false)
+        .add_root_certificate_pem(sim.ca_pem().expect("HTTPS simulator"))
+        .build()
+        .expect("client builds")
+}
+
+fn secs(n: u32) -> RestDuration {
+    RestDuration::from_secs(n).expect("in range")
+}
+
+/// The next event that is not one of the sign-in events, within `WAIT`.
+async fn next_rest_event(events: &mut EventStream) -> AgentEvent {
+    loop {
+        let item = tokio::time::timeout(WAIT, events.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream is open");
+        match item.expect("no error") {
+            AgentEvent::Other { .. } => {}
+            event => return event,
+        }
+    }
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn rest_cancel_rounds(auth_mode: AuthMode) {
+    let sim = Simulator::start_with_clock(sim_config(auth_mode), Clock::manual())
+        .await
+        .expect("sim");
+    let handle = sim.handle();
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(
+            AgentId::new(101).expect("id"),
+            &SignIn::new("pw101").phone("40101"),
+        )
+        .await
+        .expect("signed in");
+    let mut events = agent.events();
+    let rotating = matches!(auth_mode, AuthMode::Dynamic { .. });
+    for round in 1..=4u64 {
+        if round > 1 {
+            handle.advance(Duration::from_secs(60));
+            if rotating {
+                // The next poll answer carries Set-GUID; the handle takes it.
+                wait_until("the Guid rotation", || {
+                    handle.stats().guid_rotations >= round - 1
+                })
+                .await;
+            }
+        }
+        // A clone shares the session: whoever holds it uses the newest Guid.
+        let clone = agent.clone();
+        clone
+            .rest_confirmed(secs(600), RestCause::from(3), WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        assert_eq!(
+            agent.status().await.expect("status").state,
+            AgentState::Rest
+        );
+        agent
+            .cancel_rest()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        // The stream saw both rest events of this round, in order.
+        assert_eq!(
+            next_rest_event(&mut events).await,
+            AgentEvent::RestStarted { reason: "3".into() }
+        );
+        assert_eq!(
+            next_rest_event(&mut events).await,
+            AgentEvent::RestCancelled
+        );
+    }
+    let stats = handle.stats();
+    assert_eq!(stats.guid_rotations, if rotating { 3 } else { 0 });
+    assert_eq!((stats.rest_entered, stats.rest_cancelled), (4, 4));
+    let last_guid = handle.current_guid(101).expect("still signed in");
+    agent.sign_out().await.expect("signed out");
+    assert_eq!(handle.agent_state(101), None);
+    common::assert_logs_clean_of(&last_guid);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn dynamic_auth_rest_cancel_rest_across_three_guid_rotations() {
+    rest_cancel_rounds(dynamic()).await;
+}
+
+#[tokio::test]
+async fn static_auth_rest_cancel_rest() {
+    rest_cancel_rounds(AuthMode::Static).await;
+}
+
+#[tokio::test]
+async fn a_guid_that_expired_unpolled_needs_a_new_sign_in() {
+    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
+        .await
+        .expect("sim");
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(AgentId::new(102).expect("id"), &SignIn::new("pw102"))
+        .await
+        .expect("signed in");
+    sim.handle().advance(Duration::from_secs(121)); // nobody polled: the session is gone
+    let err = agent
+        .rest(secs(600), RestCause::NONE)
+        .await
+        .expect_err("session gone");
+    assert!(err.needs_sign_in(), "{err:?}");
+    assert_eq!(err.retcode(), Some(&ccgw::RetCode::NotSignedIn));
+    // Signing in again gives a working handle.
+    let agent = client
+        .sign_in(AgentId::new(102).expect("id"), &SignIn::new("pw102"))
+        .await
+        .expect("signed in");
+    agent.rest(secs(600), RestCause::NONE).await.expect("rest");
+}
+
+#[tokio::test]
+async fn rest_timeout_arrives_after_the_requested_time_on_the_test_clock() {
+    let config = Config {
+        inactivity: Duration::from_secs(3600),
+        ..sim_config(AuthMode::Static)
+    };
+    let sim = Simulator::start_with_clock(config, Clock::manual())
+        .await
+        .expect("sim");
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(
+            AgentId::new(103).expect("id"),
+            &SignIn::new("pw103").initial_state(InitialState::Busy),
+        )
+        .await
+        .expect("signed in");
+    let mut events = agent.events();
+    agent
+        .rest_confirmed(secs(600), RestCause::from(5), WAIT)
+        .await
+        .expect("confirmed");
+    assert_eq!(
+        next_rest_event(&mut events).await,
+        AgentEvent::RestStarted { reason: "5".into() }
+    );
+
+    sim.handle().advance(Duration::from_secs(599));
+    let early = tokio::time::timeout(Duration::from_millis(800), events.next()).await;
+    assert!(early.is_err(), "nothing before the time is up: {early:?}");
+    sim.handle().advance(Duration::from_secs(1));
+    assert_eq!(next_rest_event(&mut events).await, AgentEvent::RestTimeout);
+    assert_eq!(
+        agent.status().await.expect("status").state,
+        AgentState::Rest,
+        "still resting"
+    );
+}
+
+#[tokio::test]
+async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stops() {
+    let sim = Simulator::start(sim_config(dynamic())).await.expect("sim");
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(AgentId::new(104).expect("id"), &SignIn::new("pw104"))
+        .await
+        .expect("signed in");
+    let mut events = agent.events();
+    let first = tokio::time::timeout(WAIT, events.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("event");
+    assert_eq!(first.event_type(), "AgentOther_InService");
+
+    assert!(sim.handle().force_sign_out(104));
+    let end = loop {
+        match tokio::time::timeout(WAIT, events.next())
+            .await
+            .expect("in time")
+        {
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => break e,
+            None => panic!("the stream ended without the typed error"),
+        }
+    };
+    assert!(
+        matches!(
+            &end,
+            Error::Gateway {
+                code: ccgw::RetCode::NotSignedIn,
+                ..
+            }
+        ),
+        "{end:?}"
+    );
+    assert!(end.needs_sign_in());
+    assert!(events.next().await.is_none(), "the stream has ended");
+
+    // No further requests: the count holds still over several poll periods.
+    let requests = sim.handle().stats().requests;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sim.handle().stats().requests,
+        requests,
+        "the pump stopped polling"
+    );
+    // A new stream on the ended session ends the same way, at once.
+    let mut again = agent.events();
+    let err = tokio::time::timeout(WAIT, again.next())
+        .await
+        .expect("in time")
+        .expect("an item")
+        .expect_err("ended");
+    assert!(err.needs_sign_in(), "{err:?}");
+}
+
+#[tokio::test]
+async fn sign_in_refusals_are_typed() {
+    let sim = Simulator::start(sim_config(dynamic())).await.expect("sim");
+    let client = client_for(&sim);
+    let id = AgentId::new(105).expect("id");
+    let err = client
+        .sign_in(id, &SignIn::new("wrong"))
+        .await
+        .expect_err("wrong password");
+    assert_eq!(err.retcode(), Some(&ccgw::RetCode::WrongCredentials));
+    let err = client
+        .sign_in(id, &SignIn::new("x".repeat(33)))
+        .await
+        .expect_err("too long");
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    assert!(
+        !err.to_string().contains("xxxx"),
+        "the password is not shown: {err}"
+    );
+    client
+        .sign_in(id, &SignIn::new("pw105"))
+        .await
+        .expect("signed in");
+    let err = client
+        .sign_in(id, &SignIn::new("pw105"))
+        .await
+        .expect_err("twice");
+    assert_eq!(err.retcode(), Some(&ccgw::RetCode::AlreadySignedIn));
+}
+
+#[tokio::test]
+async fn a_heartbeat_keeps_an_unpolled_session_alive_and_takes_rotated_guids() {
+    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
+        .await
+        .expect("sim");
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(AgentId::new(106).expect("id"), &SignIn::new("pw106"))
+        .await
+        .expect("signed in");
+    for _ in 0..4 {
+        sim.handle().advance(Duration::from_secs(60));
+        agent.heartbeat().await.expect("heartbeat");
+    }
+    assert_eq!(sim.handle().stats().guid_rotations, 4);
+    agent
+        .rest(secs(60), RestCause::NONE)
+        .await
+        .expect("rest with the newest Guid");
+    let keeper = agent.keep_alive(Duration::from_millis(100));
+    let before = sim.handle().stats().requests;
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(
+        sim.handle().stats().requests >= before + 3,
+        "heartbeats are sent"
+    );
+    assert!(keeper.is_running());
+    drop(keeper);
+}
