@@ -2,6 +2,7 @@
 //! them — HTTP 200 with a return code for every business and auth failure.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -244,7 +245,7 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> R
         let Some(slot) = gw.slot(agent).cloned() else {
             let answer = match gw.poll(agent, guid, None) {
                 Poll::Ready(answer, _) => answer,
-                Poll::Wait(set_guid) => Gateway::poll_timeout(set_guid),
+                Poll::Wait(set_guid, _) => Gateway::poll_timeout(set_guid),
             };
             return json_response(&answer, "event", Some(Value::Null));
         };
@@ -252,14 +253,23 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> R
         let notified = slot.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match gw.poll(agent, guid, rotated.take()) {
+        let due = match gw.poll(agent, guid, rotated.take()) {
             Poll::Ready(answer, event) => {
                 let event = event.as_ref().map_or(Value::Null, |e| event_json(agent, e));
                 return json_response(&answer, "event", Some(event));
             }
-            Poll::Wait(set_guid) => rotated = set_guid,
-        }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            Poll::Wait(set_guid, due) => {
+                rotated = set_guid;
+                due
+            }
+        };
+        // Wake for a timed event (the rest timeout) that falls within the hold.
+        let wake = due.map_or(deadline, |ms| {
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(ms))
+        });
+        if tokio::time::timeout_at(wake, notified).await.is_err()
+            && tokio::time::Instant::now() >= deadline
+        {
             return json_response(&Gateway::poll_timeout(rotated), "event", Some(Value::Null));
         }
     }

@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 mod clock;
 mod config;
 mod http;

@@ -237,8 +237,9 @@ fn message_for(code: &str) -> &'static str {
 pub(crate) enum Poll {
     /// Answer now (an event, or a refusal).
     Ready(Answer, Option<Event>),
-    /// Nothing queued: wait (holding the request), then try again.
-    Wait(Option<String>),
+    /// Nothing queued: wait (holding the request), then try again. Carries the Guid to
+    /// announce and how many clock milliseconds until the next timed event is due.
+    Wait(Option<String>, Option<u64>),
 }
 
 /// The gateway state shared by every connection.
@@ -633,7 +634,15 @@ impl Gateway {
                     Some(event),
                 )
             }
-            None => Poll::Wait(set_guid),
+            None => {
+                let due = data
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.rest.as_ref())
+                    .filter(|r| !r.timeout_sent)
+                    .map(|r| r.until_ms.saturating_sub(now));
+                Poll::Wait(set_guid, due)
+            }
         }
     }
 

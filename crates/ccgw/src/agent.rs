@@ -187,6 +187,12 @@ impl Agent {
         }
     }
 
+    /// The Guid the next request will carry (the newest `Set-GUID` included), for
+    /// callers that keep it between runs. `None` after sign-out.
+    pub fn current_guid(&self) -> Option<Guid> {
+        self.session.guid_text().and_then(|g| Guid::new(g).ok())
+    }
+
     fn wire_id(&self) -> i32 {
         // At most 999999 by construction.
         i32::try_from(self.id.get()).unwrap_or(i32::MAX)

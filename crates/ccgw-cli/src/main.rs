@@ -1,0 +1,476 @@
+//! `ccgw`: set agents to rest on a CC-Gateway, watch their events, run the simulator, or
+//! see the whole workflow in `ccgw demo`.
+
+mod demo;
+mod failure;
+mod secrets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ccgw::{
+    AgentEvent, AgentId, AgentState, GatewayClient, InitialState, RestCause, RestDuration, SignIn,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::failure::Failure;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  another failure (e.g. the Guid file cannot be written)
+  2  invalid input (a value out of range, a missing password or Guid, bad usage)
+  3  refused by the gateway (a return code other than 0, or rest not confirmed in time)
+  4  transport: cannot connect, TLS, timeout before sending, unexpected answer
+  5  outcome unknown: the request may have reached the gateway; check `ccgw status`
+
+Secrets never go on the command line: the password comes from CCGW_PASSWORD,
+--password-file or a prompt; the Guid from CCGW_GUID or the Guid file that
+`ccgw sign-in` writes (mode 0600). Neither is ever printed.";
+
+/// Set agents to rest on a Huawei CC-Gateway, watch their events, or try it all on the
+/// embedded simulator (`ccgw demo`).
+#[derive(Parser, Debug)]
+#[command(name = "ccgw", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sign an agent in; its Guid goes to the Guid file (never to the output).
+    SignIn {
+        #[command(flatten)]
+        agent: AgentArgs,
+        /// File holding the password (first line); default CCGW_PASSWORD or a prompt.
+        #[arg(long, value_name = "PATH")]
+        password_file: Option<PathBuf>,
+        /// Phone number the agent works with.
+        #[arg(long)]
+        phone: Option<String>,
+        /// State after sign-in.
+        #[arg(long, value_enum, default_value_t = StartState::Idle)]
+        state: StartState,
+    },
+    /// Sign an agent out.
+    SignOut {
+        #[command(flatten)]
+        agent: AgentArgs,
+    },
+    /// Apply for rest.
+    Rest {
+        #[command(flatten)]
+        agent: AgentArgs,
+        /// Rest duration: seconds, or with units (90s, 10m, 1h30m); at most 23h59m59s.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: u64,
+        /// Rest cause code configured on the platform (0 = no cause).
+        #[arg(long, default_value_t = 0)]
+        cause: u32,
+        /// Set rest again while already resting (prolong=true).
+        #[arg(long)]
+        prolong: bool,
+        /// Wait until the gateway confirms rest (AgentState_SetRest_Success).
+        #[arg(long)]
+        confirm: bool,
+        /// How long --confirm waits.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+        wait: u64,
+    },
+    /// End an agent's rest.
+    CancelRest {
+        #[command(flatten)]
+        agent: AgentArgs,
+    },
+    /// Show an agent's state.
+    Status {
+        #[command(flatten)]
+        agent: AgentArgs,
+        /// One JSON object instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow an agent's events (one line each) until Ctrl-C or the session ends.
+    Events {
+        #[command(flatten)]
+        agent: AgentArgs,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many events.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Run the embedded CC-Gateway simulator (same options as `ccgw-sim`).
+    Sim(ccgw_sim::cli::SimArgs),
+    /// Show the whole rest workflow against the embedded simulator (no gateway needed).
+    Demo {
+        /// Length of the short rest whose timeout the demo waits out, in seconds.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
+        rest_seconds: u32,
+    },
+}
+
+/// The gateway and the agent a command works on.
+#[derive(Args, Debug)]
+struct AgentArgs {
+    /// Agent ID (work number).
+    #[arg(long, value_name = "ID")]
+    agent: u32,
+    /// Gateway base URL.
+    #[arg(long, env = "CCGW_URL", value_name = "URL")]
+    url: String,
+    /// PEM file with the gateway's CA certificate (added to the system roots).
+    #[arg(long, env = "CCGW_CA_FILE", value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+    /// Allow a plain http:// URL (local tests only: the Guid would travel unencrypted).
+    #[arg(long, env = "CCGW_ALLOW_HTTP")]
+    allow_http: bool,
+    /// Where the agent's Guid is kept [default: $CCGW_STATE_DIR or ~/.local/state/ccgw, file `agent-ID.guid`].
+    #[arg(long, env = "CCGW_GUID_FILE", value_name = "PATH")]
+    guid_file: Option<PathBuf>,
+    /// Agent IDs above 59999 (gateways documented from 2025 accept up to 999999).
+    #[arg(long)]
+    extended_ids: bool,
+    /// Time allowed per request, until the last byte of the answer.
+    #[arg(long, env = "CCGW_TIMEOUT", value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    timeout: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StartState {
+    Busy,
+    Idle,
+    WrapUp,
+}
+
+/// `600`, `90s`, `10m`, `1h30m` → seconds.
+fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(secs);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => {
+                return Err(format!(
+                    "{text:?}: use seconds or units h, m, s (e.g. 10m, 1h30m)"
+                ));
+            }
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("{text:?}: a number must come before {c:?}"))?;
+        total = total.saturating_add(n.saturating_mul(unit));
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(format!("{text:?}: the last number has no unit"));
+    }
+    Ok(total)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message());
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .try_init();
+}
+
+async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::SignIn {
+            agent,
+            password_file,
+            phone,
+            state,
+        } => {
+            let password = secrets::password(password_file.as_deref())?;
+            let mut request = SignIn::new(password.as_str()).initial_state(match state {
+                StartState::Busy => InitialState::Busy,
+                StartState::Idle => InitialState::Idle,
+                StartState::WrapUp => InitialState::WrapUp,
+            });
+            if let Some(phone) = phone {
+                request = request.phone(phone);
+            }
+            let (client, id) = connect(&agent)?;
+            let handle = client
+                .sign_in(id, &request)
+                .await
+                .map_err(|e| Failure::from_ccgw(&e, id))?;
+            let file = secrets::guid_path(&agent.guid_file, id)?;
+            secrets::store_guid(
+                &file,
+                &handle
+                    .current_guid()
+                    .ok_or_else(|| Failure::Other("the sign-in gave no Guid".into()))?,
+            )?;
+            println!(
+                "agent {id} signed in; its Guid is in {} (start `ccgw events` to keep the session alive)",
+                file.display()
+            );
+            Ok(())
+        }
+        Command::SignOut { agent } => {
+            let (handle, source) = agent_handle(&agent)?;
+            handle
+                .sign_out()
+                .await
+                .map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
+            source.forget();
+            println!("agent {} signed out", handle.id());
+            Ok(())
+        }
+        Command::Rest {
+            agent,
+            duration,
+            cause,
+            prolong,
+            confirm,
+            wait,
+        } => {
+            let duration =
+                RestDuration::try_from(duration).map_err(|e| Failure::Input(e.to_string()))?;
+            let cause = RestCause::try_from(cause).map_err(|e| Failure::Input(e.to_string()))?;
+            let (handle, source) = agent_handle(&agent)?;
+            let id = handle.id();
+            let outcome = match (confirm, prolong) {
+                (true, false) => {
+                    handle
+                        .rest_confirmed(duration, cause, Duration::from_secs(wait))
+                        .await
+                }
+                (true, true) => {
+                    prolong_confirmed(&handle, duration, cause, Duration::from_secs(wait)).await
+                }
+                (false, false) => handle.rest(duration, cause).await,
+                (false, true) => handle.prolong_rest(duration, cause).await,
+            };
+            source.save(&handle)?;
+            outcome.map_err(|e| Failure::from_ccgw(&e, id))?;
+            let what = if prolong {
+                "rest set again"
+            } else {
+                "rest requested"
+            };
+            if confirm {
+                println!(
+                    "agent {id}: {what} for {} s, cause {}; confirmed (AgentState_SetRest_Success)",
+                    duration.as_secs(),
+                    cause
+                );
+            } else {
+                println!(
+                    "agent {id}: {what} for {} s, cause {}; it takes effect with AgentState_SetRest_Success",
+                    duration.as_secs(),
+                    cause
+                );
+            }
+            Ok(())
+        }
+        Command::CancelRest { agent } => {
+            let (handle, source) = agent_handle(&agent)?;
+            let outcome = handle.cancel_rest().await;
+            source.save(&handle)?;
+            outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
+            println!("agent {}: rest cancelled", handle.id());
+            Ok(())
+        }
+        Command::Status { agent, json } => {
+            let (handle, source) = agent_handle(&agent)?;
+            let outcome = handle.status().await;
+            source.save(&handle)?;
+            let status = outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
+            let (code, name) = state_name(status.state);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"agent": handle.id().get(), "agentState": code, "state": name, "inCall": status.in_call})
+                );
+            } else {
+                let call = if status.in_call { ", in a call" } else { "" };
+                println!("agent {}: {name} ({code}){call}", handle.id());
+            }
+            Ok(())
+        }
+        Command::Events { agent, json, count } => {
+            let (handle, source) = agent_handle(&agent)?;
+            let mut events = handle.events();
+            let mut seen = 0u64;
+            let outcome = loop {
+                if count.is_some_and(|n| seen >= n) {
+                    break Ok(());
+                }
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => break Ok(()),
+                    item = events.next() => match item {
+                        None => break Ok(()),
+                        Some(Err(e)) => break Err(e),
+                        Some(Ok(event)) => {
+                            seen += 1;
+                            print_event(handle.id(), &event, json);
+                            // Keep the newest Guid for the next command.
+                            source.save(&handle)?;
+                        }
+                    },
+                }
+            };
+            source.save(&handle)?;
+            outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))
+        }
+        Command::Sim(args) => ccgw_sim::cli::run(args)
+            .await
+            .map_err(|e| Failure::Transport(format!("{e:#}"))),
+        Command::Demo { rest_seconds } => demo::run(rest_seconds).await,
+    }
+}
+
+/// `prolong_rest`, then wait for its `AgentState_SetRest_Success`.
+async fn prolong_confirmed(
+    agent: &ccgw::Agent,
+    duration: RestDuration,
+    cause: RestCause,
+    wait: Duration,
+) -> Result<(), ccgw::Error> {
+    let mut events = agent.events();
+    agent.prolong_rest(duration, cause).await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Err(_) => return Err(ccgw::Error::NotConfirmed { waited: wait }),
+            Ok(Some(Ok(AgentEvent::RestStarted { .. }))) => return Ok(()),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => return Err(e),
+            Ok(None) => return Err(ccgw::Error::NotConfirmed { waited: wait }),
+        }
+    }
+}
+
+pub(crate) fn print_event(agent: AgentId, event: &AgentEvent, json: bool) {
+    if json {
+        let content = match event {
+            AgentEvent::RestStarted { reason } => serde_json::json!({"reason": reason}),
+            AgentEvent::Other { content, .. } => content.clone(),
+            _ => serde_json::Value::Null,
+        };
+        println!(
+            "{}",
+            serde_json::json!({"agent": agent.get(), "eventType": event.event_type(), "content": content})
+        );
+    } else {
+        println!("agent {agent}: {}", describe(event));
+    }
+}
+
+pub(crate) fn describe(event: &AgentEvent) -> String {
+    match event {
+        AgentEvent::RestStarted { reason } => {
+            format!("AgentState_SetRest_Success — in rest (cause {reason})")
+        }
+        AgentEvent::RestTimeout => {
+            "AgentState_Rest_Timeout — the rest time is up; still in rest".to_owned()
+        }
+        AgentEvent::RestCancelled => "AgentState_CancelRest_Success — rest ended, idle".to_owned(),
+        other => other.event_type().to_owned(),
+    }
+}
+
+pub(crate) fn state_name(state: AgentState) -> (i64, &'static str) {
+    match state {
+        AgentState::Unknown => (0, "unknown"),
+        AgentState::SignedIn => (1, "signed in"),
+        AgentState::SignedOut => (2, "signed out"),
+        AgentState::Busy => (3, "busy"),
+        AgentState::Idle => (4, "idle"),
+        AgentState::WrapUp => (5, "wrap-up"),
+        AgentState::Talking => (7, "talking"),
+        AgentState::Rest => (8, "rest"),
+        AgentState::PreRest => (9, "pre-rest"),
+        AgentState::Other(code) => (code, "unlisted state"),
+        _ => (-1, "unlisted state"),
+    }
+}
+
+fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
+    let id = if args.extended_ids {
+        AgentId::new_extended(args.agent)
+    } else {
+        AgentId::new(args.agent)
+    }
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    let mut builder = GatewayClient::builder(&args.url)
+        .allow_plain_http(args.allow_http)
+        .request_timeout(Duration::from_secs(args.timeout.max(1)));
+    if let Some(ca) = &args.ca_file {
+        builder = builder.add_root_certificate_pem_file(ca);
+    }
+    let client = builder.build().map_err(|e| Failure::from_ccgw(&e, id))?;
+    Ok((client, id))
+}
+
+fn agent_handle(args: &AgentArgs) -> Result<(ccgw::Agent, secrets::GuidSource), Failure> {
+    let (client, id) = connect(args)?;
+    let source = secrets::GuidSource::find(&args.guid_file, id)?;
+    let agent = client.agent(id, source.guid().clone());
+    Ok((agent, source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("600"), Ok(600));
+        assert_eq!(parse_duration("10m"), Ok(600));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("1h30").is_err());
+    }
+}

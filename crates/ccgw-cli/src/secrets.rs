@@ -1,0 +1,131 @@
+//! The password and the Guid: from the environment, a file or a prompt — never from a
+//! command-line flag (other users can read those in the process list), never printed.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use ccgw::{AgentId, Guid};
+use zeroize::Zeroizing;
+
+use crate::failure::Failure;
+
+/// The password: `CCGW_PASSWORD`, else the first line of `file`, else a prompt.
+pub(crate) fn password(file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Failure::Input(format!(
+                "cannot read the password file {}: {e}",
+                file.display()
+            ))
+        })?;
+        return Ok(Zeroizing::new(
+            text.lines().next().unwrap_or_default().to_owned(),
+        ));
+    }
+    if let Ok(password) = std::env::var("CCGW_PASSWORD") {
+        return Ok(Zeroizing::new(password));
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("password: ")
+            .map(Zeroizing::new)
+            .map_err(|e| Failure::Input(format!("cannot read the password: {e}")));
+    }
+    Err(Failure::Input(
+        "no password: set CCGW_PASSWORD, use --password-file, or run in a terminal to be asked"
+            .to_owned(),
+    ))
+}
+
+/// Where the agent's Guid file is: `--guid-file`, else `$CCGW_STATE_DIR/agent-<id>.guid`,
+/// else `~/.local/state/ccgw/agent-<id>.guid`.
+pub(crate) fn guid_path(explicit: &Option<PathBuf>, agent: AgentId) -> Result<PathBuf, Failure> {
+    if let Some(path) = explicit {
+        return Ok(path.clone());
+    }
+    let dir = match (std::env::var_os("CCGW_STATE_DIR"), std::env::var_os("HOME")) {
+        (Some(dir), _) => PathBuf::from(dir),
+        (None, Some(home)) => PathBuf::from(home).join(".local/state/ccgw"),
+        (None, None) => {
+            return Err(Failure::Input(
+                "no place for the Guid file: set CCGW_STATE_DIR or use --guid-file".to_owned(),
+            ));
+        }
+    };
+    Ok(dir.join(format!("agent-{agent}.guid")))
+}
+
+/// Writes the Guid to `file`, readable by its owner only.
+pub(crate) fn store_guid(file: &Path, guid: &Guid) -> Result<(), Failure> {
+    use std::io::Write as _;
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::Other(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut out = options.open(file).map_err(|e| {
+        Failure::Other(format!(
+            "cannot write the Guid file {}: {e}",
+            file.display()
+        ))
+    })?;
+    writeln!(out, "{}", guid.expose_secret()).map_err(|e| {
+        Failure::Other(format!(
+            "cannot write the Guid file {}: {e}",
+            file.display()
+        ))
+    })
+}
+
+/// Where this command's Guid came from, to keep a rotated Guid for the next command.
+pub(crate) struct GuidSource {
+    guid: Guid,
+    file: Option<PathBuf>,
+}
+
+impl GuidSource {
+    /// `CCGW_GUID`, else the Guid file.
+    pub(crate) fn find(explicit: &Option<PathBuf>, agent: AgentId) -> Result<Self, Failure> {
+        if let Ok(text) = std::env::var("CCGW_GUID") {
+            let guid = Guid::new(text).map_err(|e| Failure::Input(format!("CCGW_GUID: {e}")))?;
+            return Ok(Self { guid, file: None });
+        }
+        let file = guid_path(explicit, agent)?;
+        let text = std::fs::read_to_string(&file).map_err(|_| {
+            Failure::Input(format!(
+                "no Guid for agent {agent}: {} is missing; sign in with `ccgw sign-in` or set CCGW_GUID",
+                file.display()
+            ))
+        })?;
+        let guid = Guid::new(text.trim())
+            .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
+        Ok(Self {
+            guid,
+            file: Some(file),
+        })
+    }
+
+    pub(crate) fn guid(&self) -> &Guid {
+        &self.guid
+    }
+
+    /// Keeps the agent's newest Guid (dynamic authentication rotates it) for next time.
+    pub(crate) fn save(&self, agent: &ccgw::Agent) -> Result<(), Failure> {
+        match (&self.file, agent.current_guid()) {
+            (Some(file), Some(current)) if current != self.guid => store_guid(file, &current),
+            _ => Ok(()),
+        }
+    }
+
+    /// After sign-out the Guid is worthless: remove its file.
+    pub(crate) fn forget(&self) {
+        if let Some(file) = &self.file {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The built `ccgw` binary against `ccgw-sim` over HTTPS on loopback: every subcommand,
+//! each error class with its exit code, secrets kept out of every output, `--help`
+//! snapshots.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use ccgw_sim::{Config, Simulator};
+
+const PASSWORD: &str = "pw101";
+
+struct Env {
+    sim: Simulator,
+    dir: PathBuf,
+    ca_file: PathBuf,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let dir =
+            std::env::temp_dir().join(format!("ccgw-cli-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let config = Config {
+            poll_hold: Duration::from_millis(300),
+            ..Config::default()
+        };
+        let sim = Simulator::start(config).await.expect("simulator");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, sim.ca_pem().expect("CA")).expect("CA file");
+        Env { sim, dir, ca_file }
+    }
+
+    /// `ccgw -vvv <args>` with the gateway settings in the environment.
+    fn ccgw(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("ccgw").expect("binary built");
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CCGW_URL", self.sim.base_url())
+            .env("CCGW_CA_FILE", &self.ca_file)
+            .env("CCGW_STATE_DIR", &self.dir)
+            .env("CCGW_PASSWORD", PASSWORD)
+            .timeout(Duration::from_secs(60))
+            .arg("-vvv")
+            .args(args);
+        cmd
+    }
+
+    fn guid_file(&self, agent: u32) -> PathBuf {
+        self.dir.join(format!("agent-{agent}.guid"))
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Runs `cmd`, asserts its exit code, and that no secret is in its output; returns
+/// (stdout, stderr).
+fn run(mut cmd: Command, code: i32, secrets: &[&str]) -> (String, String) {
+    let out = cmd.output().expect("ccgw runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret leaked into the output"
+        );
+    }
+    (stdout, stderr)
+}
+
+fn read_guid(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .expect("Guid file")
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_whole_workflow_without_leaking_secrets() {
+    let env = Env::start().await;
+    let (out, _) = run(
+        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
+        0,
+        &[PASSWORD],
+    );
+    assert!(out.contains("agent 101 signed in"), "{out}");
+    let file = env.guid_file(101);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&file)
+                .expect("Guid file")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let guid = read_guid(&file);
+    assert_eq!(Some(guid.clone()), env.sim.handle().current_guid(101));
+    let secrets = [PASSWORD, guid.as_str()];
+
+    let (out, err) = run(
+        env.ccgw(&[
+            "rest",
+            "--agent",
+            "101",
+            "--for",
+            "10m",
+            "--cause",
+            "3",
+            "--confirm",
+        ]),
+        0,
+        &secrets,
+    );
+    assert!(
+        out.contains("rest requested for 600 s, cause 3; confirmed"),
+        "{out}"
+    );
+    assert!(
+        err.contains("TRACE") || err.contains("DEBUG"),
+        "most verbose logging is on: {err}"
+    );
+    let (out, _) = run(
+        env.ccgw(&["status", "--agent", "101", "--json"]),
+        0,
+        &secrets,
+    );
+    let status: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(status["agentState"], 8);
+    let (out, _) = run(env.ccgw(&["status", "--agent", "101"]), 0, &secrets);
+    assert_eq!(out.trim(), "agent 101: rest (8)");
+    let (out, _) = run(
+        env.ccgw(&[
+            "rest",
+            "--agent",
+            "101",
+            "--for",
+            "1h",
+            "--cause",
+            "2",
+            "--prolong",
+            "--confirm",
+        ]),
+        0,
+        &secrets,
+    );
+    assert!(
+        out.contains("rest set again for 3600 s, cause 2; confirmed"),
+        "{out}"
+    );
+
+    run(env.ccgw(&["cancel-rest", "--agent", "101"]), 0, &secrets);
+    let (out, _) = run(
+        env.ccgw(&["events", "--agent", "101", "--count", "1", "--json"]),
+        0,
+        &secrets,
+    );
+    let event: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON line");
+    assert_eq!(event["eventType"], "AgentState_CancelRest_Success");
+    run(
+        env.ccgw(&["rest", "--agent", "101", "--for", "90s"]),
+        0,
+        &secrets,
+    );
+    let (out, _) = run(
+        env.ccgw(&["events", "--agent", "101", "--count", "1"]),
+        0,
+        &secrets,
+    );
+    assert_eq!(
+        out.trim(),
+        "agent 101: AgentState_SetRest_Success — in rest (cause 0)"
+    );
+
+    let (out, _) = run(env.ccgw(&["sign-out", "--agent", "101"]), 0, &secrets);
+    assert_eq!(out.trim(), "agent 101 signed out");
+    assert!(!file.exists(), "the Guid file is removed at sign-out");
+    assert_eq!(env.sim.handle().agent_state(101), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_error_class_has_its_exit_code_and_a_readable_line() {
+    let env = Env::start().await;
+    // 2: invalid input — nothing is sent.
+    let before = env.sim.handle().stats().requests;
+    let (_, err) = run(
+        env.ccgw(&["rest", "--agent", "101", "--for", "0"]),
+        2,
+        &[PASSWORD],
+    );
+    assert!(
+        err.contains("invalid rest duration 0: must be within 1..=86399 seconds"),
+        "{err}"
+    );
+    let (_, err) = run(env.ccgw(&["status", "--agent", "100"]), 2, &[PASSWORD]);
+    assert!(err.contains("invalid agent id 100"), "{err}");
+    let (_, err) = run(env.ccgw(&["status", "--agent", "102"]), 2, &[PASSWORD]);
+    assert!(
+        err.contains("no Guid for agent 102") && err.contains("ccgw sign-in"),
+        "{err}"
+    );
+    let (_, err) = run(
+        env.ccgw(&["rest", "--agent", "101", "--for", "10x"]),
+        2,
+        &[PASSWORD],
+    );
+    assert!(err.contains("units"), "{err}");
+    let mut no_password = env.ccgw(&["sign-in", "--agent", "101"]);
+    no_password.env_remove("CCGW_PASSWORD");
+    let (_, err) = run(no_password, 2, &[]);
+    assert!(err.contains("no password"), "{err}");
+    assert_eq!(
+        env.sim.handle().stats().requests,
+        before,
+        "invalid input sends nothing"
+    );
+
+    // 3: refused by the gateway.
+    let (_, err) = run(env.ccgw(&["sign-in", "--agent", "103"]), 3, &[PASSWORD]);
+    assert!(
+        err.contains("wrong password for agent 103 (100-004)"),
+        "{err}"
+    );
+    run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    let guid = read_guid(&env.guid_file(101));
+    let (_, err) = run(
+        env.ccgw(&["cancel-rest", "--agent", "101"]),
+        3,
+        &[PASSWORD, &guid],
+    );
+    assert!(
+        err.contains("refused the state change for agent 101 (100-009)"),
+        "{err}"
+    );
+    assert!(env.sim.handle().force_sign_out(101));
+    let (_, err) = run(
+        env.ccgw(&["rest", "--agent", "101", "--for", "60"]),
+        3,
+        &[PASSWORD, &guid],
+    );
+    assert!(
+        err.contains("error: agent 101 is not signed in (100-006): sign in again"),
+        "{err}"
+    );
+
+    // 4: transport — TLS without the CA, and nothing listening.
+    let mut no_ca = env.ccgw(&["sign-in", "--agent", "101"]);
+    no_ca.env_remove("CCGW_CA_FILE");
+    let (_, err) = run(no_ca, 4, &[PASSWORD]);
+    assert!(err.contains("TLS") && err.contains("--ca-file"), "{err}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut closed = env.ccgw(&["sign-in", "--agent", "101"]);
+    closed.env("CCGW_URL", format!("https://127.0.0.1:{port}"));
+    let (_, err) = run(closed, 4, &[PASSWORD]);
+    assert!(err.contains("cannot connect"), "{err}");
+
+    // 5: outcome unknown — a server that takes the request and never answers.
+    let stall = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = stall.local_addr().expect("addr");
+    let holder = std::thread::spawn(move || {
+        let held: Vec<_> = stall.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(held);
+    });
+    let mut stalled = env.ccgw(&[
+        "rest",
+        "--agent",
+        "101",
+        "--for",
+        "60",
+        "--allow-http",
+        "--timeout",
+        "1s",
+    ]);
+    stalled
+        .env("CCGW_URL", format!("http://{addr}"))
+        .env("CCGW_GUID", "SOME-GUID.AgentGateway0");
+    let (_, err) = run(stalled, 5, &[PASSWORD, "SOME-GUID"]);
+    assert!(
+        err.contains("outcome unknown") && err.contains("ccgw status"),
+        "{err}"
+    );
+    let _ = holder.join();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sim_subcommand_serves_the_simulator() {
+    let env = Env::start().await;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ccgw"))
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+            "--sign-in",
+            "101",
+            "--cert-dir",
+        ])
+        .arg(&env.dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ccgw sim starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("a line");
+    let _ = child.kill();
+    let _ = child.wait();
+    let start: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert!(
+        start["base_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://127.0.0.1:")),
+        "{start}"
+    );
+    assert!(
+        start["guids"]["101"]
+            .as_str()
+            .is_some_and(|g| g.contains(".AgentGateway")),
+        "{start}"
+    );
+}
+
+#[test]
+fn the_demo_finishes_with_a_summary() {
+    let out = Command::cargo_bin("ccgw")
+        .expect("binary")
+        .args(["demo", "--rest-seconds", "1"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("EMBEDDED SIMULATOR"),
+        "the demo says it talks to the simulator:\n{stdout}"
+    );
+    for event in [
+        "AgentState_SetRest_Success",
+        "AgentState_Rest_Timeout",
+        "AgentState_CancelRest_Success",
+    ] {
+        assert!(stdout.contains(event), "{event} missing:\n{stdout}");
+    }
+    assert!(stdout.contains("demo finished in"), "{stdout}");
+}
+
+#[test]
+fn help_texts() {
+    for sub in [
+        None,
+        Some("sign-in"),
+        Some("sign-out"),
+        Some("rest"),
+        Some("cancel-rest"),
+        Some("status"),
+        Some("events"),
+        Some("sim"),
+        Some("demo"),
+    ] {
+        let mut cmd = Command::cargo_bin("ccgw").expect("binary");
+        cmd.env_clear();
+        if let Some(sub) = sub {
+            cmd.arg(sub);
+        }
+        let out = cmd.arg("--help").output().expect("help");
+        assert!(out.status.success());
+        let name = format!("help_{}", sub.unwrap_or("ccgw").replace('-', "_"));
+        insta::assert_snapshot!(name, String::from_utf8_lossy(&out.stdout));
+    }
+}

@@ -1,0 +1,186 @@
+//! The `ccgw-sim` command line, also used by `ccgw sim`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::{AgentConfig, AuthMode, Config, InvalidPath, Simulator, Transport};
+use anyhow::{Context as _, Result};
+use clap::{Args, ValueEnum};
+
+/// Options of a simulated CC-Gateway.
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8043")]
+    pub listen: SocketAddr,
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long)]
+    pub http: bool,
+    /// Where the generated CA certificate (ca.pem) is written.
+    #[arg(long, default_value = "target/ccgw-sim")]
+    pub cert_dir: PathBuf,
+    /// First and last agent ID (each gets the password "pw" + its ID, e.g. pw101).
+    #[arg(long, default_value = "101-110", value_parser = parse_range)]
+    pub agents: (u32, u32),
+    /// Authentication mode: static (AUTHMODE=1) or dynamic (AUTHMODE=2, Guid rotation).
+    #[arg(long, value_enum, default_value_t = Auth::Dynamic)]
+    pub auth: Auth,
+    /// Dynamic authentication: Guid rotation interval in seconds (GUIDINTERVAL).
+    #[arg(long, default_value_t = 60)]
+    pub guid_interval: u64,
+    /// Dynamic authentication: how long a replaced Guid stays valid, seconds (GUIDTIMEOUT).
+    #[arg(long, default_value_t = 120)]
+    pub guid_timeout: u64,
+    /// How long an event poll is held when no event is queued, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub poll_hold_ms: u64,
+    /// Answer path values outside the documented ranges with HTTP 404 instead of 000-002.
+    #[arg(long)]
+    pub routing_404: bool,
+    /// Print one line of JSON (base URL, CA file, Guids of --sign-in agents) instead of
+    /// the human-readable banner.
+    #[arg(long)]
+    pub json: bool,
+    /// Sign these agents in at start (repeatable); their Guids are printed.
+    #[arg(long = "sign-in", value_name = "AGENT")]
+    pub sign_in: Vec<u32>,
+}
+
+/// Authentication mode on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Auth {
+    /// AUTHMODE=1.
+    Static,
+    /// AUTHMODE=2.
+    Dynamic,
+}
+
+fn parse_range(text: &str) -> Result<(u32, u32), String> {
+    let (a, b) = text.split_once('-').unwrap_or((text, text));
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{s:?} is not an agent ID"))
+    };
+    let (a, b) = (parse(a)?, parse(b)?);
+    if a > b || b - a >= 100_000 {
+        return Err(format!(
+            "{text:?}: give FIRST-LAST with FIRST <= LAST, at most 100000 agents"
+        ));
+    }
+    Ok((a, b))
+}
+
+/// Runs a simulator with `args` until Ctrl-C, printing its URL, CA file, agents and a
+/// curl line that signs one in (or one JSON line with `--json`).
+pub async fn run(args: SimArgs) -> Result<()> {
+    let config = Config {
+        agents: (args.agents.0..=args.agents.1)
+            .map(AgentConfig::numbered)
+            .collect(),
+        auth_mode: match args.auth {
+            Auth::Static => AuthMode::Static,
+            Auth::Dynamic => AuthMode::Dynamic {
+                interval: Duration::from_secs(args.guid_interval),
+                timeout: Duration::from_secs(args.guid_timeout),
+            },
+        },
+        poll_hold: Duration::from_millis(args.poll_hold_ms),
+        invalid_path: if args.routing_404 {
+            InvalidPath::NotFound
+        } else {
+            InvalidPath::Retcode
+        },
+        transport: if args.http {
+            Transport::Http
+        } else {
+            Transport::Https {
+                cert_dir: Some(args.cert_dir.clone()),
+                extra_names: Vec::new(),
+            }
+        },
+        listen: args.listen,
+        ..Config::default()
+    };
+    let sim = Simulator::start(config.clone())
+        .await
+        .with_context(|| format!("cannot start the simulator on {}", args.listen))?;
+    let ca_file = sim
+        .ca_file()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    let mut signed_in = serde_json::Map::new();
+    for agent in &args.sign_in {
+        let guid = sim
+            .handle()
+            .sign_in(*agent)
+            .with_context(|| format!("agent {agent} cannot be signed in (is it configured?)"))?;
+        signed_in.insert(agent.to_string(), guid.into());
+    }
+
+    if args.json {
+        let ca = ca_file.as_ref().map(|p| p.display().to_string());
+        println!(
+            "{}",
+            serde_json::json!({"base_url": sim.base_url(), "ca_file": ca, "guids": signed_in})
+        );
+    } else {
+        let first = &config.agents[0];
+        let cacert = ca_file
+            .as_ref()
+            .map(|p| format!(" --cacert {}", p.display()))
+            .unwrap_or_default();
+        println!("ccgw-sim: a simulated CC-Gateway");
+        println!("  base URL   {}", sim.base_url());
+        match &ca_file {
+            Some(p) => println!(
+                "  CA file    {} (trust it; do not turn verification off)",
+                p.display()
+            ),
+            None => println!("  CA file    none (plain HTTP)"),
+        }
+        println!(
+            "  agents     {}..={} with password pw<id> (e.g. {} / {})",
+            args.agents.0, args.agents.1, first.id, first.password
+        );
+        println!(
+            "  auth       {}",
+            match config.auth_mode {
+                AuthMode::Static => "static (AUTHMODE=1)".to_owned(),
+                AuthMode::Dynamic { interval, timeout } => format!(
+                    "dynamic (AUTHMODE=2), Guid rotates every {interval:?}, old Guid valid {timeout:?}"
+                ),
+            }
+        );
+        for (agent, guid) in &signed_in {
+            println!(
+                "  signed in  agent {agent}, Guid {}",
+                guid.as_str().unwrap_or_default()
+            );
+        }
+        println!(
+            "\nSign agent {} in (the Guid is in the Set-GUID header):",
+            first.id
+        );
+        println!(
+            "  curl -i{cacert} -X PUT {}/agentgateway/resource/onlineagent/{} -H 'Content-Type: application/json; charset=UTF-8' -d '{{\"password\":\"{}\",\"status\":4}}'",
+            sim.base_url(),
+            first.id,
+            first.password
+        );
+        println!("\nCtrl-C stops it.");
+    }
+
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    let stats = sim.handle().stats();
+    sim.shutdown().await;
+    if !args.json {
+        println!(
+            "stopped after {} requests, {} sign-ins, {} events delivered",
+            stats.requests, stats.logins, stats.events_delivered
+        );
+    }
+    Ok(())
+}
