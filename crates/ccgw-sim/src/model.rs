@@ -113,79 +113,57 @@ pub(crate) struct Slot {
     pub(crate) notify: Notify,
 }
 
-/// What the simulator counted (all since start).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    /// Requests answered, any operation.
-    pub(crate) requests: AtomicU64,
-    /// Successful sign-ins.
-    pub(crate) logins: AtomicU64,
-    /// Sign-outs by `logout`.
-    pub(crate) logouts: AtomicU64,
-    /// Sign-outs because nothing polled for the inactivity limit.
-    pub(crate) inactivity_signouts: AtomicU64,
-    /// Transitions into rest (8), from `rest` or from pre-rest when a call ends.
-    pub(crate) rest_entered: AtomicU64,
-    /// Rest set again with `prolong=true` while in rest.
-    pub(crate) rest_prolonged: AtomicU64,
-    /// Transitions into pre-rest (9).
-    pub(crate) pre_rest_entered: AtomicU64,
-    /// Rest ended by `cancelRest`.
-    pub(crate) rest_cancelled: AtomicU64,
-    /// `AgentState_Rest_Timeout` reminders generated.
-    pub(crate) rest_timeouts: AtomicU64,
-    /// Guid rotations (dynamic authentication).
-    pub(crate) guid_rotations: AtomicU64,
-    /// Events queued.
-    pub(crate) events_emitted: AtomicU64,
-    /// Events handed to a poller.
-    pub(crate) events_delivered: AtomicU64,
-    /// Events dropped because the session ended before they were polled.
-    pub(crate) events_discarded: AtomicU64,
-}
-
-/// A point-in-time copy of what the simulator counted (see each field of the internal counters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[allow(
-    missing_docs,
-    reason = "each field is named for what it counts; see the counters they copy"
-)]
-pub struct Stats {
-    pub requests: u64,
-    pub logins: u64,
-    pub logouts: u64,
-    pub inactivity_signouts: u64,
-    pub rest_entered: u64,
-    pub rest_prolonged: u64,
-    pub pre_rest_entered: u64,
-    pub rest_cancelled: u64,
-    pub rest_timeouts: u64,
-    pub guid_rotations: u64,
-    pub events_emitted: u64,
-    pub events_delivered: u64,
-    pub events_discarded: u64,
-}
-
-impl Counters {
-    /// A snapshot.
-    pub(crate) fn snapshot(&self) -> Stats {
-        let g = |c: &AtomicU64| c.load(Ordering::SeqCst);
-        Stats {
-            requests: g(&self.requests),
-            logins: g(&self.logins),
-            logouts: g(&self.logouts),
-            inactivity_signouts: g(&self.inactivity_signouts),
-            rest_entered: g(&self.rest_entered),
-            rest_prolonged: g(&self.rest_prolonged),
-            pre_rest_entered: g(&self.pre_rest_entered),
-            rest_cancelled: g(&self.rest_cancelled),
-            rest_timeouts: g(&self.rest_timeouts),
-            guid_rotations: g(&self.guid_rotations),
-            events_emitted: g(&self.events_emitted),
-            events_delivered: g(&self.events_delivered),
-            events_discarded: g(&self.events_discarded),
+/// Declares the simulator's counters once: the live atomics and their snapshot type.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// What the simulator counted (all since start).
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $($(#[doc = $doc])* pub(crate) $name: AtomicU64,)*
         }
-    }
+
+        /// A point-in-time copy of what the simulator counted (all since start).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct Stats {
+            $($(#[doc = $doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            /// A snapshot.
+            pub(crate) fn snapshot(&self) -> Stats {
+                Stats { $($name: self.$name.load(Ordering::SeqCst),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Requests answered, any operation.
+    requests,
+    /// Successful sign-ins.
+    logins,
+    /// Sign-outs by `logout`.
+    logouts,
+    /// Sign-outs because nothing polled for the inactivity limit.
+    inactivity_signouts,
+    /// Transitions into rest (8), from `rest` or from pre-rest when a call ends.
+    rest_entered,
+    /// Rest set again with `prolong=true` while in rest.
+    rest_prolonged,
+    /// Transitions into pre-rest (9).
+    pre_rest_entered,
+    /// Rest ended by `cancelRest`.
+    rest_cancelled,
+    /// `AgentState_Rest_Timeout` reminders generated.
+    rest_timeouts,
+    /// Guid rotations (dynamic authentication).
+    guid_rotations,
+    /// Events queued.
+    events_emitted,
+    /// Events handed to a poller.
+    events_delivered,
+    /// Events dropped because the session ended before they were polled.
+    events_discarded,
 }
 
 fn bump(c: &AtomicU64) {

@@ -24,6 +24,20 @@ use crate::redact;
 use crate::signin::SignIn;
 use crate::values::{AgentId, RestCause, RestDuration};
 
+/// The span of one gateway operation, named after the gateway's method name in logs,
+/// with the fields every operation records.
+macro_rules! op_span {
+    ($level:ident, $name:literal, $agent:expr) => {
+        tracing::$level!(
+            $name,
+            agent_id = $agent,
+            retcode = Empty,
+            http_status = Empty,
+            elapsed_ms = Empty
+        )
+    };
+}
+
 /// What an answer envelope offers whatever its operation.
 pub(crate) trait Answer {
     fn retcode(&self) -> &str;
@@ -130,13 +144,7 @@ impl GatewayClient {
     pub async fn sign_in(&self, id: AgentId, request: &SignIn) -> Result<Agent, Error> {
         let agent = Agent::new(self.clone(), id);
         let body = request.to_generated()?;
-        let span = tracing::info_span!(
-            "login",
-            agent_id = id.get(),
-            retcode = Empty,
-            http_status = Empty,
-            elapsed_ms = Empty
-        );
+        let span = op_span!(info_span, "login", id.get());
         agent
             .exchange("login", || agent.api.login(agent.wire_id(), &body))
             .instrument(span)
@@ -280,13 +288,7 @@ impl Agent {
 
     /// Ends the agent's rest (or pre-rest); confirmed by `AgentState_CancelRest_Success`.
     pub async fn cancel_rest(&self) -> Result<(), Error> {
-        let span = tracing::info_span!(
-            "cancelRest",
-            agent_id = self.id.get(),
-            retcode = Empty,
-            http_status = Empty,
-            elapsed_ms = Empty
-        );
+        let span = op_span!(info_span, "cancelRest", self.id.get());
         self.exchange("cancelRest", || self.api.cancel_rest(self.wire_id()))
             .instrument(span)
             .await
@@ -295,13 +297,7 @@ impl Agent {
 
     /// The agent's current state.
     pub async fn status(&self) -> Result<AgentStatus, Error> {
-        let span = tracing::info_span!(
-            "getAgentStatus",
-            agent_id = self.id.get(),
-            retcode = Empty,
-            http_status = Empty,
-            elapsed_ms = Empty
-        );
+        let span = op_span!(info_span, "getAgentStatus", self.id.get());
         let answer = self
             .exchange("getAgentStatus", || {
                 self.api.get_agent_status(self.wire_id())
@@ -325,13 +321,7 @@ impl Agent {
 
     /// Signs the agent out; its Guid stops being valid and its event stream ends.
     pub async fn sign_out(&self) -> Result<(), Error> {
-        let span = tracing::info_span!(
-            "logout",
-            agent_id = self.id.get(),
-            retcode = Empty,
-            http_status = Empty,
-            elapsed_ms = Empty
-        );
+        let span = op_span!(info_span, "logout", self.id.get());
         self.exchange("logout", || self.api.logout(self.wire_id()))
             .instrument(span)
             .await?;
@@ -342,13 +332,7 @@ impl Agent {
     /// One heartbeat (`handShake`), for sessions that do not poll events. In dynamic
     /// authentication its answer may carry the rotated Guid, which is taken.
     pub async fn heartbeat(&self) -> Result<(), Error> {
-        let span = tracing::info_span!(
-            "handShake",
-            agent_id = self.id.get(),
-            retcode = Empty,
-            http_status = Empty,
-            elapsed_ms = Empty
-        );
+        let span = op_span!(info_span, "handShake", self.id.get());
         self.exchange("handShake", || self.api.hand_shake(self.wire_id()))
             .instrument(span)
             .await
@@ -398,13 +382,7 @@ impl Agent {
 
     /// One event poll: `Ok(None)` when the gateway held the request and no event came.
     pub(crate) async fn poll_once(&self) -> Result<Option<AgentEvent>, Error> {
-        let span = tracing::debug_span!(
-            "getAgentEvent",
-            agent_id = self.id.get(),
-            retcode = Empty,
-            http_status = Empty,
-            elapsed_ms = Empty
-        );
+        let span = op_span!(debug_span, "getAgentEvent", self.id.get());
         let answer = self
             .exchange("getAgentEvent", || self.api.get_agent_event(self.wire_id()))
             .instrument(span)
