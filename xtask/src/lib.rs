@@ -18,6 +18,10 @@ pub use spec_check::{Problem, check_spec};
 pub const SPEC: &str = "openapi/ccgateway.yaml";
 /// The generated client module, relative to the workspace root.
 pub const GENERATED: &str = "crates/ccgw-client/src/generated.rs";
+/// The spec as JSON, for tools that prefer it (written by `cargo xtask spec`).
+pub const SPEC_JSON: &str = "openapi/ccgateway.json";
+/// The spec's changelog: one `## <version>` section per `info.version`.
+pub const CHANGELOG: &str = "openapi/CHANGELOG.md";
 /// The command that regenerates [`GENERATED`] (and re-records the drift snapshot).
 pub const GEN_COMMAND: &str = "cargo xtask gen";
 
@@ -175,6 +179,49 @@ fn document_ranges(doc: &mut serde_json::Value) {
 pub fn generate_workspace_client() -> Result<String> {
     let spec = load_spec(&workspace_root().join(SPEC), SPEC)?;
     generate(&spec)
+}
+
+/// The contents of [`SPEC_JSON`]: the same document as the YAML spec, as JSON.
+pub fn spec_json(root: &Path) -> Result<String> {
+    let text =
+        std::fs::read_to_string(root.join(SPEC)).with_context(|| format!("cannot read {SPEC}"))?;
+    let value: serde_json::Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{SPEC}: not valid YAML: {e}"))?;
+    Ok(serde_json::to_string_pretty(&value)? + "\n")
+}
+
+/// Checks that `info.version` is semver (`MAJOR.MINOR.PATCH`) and that [`CHANGELOG`]
+/// has a `## <version>` section for it.
+pub fn check_version(root: &Path) -> Result<String> {
+    let text =
+        std::fs::read_to_string(root.join(SPEC)).with_context(|| format!("cannot read {SPEC}"))?;
+    let value: serde_json::Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{SPEC}: not valid YAML: {e}"))?;
+    let version = value["info"]["version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let parts: Vec<&str> = version.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        bail!(
+            "{SPEC}: info.version {version:?} is not MAJOR.MINOR.PATCH (the contract follows semver)"
+        );
+    }
+    let changelog = std::fs::read_to_string(root.join(CHANGELOG))
+        .with_context(|| format!("cannot read {CHANGELOG}"))?;
+    if !changelog
+        .lines()
+        .any(|l| l.trim() == format!("## {version}"))
+    {
+        bail!(
+            "{CHANGELOG} has no `## {version}` section for the spec's info.version: say what changed in the contract"
+        );
+    }
+    Ok(version)
 }
 
 /// A unified diff of `old` → `new`, labelled with `path`, for drift messages.

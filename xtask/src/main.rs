@@ -16,7 +16,8 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use xtask::{
-    GEN_COMMAND, GENERATED, SPEC, generate, load_spec, normalise_newlines, workspace_root,
+    GEN_COMMAND, GENERATED, SPEC, SPEC_JSON, generate, load_spec, normalise_newlines,
+    workspace_root,
 };
 
 /// Snapshot written by `xtask/tests/drift.rs` (insta names it after the test file).
@@ -50,9 +51,17 @@ enum Cmd {
     },
     /// Validate the spec with openapi-spec-validator and Redocly CLI (installed on first use).
     SpecLint,
+    /// Write openapi/ccgateway.json, the spec as JSON (also done by `gen`).
+    Spec,
+    /// Render the spec to target/docs/ccgateway.html, check it in headless Chromium, screenshot it.
+    Docs,
+    /// The TypeScript proof: generate types, tsc --strict, run the workflow against the simulator.
+    Typescript,
+    /// Check the pairs recorded by the Rust end-to-end tests against the spec (openapi-core).
+    Pairs,
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
-    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, schemathesis, docs.
+    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, pairs, schemathesis, TypeScript, rendered docs, cargo doc.
     Test,
 }
 
@@ -62,6 +71,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Gen { check, spec, out } => gen_cmd(&root, check, spec.as_deref(), out.as_deref()),
         Cmd::SpecLint => tools::spec_lint(&root),
+        Cmd::Spec => write_spec_json(&root, false),
+        Cmd::Docs => tools::docs(&root),
+        Cmd::Typescript => tools::typescript(&root),
+        Cmd::Pairs => tools::recorded_pairs(&root),
         Cmd::Schemathesis => tools::schemathesis(&root),
         Cmd::Test => test_cmd(&root),
     };
@@ -90,6 +103,8 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
         return Ok(());
     }
 
+    let version = xtask::check_version(root)?;
+    write_spec_json(root, check)?;
     let code = generate(&load_spec(&root.join(SPEC), SPEC)?)?;
     let generated_path = root.join(GENERATED);
     let current = std::fs::read_to_string(&generated_path).unwrap_or_default();
@@ -102,7 +117,9 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
                 "{SNAPSHOT} is out of date with the spec\n  run `{GEN_COMMAND}` and commit the result"
             );
         }
-        eprintln!("{GENERATED} and {SNAPSHOT} are up to date with {SPEC}");
+        eprintln!(
+            "{GENERATED}, {SNAPSHOT} and {SPEC_JSON} are up to date with {SPEC} (version {version})"
+        );
         return Ok(());
     }
 
@@ -117,6 +134,21 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
         eprintln!("{SNAPSHOT} is up to date");
     } else {
         rerecord_snapshot(root)?;
+    }
+    Ok(())
+}
+
+/// Writes (or, with `check`, compares) the JSON form of the spec.
+fn write_spec_json(root: &Path, check: bool) -> Result<()> {
+    let fresh = xtask::spec_json(root)?;
+    let path = root.join(SPEC_JSON);
+    let current = normalise_newlines(&std::fs::read_to_string(&path).unwrap_or_default());
+    if check {
+        return compare(SPEC_JSON, &current, &fresh);
+    }
+    if current != fresh {
+        std::fs::write(&path, &fresh).with_context(|| format!("cannot write {SPEC_JSON}"))?;
+        eprintln!("wrote {SPEC_JSON}");
     }
     Ok(())
 }
@@ -249,8 +281,20 @@ fn test_cmd(root: &Path) -> Result<()> {
             &[("INSTA_UPDATE", "no")],
         ),
         Step {
+            name: "recorded pairs match the spec (openapi-core)",
+            run: Box::new(tools::recorded_pairs),
+        },
+        Step {
             name: "simulator conformance (schemathesis, >= 1000 cases)",
             run: Box::new(tools::schemathesis),
+        },
+        Step {
+            name: "TypeScript proof (openapi-typescript, tsc --strict, node --test)",
+            run: Box::new(tools::typescript),
+        },
+        Step {
+            name: "rendered docs (redocly build-docs, headless Chromium)",
+            run: Box::new(tools::docs),
         },
         cargo_step(
             "docs (cargo doc, warnings denied)",

@@ -84,50 +84,12 @@ const MIN_SCHEMATHESIS_CASES: u64 = 1000;
 pub(crate) fn schemathesis(root: &Path) -> Result<()> {
     let tools = root.join("target/xtask-tools");
     ensure_python_tools(root, &tools)?;
-    let cert_dir = tools.join("sim");
-    eprintln!("starting the simulator (cargo run -p ccgw-sim)");
-    let mut sim = ChildGuard(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-            .current_dir(root)
-            .args([
-                "run",
-                "--quiet",
-                "--locked",
-                "-p",
-                "ccgw-sim",
-                "--",
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-            ])
-            .arg("--cert-dir")
-            .arg(&cert_dir)
-            .args([
-                "--poll-hold-ms",
-                "50",
-                "--agents",
-                "101-59999",
-                "--sign-in",
-                "101",
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("cannot start the simulator")?,
+    let sim = Sim::start(root, &tools, "schemathesis")?;
+    let (base_url, ca_file, guid) = (
+        sim.base_url.as_str(),
+        sim.ca_file.as_str(),
+        sim.guid.as_str(),
     );
-    let stdout = sim.0.stdout.take().context("no simulator output")?;
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .context("cannot read the simulator's address")?;
-    let info: serde_json::Value = serde_json::from_str(&line)
-        .with_context(|| format!("the simulator printed {line:?}, not its address"))?;
-    let (Some(base_url), Some(ca_file), Some(guid)) = (
-        info["base_url"].as_str(),
-        info["ca_file"].as_str(),
-        info["guids"]["101"].as_str(),
-    ) else {
-        bail!("the simulator's start line lacks base_url, ca_file or a Guid: {line}");
-    };
     eprintln!("schemathesis against {base_url}");
     let output = Command::new(tools.join("venv/bin/schemathesis"))
         .current_dir(&tools)
@@ -161,6 +123,263 @@ pub(crate) fn schemathesis(root: &Path) -> Result<()> {
         );
     }
     eprintln!("schemathesis: {cases} generated cases, 0 failures");
+    Ok(())
+}
+
+/// A simulator started for one tool (`cargo run -p ccgw-sim`), stopped when dropped.
+pub(crate) struct Sim {
+    _child: ChildGuard,
+    pub(crate) base_url: String,
+    pub(crate) ca_file: String,
+    /// Guid of agent 101, signed in at start.
+    pub(crate) guid: String,
+}
+
+impl Sim {
+    pub(crate) fn start(root: &Path, tools: &Path, purpose: &str) -> Result<Sim> {
+        let cert_dir = tools.join(format!("sim-{purpose}"));
+        eprintln!("starting the simulator for {purpose} (cargo run -p ccgw-sim)");
+        let mut child = ChildGuard(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+                .current_dir(root)
+                .args([
+                    "run",
+                    "--quiet",
+                    "--locked",
+                    "-p",
+                    "ccgw-sim",
+                    "--",
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--json",
+                ])
+                .arg("--cert-dir")
+                .arg(&cert_dir)
+                .args([
+                    "--poll-hold-ms",
+                    "300",
+                    "--agents",
+                    "101-59999",
+                    "--sign-in",
+                    "101",
+                ])
+                .stdout(Stdio::piped())
+                .spawn()
+                .context("cannot start the simulator")?,
+        );
+        let stdout = child.0.stdout.take().context("no simulator output")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("cannot read the simulator's address")?;
+        let info: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("the simulator printed {line:?}, not its address"))?;
+        let (Some(base_url), Some(ca_file), Some(guid)) = (
+            info["base_url"].as_str(),
+            info["ca_file"].as_str(),
+            info["guids"]["101"].as_str(),
+        ) else {
+            bail!("the simulator's start line lacks base_url, ca_file or a Guid: {line}");
+        };
+        Ok(Sim {
+            _child: child,
+            base_url: base_url.to_owned(),
+            ca_file: ca_file.to_owned(),
+            guid: guid.to_owned(),
+        })
+    }
+}
+
+/// The TypeScript proof: openapi-typescript generates types from the spec, a small
+/// consumer (`tests/ts/`) type-checks with `tsc --strict` and runs the rest workflow
+/// against the simulator with Node's test runner.
+pub(crate) fn typescript(root: &Path) -> Result<()> {
+    let dir = root.join("tests/ts");
+    let lock = std::fs::read(dir.join("package-lock.json"))
+        .context("cannot read tests/ts/package-lock.json")?;
+    let stamp = dir.join("node_modules/.installed-from");
+    let want = sha256_hex(&lock);
+    if !std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
+        eprintln!("installing the pinned TypeScript tools (tests/ts/package-lock.json)");
+        run(
+            Command::new("npm").current_dir(&dir).args([
+                "ci",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ]),
+            "npm ci",
+        )?;
+        std::fs::write(&stamp, want)?;
+    }
+    let _ = std::fs::remove_dir_all(dir.join("dist"));
+    run(
+        Command::new("npm")
+            .current_dir(&dir)
+            .args(["run", "-s", "generate"]),
+        "openapi-typescript",
+    )?;
+    run(
+        Command::new("npm")
+            .current_dir(&dir)
+            .args(["run", "-s", "build"]),
+        "tsc --strict",
+    )?;
+    let sim = Sim::start(root, &root.join("target/xtask-tools"), "typescript")?;
+    let output = Command::new("node")
+        .current_dir(&dir)
+        .args(["--test", "dist/"])
+        .env("CCGW_URL", &sim.base_url)
+        .env("NODE_EXTRA_CA_CERTS", &sim.ca_file)
+        .env("CCGW_TS_AGENT", "102")
+        .output()
+        .context("cannot start node")?;
+    drop(sim);
+    let report = String::from_utf8_lossy(&output.stdout);
+    eprint!("{report}{}", String::from_utf8_lossy(&output.stderr));
+    let count = |key: &str| {
+        report
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {key} ")))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    };
+    if !output.status.success()
+        || count("fail") != Some(0)
+        || count("pass").unwrap_or(0) == 0
+        || count("skipped") != Some(0)
+    {
+        bail!("the TypeScript tests failed ({})", output.status);
+    }
+    Ok(())
+}
+
+/// Checks the request/response pairs recorded by `tests/e2e/recorded_pairs.rs` against
+/// the spec with openapi-core (run after the Rust tests, which write them).
+pub(crate) fn recorded_pairs(root: &Path) -> Result<()> {
+    let tools = root.join("target/xtask-tools");
+    ensure_python_tools(root, &tools)?;
+    let pairs = root.join("target/recordings/pairs.jsonl");
+    if !pairs.exists() {
+        bail!(
+            "{} is missing: run `cargo test -p ccgw-tests --test recorded_pairs` first",
+            pairs.display()
+        );
+    }
+    run(
+        Command::new(tools.join("venv/bin/python"))
+            .arg(root.join("xtask/tools/check_pairs.py"))
+            .arg(root.join(SPEC))
+            .arg(&pairs),
+        "the recorded-pairs check",
+    )
+}
+
+/// Renders the spec to one static HTML page with Redocly (`target/docs/ccgateway.html`),
+/// opens it in headless Chromium, checks that every operation and every return code is
+/// on the page, and takes a screenshot (`target/docs/ccgateway.png`).
+pub(crate) fn docs(root: &Path) -> Result<()> {
+    let tools = root.join("target/xtask-tools");
+    let redocly = ensure_node_tools(root, &tools)?;
+    let out_dir = root.join("target/docs");
+    std::fs::create_dir_all(&out_dir)?;
+    let html = out_dir.join("ccgateway.html");
+    run(
+        Command::new(&redocly)
+            .current_dir(root)
+            .args(["build-docs", SPEC, "--output"])
+            .arg(&html)
+            .env("REDOCLY_TELEMETRY", "off")
+            .env("REDOCLY_SUPPRESS_UPDATE_NOTICE", "true"),
+        "redocly build-docs",
+    )?;
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .context("no Chromium found (Debian package chromium; .ci/run installs it)")?;
+    let url = format!("file://{}", html.display());
+    let profile = out_dir.join("chromium-profile");
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=5000",
+    ];
+    let dom = Command::new(chromium)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .context("cannot run Chromium")?;
+    let page = String::from_utf8_lossy(&dom.stdout);
+    let spec: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(root.join(SPEC))?)?;
+    let mut missing = Vec::new();
+    let (mut operations, mut codes) = (0, std::collections::BTreeSet::new());
+    for item in spec["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|p| p.values())
+    {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            operations += 1;
+            for text in [op["summary"].as_str(), op["operationId"].as_str()]
+                .into_iter()
+                .flatten()
+            {
+                if !page.contains(text) {
+                    missing.push(text.to_owned());
+                }
+            }
+            for code in op["x-ccgw-retcodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["code"].as_str())
+            {
+                codes.insert(code.to_owned());
+            }
+        }
+    }
+    for code in codes.iter().filter(|c| *c != "0") {
+        if !page.contains(code.as_str()) {
+            missing.push(code.clone());
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "the rendered page lacks {missing:?} ({} bytes of DOM)",
+            page.len()
+        );
+    }
+    let shot = out_dir.join("ccgateway.png");
+    run(
+        Command::new(chromium)
+            .args(flags)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--window-size=1400,1000")
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(&url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "Chromium screenshot",
+    )?;
+    eprintln!(
+        "rendered {} ({operations} operations and {} return codes found on the page); screenshot {}",
+        html.display(),
+        codes.len(),
+        shot.display()
+    );
     Ok(())
 }
 

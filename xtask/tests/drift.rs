@@ -135,3 +135,24 @@ fn the_workspace_spec_has_no_problems() {
     let doc: serde_json::Value = serde_yaml_ng::from_str(&spec).expect("yaml");
     assert_eq!(xtask::check_spec(&doc), vec![]);
 }
+
+#[test]
+fn committed_spec_json_is_fresh() {
+    let root = workspace_root();
+    let committed = normalise_newlines(
+        &std::fs::read_to_string(root.join(xtask::SPEC_JSON)).expect("JSON spec"),
+    );
+    let fresh = xtask::spec_json(&root).expect("JSON from the spec");
+    assert!(
+        committed == fresh,
+        "{} is stale\n{}\n  run `{GEN_COMMAND}` (or `cargo xtask spec`) and commit the result",
+        xtask::SPEC_JSON,
+        unified_diff(xtask::SPEC_JSON, &committed, &fresh)
+    );
+}
+
+#[test]
+fn the_spec_version_is_semver_with_a_changelog_entry() {
+    let version = xtask::check_version(&workspace_root()).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(version.split('.').count(), 3);
+}

@@ -21,7 +21,7 @@ struct Timeline {
 
 impl Timeline {
     fn line(&self, text: &str) {
-        println!("[{:>6.2}s] {text}", self.started.elapsed().as_secs_f64());
+        say!("[{:>6.2}s] {text}", self.started.elapsed().as_secs_f64());
     }
 
     fn step(&mut self, text: &str) {
@@ -76,7 +76,7 @@ fn failure(e: &ccgw::Error) -> Failure {
 
 /// Runs the demo; `rest_seconds` is the short rest whose timeout it waits out.
 pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
-    println!(
+    say!(
         "ccgw demo: the rest workflow against the EMBEDDED SIMULATOR (ccgw-sim) on loopback — not a real gateway."
     );
     let config = Config {
@@ -170,7 +170,7 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
     drop(events);
     let stats = sim.handle().stats();
     sim.shutdown().await;
-    println!(
+    say!(
         "\ndemo finished in {:.1} s: {} steps, {} events received, every state change confirmed by its event; the simulator answered {} requests.",
         t.started.elapsed().as_secs_f64(),
         t.steps,

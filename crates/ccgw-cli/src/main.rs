@@ -1,6 +1,14 @@
 //! `ccgw`: set agents to rest on a CC-Gateway, watch their events, run the simulator, or
 //! see the whole workflow in `ccgw demo`.
 
+/// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod demo;
 mod failure;
 mod secrets;
@@ -249,7 +257,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                     .current_guid()
                     .ok_or_else(|| Failure::Other("the sign-in gave no Guid".into()))?,
             )?;
-            println!(
+            say!(
                 "agent {id} signed in; its Guid is in {} (start `ccgw events` to keep the session alive)",
                 file.display()
             );
@@ -262,7 +270,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 .await
                 .map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
             source.forget();
-            println!("agent {} signed out", handle.id());
+            say!("agent {} signed out", handle.id());
             Ok(())
         }
         Command::Rest {
@@ -298,13 +306,13 @@ async fn run(command: Command) -> Result<(), Failure> {
                 "rest requested"
             };
             if confirm {
-                println!(
+                say!(
                     "agent {id}: {what} for {} s, cause {}; confirmed (AgentState_SetRest_Success)",
                     duration.as_secs(),
                     cause
                 );
             } else {
-                println!(
+                say!(
                     "agent {id}: {what} for {} s, cause {}; it takes effect with AgentState_SetRest_Success",
                     duration.as_secs(),
                     cause
@@ -317,7 +325,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let outcome = handle.cancel_rest().await;
             source.save(&handle)?;
             outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
-            println!("agent {}: rest cancelled", handle.id());
+            say!("agent {}: rest cancelled", handle.id());
             Ok(())
         }
         Command::Status { agent, json } => {
@@ -327,13 +335,13 @@ async fn run(command: Command) -> Result<(), Failure> {
             let status = outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
             let (code, name) = state_name(status.state);
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::json!({"agent": handle.id().get(), "agentState": code, "state": name, "inCall": status.in_call})
                 );
             } else {
                 let call = if status.in_call { ", in a call" } else { "" };
-                println!("agent {}: {name} ({code}){call}", handle.id());
+                say!("agent {}: {name} ({code}){call}", handle.id());
             }
             Ok(())
         }
@@ -397,12 +405,12 @@ pub(crate) fn print_event(agent: AgentId, event: &AgentEvent, json: bool) {
             AgentEvent::Other { content, .. } => content.clone(),
             _ => serde_json::Value::Null,
         };
-        println!(
+        say!(
             "{}",
             serde_json::json!({"agent": agent.get(), "eventType": event.event_type(), "content": content})
         );
     } else {
-        println!("agent {agent}: {}", describe(event));
+        say!("agent {agent}: {}", describe(event));
     }
 }
 

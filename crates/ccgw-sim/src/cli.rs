@@ -1,5 +1,13 @@
 //! The `ccgw-sim` command line, also used by `ccgw sim`.
 
+/// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -120,7 +128,7 @@ pub async fn run(args: SimArgs) -> Result<()> {
 
     if args.json {
         let ca = ca_file.as_ref().map(|p| p.display().to_string());
-        println!(
+        say!(
             "{}",
             serde_json::json!({"base_url": sim.base_url(), "ca_file": ca, "guids": signed_in})
         );
@@ -130,20 +138,23 @@ pub async fn run(args: SimArgs) -> Result<()> {
             .as_ref()
             .map(|p| format!(" --cacert {}", p.display()))
             .unwrap_or_default();
-        println!("ccgw-sim: a simulated CC-Gateway");
-        println!("  base URL   {}", sim.base_url());
+        say!("ccgw-sim: a simulated CC-Gateway");
+        say!("  base URL   {}", sim.base_url());
         match &ca_file {
-            Some(p) => println!(
+            Some(p) => say!(
                 "  CA file    {} (trust it; do not turn verification off)",
                 p.display()
             ),
-            None => println!("  CA file    none (plain HTTP)"),
+            None => say!("  CA file    none (plain HTTP)"),
         }
-        println!(
+        say!(
             "  agents     {}..={} with password pw<id> (e.g. {} / {})",
-            args.agents.0, args.agents.1, first.id, first.password
+            args.agents.0,
+            args.agents.1,
+            first.id,
+            first.password
         );
-        println!(
+        say!(
             "  auth       {}",
             match config.auth_mode {
                 AuthMode::Static => "static (AUTHMODE=1)".to_owned(),
@@ -153,22 +164,22 @@ pub async fn run(args: SimArgs) -> Result<()> {
             }
         );
         for (agent, guid) in &signed_in {
-            println!(
+            say!(
                 "  signed in  agent {agent}, Guid {}",
                 guid.as_str().unwrap_or_default()
             );
         }
-        println!(
+        say!(
             "\nSign agent {} in (the Guid is in the Set-GUID header):",
             first.id
         );
-        println!(
+        say!(
             "  curl -i{cacert} -X PUT {}/agentgateway/resource/onlineagent/{} -H 'Content-Type: application/json; charset=UTF-8' -d '{{\"password\":\"{}\",\"status\":4}}'",
             sim.base_url(),
             first.id,
             first.password
         );
-        println!("\nCtrl-C stops it.");
+        say!("\nCtrl-C stops it.");
     }
 
     tokio::signal::ctrl_c()
@@ -177,9 +188,11 @@ pub async fn run(args: SimArgs) -> Result<()> {
     let stats = sim.handle().stats();
     sim.shutdown().await;
     if !args.json {
-        println!(
+        say!(
             "stopped after {} requests, {} sign-ins, {} events delivered",
-            stats.requests, stats.logins, stats.events_delivered
+            stats.requests,
+            stats.logins,
+            stats.events_delivered
         );
     }
     Ok(())

@@ -87,6 +87,10 @@ pub struct Config {
     pub transport: Transport,
     /// Address to listen on (port 0: an ephemeral port).
     pub listen: std::net::SocketAddr,
+    /// Append every request/response pair to this file as one JSON object per line
+    /// (method, path, query, headers, bodies, status) — for checking traffic against the
+    /// spec with other tools. Guid headers are recorded as sent: use test Guids only.
+    pub record: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -107,6 +111,7 @@ impl Default for Config {
                 extra_names: Vec::new(),
             },
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            record: None,
         }
     }
 }

@@ -49,7 +49,72 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
             post(handshake),
         )
         .route(&format!("{BASE}/agentevent/{{agentid}}"), get(poll))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&gateway),
+            record,
+        ))
         .with_state(gateway)
+}
+
+/// Appends the request/response pair to the configured recording file (if any).
+async fn record(
+    State(gw): Gw,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(file) = gw.config.record.clone() else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let request_body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let headers = |map: &HeaderMap| -> Map<String, Value> {
+        map.iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    Value::from(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                )
+            })
+            .collect()
+    };
+    let request_headers = headers(&parts.headers);
+    let (method, path, query) = (
+        parts.method.to_string(),
+        parts.uri.path().to_owned(),
+        parts.uri.query().unwrap_or_default().to_owned(),
+    );
+    let response = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(request_body.clone()),
+        ))
+        .await;
+    let (parts, body) = response.into_parts();
+    let response_body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let pair = json!({
+        "method": method,
+        "path": path,
+        "query": query,
+        "request_headers": request_headers,
+        "request_body": String::from_utf8_lossy(&request_body),
+        "status": parts.status.as_u16(),
+        "response_headers": headers(&parts.headers),
+        "response_body": String::from_utf8_lossy(&response_body),
+    });
+    if let Ok(mut out) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+    {
+        use std::io::Write as _;
+        // One write per line, so concurrent requests do not interleave.
+        let _ = out.write_all(format!("{pair}\n").as_bytes());
+    }
+    Response::from_parts(parts, axum::body::Body::from(response_body))
 }
 
 /// A path or query value outside the contract.
@@ -162,7 +227,10 @@ async fn login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Respons
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    json_response(&gw.login(agent, &body), "result", None)
+    let answer = gw
+        .take_injected("login")
+        .unwrap_or_else(|| gw.login(agent, &body));
+    json_response(&answer, "result", None)
 }
 
 async fn logout(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
@@ -170,7 +238,10 @@ async fn logout(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) ->
     let Ok(agent) = agent_id(&gw, &agent) else {
         return invalid(&gw);
     };
-    json_response(&gw.logout(agent, guid(&headers)), "result", None)
+    let answer = gw
+        .take_injected("logout")
+        .unwrap_or_else(|| gw.logout(agent, guid(&headers)));
+    json_response(&answer, "result", None)
 }
 
 async fn rest(
@@ -191,11 +262,10 @@ async fn rest(
     let Ok((agent, time, cause, prolong)) = parsed else {
         return invalid(&gw);
     };
-    json_response(
-        &gw.rest(agent, guid(&headers), time, cause, prolong),
-        "result",
-        None,
-    )
+    let answer = gw
+        .take_injected("rest")
+        .unwrap_or_else(|| gw.rest(agent, guid(&headers), time, cause, prolong));
+    json_response(&answer, "result", None)
 }
 
 async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
@@ -203,7 +273,10 @@ async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMa
     let Ok(agent) = agent_id(&gw, &agent) else {
         return invalid(&gw);
     };
-    json_response(&gw.cancel_rest(agent, guid(&headers)), "result", None)
+    let answer = gw
+        .take_injected("cancelRest")
+        .unwrap_or_else(|| gw.cancel_rest(agent, guid(&headers)));
+    json_response(&answer, "result", None)
 }
 
 async fn status(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
@@ -211,7 +284,10 @@ async fn status(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) ->
     let Ok(agent) = agent_id(&gw, &agent) else {
         return invalid(&gw);
     };
-    json_response(&gw.status(agent, guid(&headers)), "result", None)
+    let answer = gw
+        .take_injected("getAgentStatus")
+        .unwrap_or_else(|| gw.status(agent, guid(&headers)));
+    json_response(&answer, "result", None)
 }
 
 async fn handshake(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
@@ -219,7 +295,10 @@ async fn handshake(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap)
     let Ok(agent) = agent_id(&gw, &agent) else {
         return invalid(&gw);
     };
-    json_response(&gw.handshake(agent, guid(&headers)), "result", None)
+    let answer = gw
+        .take_injected("handShake")
+        .unwrap_or_else(|| gw.handshake(agent, guid(&headers)));
+    json_response(&answer, "result", None)
 }
 
 fn event_json(agent: u32, event: &Event) -> Value {
@@ -239,6 +318,9 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> R
         return invalid(&gw);
     };
     let guid = guid(&headers);
+    if let Some(answer) = gw.take_injected("getAgentEvent") {
+        return json_response(&answer, "event", Some(Value::Null));
+    }
     let deadline = tokio::time::Instant::now() + gw.config.poll_hold;
     let mut rotated = None;
     loop {

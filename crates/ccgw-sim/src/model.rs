@@ -223,6 +223,8 @@ pub(crate) enum Poll {
 /// The gateway state shared by every connection.
 #[derive(Debug)]
 pub(crate) struct Gateway {
+    /// One-shot answers injected by tests: operation → return code.
+    injected: Mutex<HashMap<String, &'static str>>,
     pub(crate) config: Config,
     pub(crate) clock: Clock,
     agents: HashMap<u32, Arc<Slot>>,
@@ -252,11 +254,31 @@ impl Gateway {
             })
             .collect();
         Self {
+            injected: Mutex::default(),
             config,
             clock,
             agents,
             counters: Counters::default(),
         }
+    }
+
+    /// Makes the next call of `operation` answer `code` (e.g. `100-007` for an internal
+    /// error) without touching any state.
+    pub(crate) fn inject(&self, operation: &str, code: &'static str) {
+        self.injected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(operation.to_owned(), code);
+    }
+
+    /// The injected answer for `operation`, once.
+    pub(crate) fn take_injected(&self, operation: &str) -> Option<Answer> {
+        let code = self
+            .injected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(operation)?;
+        Some(Answer::code(code))
     }
 
     pub(crate) fn slot(&self, agent: u32) -> Option<&Arc<Slot>> {

@@ -60,6 +60,12 @@ impl SimHandle {
         self.gateway.set_talking(agent, talking)
     }
 
+    /// Makes the next call of `operation` (its operationId, e.g. `rest`) answer with
+    /// return code `code` — for codes no state leads to, such as `100-007`.
+    pub fn inject(&self, operation: &str, code: &'static str) {
+        self.gateway.inject(operation, code);
+    }
+
     /// Signs the agent out as a supervisor's forced sign-out does (its Guid stops being
     /// valid at once; its next poll is answered `100-006`). `false` if it was not signed in.
     pub fn force_sign_out(&self, agent: u32) -> bool {

@@ -1,0 +1,250 @@
+//! Records request/response pairs of every operation — success and each documented
+//! return code — while driving `ccgw-sim` through the `ccgw` client (and raw requests
+//! where the client cannot send what a case needs, such as an out-of-range path value).
+//! `cargo xtask test` then checks the recording against the spec with openapi-core
+//! (Python), so the spec, the simulator and the client cannot drift apart.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ccgw::{AgentId, Error, GatewayClient, Guid, RestCause, RestDuration, SignIn};
+use ccgw_sim::{Config, Simulator};
+use serde_json::json;
+
+/// Where the pairs go (read by `xtask/tools/check_pairs.py`).
+fn recording() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/recordings/pairs.jsonl")
+}
+
+fn id(n: u32) -> AgentId {
+    AgentId::new(n).expect("in range")
+}
+
+fn code(result: Result<(), Error>) -> String {
+    match result {
+        Ok(()) => "0".to_owned(),
+        Err(e) => e.retcode().map_or_else(
+            || format!("not a return code: {e}"),
+            |c| c.as_str().to_owned(),
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn record_every_operation_and_documented_code() {
+    let file = recording();
+    std::fs::create_dir_all(file.parent().expect("dir")).expect("recordings dir");
+    let _ = std::fs::remove_file(&file);
+    let config = Config {
+        poll_hold: Duration::from_millis(100),
+        record: Some(file.clone()),
+        ..Config::default()
+    };
+    let sim = Simulator::start(config).await.expect("sim");
+    let ca = sim.ca_pem().expect("CA").to_owned();
+    let client = GatewayClient::builder(sim.base_url())
+        .system_roots(false)
+        .add_root_certificate_pem(&ca)
+        .build()
+        .expect("client");
+    let raw = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA")])
+        .build()
+        .expect("reqwest");
+    let url = |path: &str| format!("{}/agentgateway/resource{path}", sim.base_url());
+    let h = sim.handle();
+    let secs = |n| RestDuration::from_secs(n).expect("in range");
+    let wrong = |n| client.agent(id(n), Guid::new("WRONG-GUID.AgentGateway0").expect("guid"));
+
+    // login: 0, 100-002, 100-004 through the client; 100-001 and 100-011 need bodies it never sends.
+    let agent = client
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("0");
+    assert_eq!(
+        code(
+            client
+                .sign_in(id(101), &SignIn::new("pw101"))
+                .await
+                .map(drop)
+        ),
+        "100-002"
+    );
+    assert_eq!(
+        code(
+            client
+                .sign_in(id(102), &SignIn::new("nope"))
+                .await
+                .map(drop)
+        ),
+        "100-004"
+    );
+    for (body, expected) in [
+        (json!({"phonenum": "1"}), "100-001"),
+        (json!({"password": "pw102", "status": 7}), "100-011"),
+    ] {
+        let answer: serde_json::Value = raw
+            .put(url("/onlineagent/102"))
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(answer["retcode"], expected);
+    }
+
+    // rest: 0, 100-009, 000-002 (cause not configured), 100-007 (injected), 100-006, 000-003.
+    assert_eq!(code(agent.rest(secs(600), RestCause::from(3)).await), "0");
+    assert_eq!(
+        code(agent.rest(secs(600), RestCause::from(3)).await),
+        "100-009"
+    );
+    assert_eq!(
+        code(agent.prolong_rest(secs(600), RestCause::from(200)).await),
+        "000-002"
+    );
+    h.inject("rest", "100-007");
+    assert_eq!(
+        code(agent.prolong_rest(secs(900), RestCause::from(4)).await),
+        "100-007"
+    );
+    assert_eq!(
+        code(
+            client
+                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
+                .rest(secs(60), RestCause::NONE)
+                .await
+        ),
+        "100-006"
+    );
+    assert_eq!(
+        code(wrong(101).rest(secs(60), RestCause::NONE).await),
+        "000-003"
+    );
+
+    // getAgentStatus: 0, 000-002 (agent 99: out of range), 100-006, 000-003.
+    assert!(agent.status().await.is_ok());
+    let guid = h.current_guid(101).expect("signed in");
+    let answer: serde_json::Value = raw
+        .get(url("/onlineagent/99/agentstatus"))
+        .header("Content-Type", "application/json; charset=UTF-8")
+        .header("Guid", &guid)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["retcode"], "000-002");
+    assert_eq!(
+        code(
+            client
+                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
+                .status()
+                .await
+                .map(drop)
+        ),
+        "100-006"
+    );
+    assert_eq!(code(wrong(101).status().await.map(drop)), "000-003");
+
+    // getAgentEvent: 0 (with an event and without), 100-006, 000-003, 000-001 (push-mode session).
+    let mut events = agent.events();
+    assert!(events.next().await.is_some_and(|e| e.is_ok()));
+    drop(events);
+    let poll = |guid: &str, agent: u32| {
+        let request = raw
+            .get(url(&format!("/agentevent/{agent}")))
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .header("Guid", guid);
+        async move {
+            request
+                .send()
+                .await
+                .expect("answer")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    assert_eq!(poll("G.AgentGateway0", 109).await["retcode"], "100-006");
+    assert_eq!(poll("WRONG.AgentGateway0", 101).await["retcode"], "000-003");
+    let push = raw
+        .put(url("/onlineagent/103"))
+        .header("Content-Type", "application/json; charset=UTF-8")
+        .body(json!({"password": "pw103", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"}).to_string())
+        .send()
+        .await
+        .expect("answer");
+    let push_guid = push.headers()["set-guid"]
+        .to_str()
+        .expect("ascii")
+        .trim_start_matches("JSESSIONID=")
+        .to_owned();
+    assert_eq!(poll(&push_guid, 103).await["retcode"], "000-001");
+    // An empty poll (event: null) once the queue is drained.
+    for _ in 0..10 {
+        if poll(&guid_now(&h, 101), 101).await["event"].is_null() {
+            break;
+        }
+    }
+
+    // handShake: 0, 100-006, 000-003.
+    assert_eq!(code(agent.heartbeat().await), "0");
+    assert_eq!(
+        code(
+            client
+                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
+                .heartbeat()
+                .await
+        ),
+        "100-006"
+    );
+    assert_eq!(code(wrong(101).heartbeat().await), "000-003");
+
+    // cancelRest: 0, 100-009, 100-007 (injected), 100-006, 000-003.
+    h.inject("cancelRest", "100-007");
+    assert_eq!(code(agent.cancel_rest().await), "100-007");
+    assert_eq!(code(agent.cancel_rest().await), "0");
+    assert_eq!(code(agent.cancel_rest().await), "100-009");
+    assert_eq!(
+        code(
+            client
+                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
+                .cancel_rest()
+                .await
+        ),
+        "100-006"
+    );
+    assert_eq!(code(wrong(101).cancel_rest().await), "000-003");
+
+    // logout: 100-010 (in a call), 000-003, 0, then 100-006.
+    h.set_talking(101, true);
+    assert_eq!(code(agent.sign_out().await), "100-010");
+    h.set_talking(101, false);
+    assert_eq!(code(wrong(101).sign_out().await), "000-003");
+    assert_eq!(code(agent.sign_out().await), "0");
+    assert_eq!(
+        code(
+            client
+                .agent(id(101), Guid::new(guid).expect("g"))
+                .sign_out()
+                .await
+        ),
+        "100-006"
+    );
+
+    sim.shutdown().await;
+    let lines = std::fs::read_to_string(&file)
+        .expect("recording")
+        .lines()
+        .count();
+    assert!(lines >= 35, "{lines} pairs recorded");
+}
+
+fn guid_now(h: &ccgw_sim::SimHandle, agent: u32) -> String {
+    h.current_guid(agent).unwrap_or_default()
+}
