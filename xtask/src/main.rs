@@ -7,6 +7,7 @@
 //!   first use under `target/xtask-tools/`);
 //! - `cargo xtask test` runs everything CI runs.
 
+mod bench;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +60,13 @@ enum Cmd {
     Typescript,
     /// Check the pairs recorded by the Rust end-to-end tests against the spec (openapi-core).
     Pairs,
+    /// Benchmarks (release build): ccgw against raw hyper, reqwest, the generated client and
+    /// the demo-client pattern; simulator capacity; open streams; codegen and consumer builds.
+    Bench {
+        /// A short run (one round, 1,000 agents) to check that everything works.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
     /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, pairs, schemathesis, TypeScript, rendered docs, cargo doc.
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
         Cmd::Docs => tools::docs(&root),
         Cmd::Typescript => tools::typescript(&root),
         Cmd::Pairs => tools::recorded_pairs(&root),
+        Cmd::Bench { quick } => bench::bench(&root, quick),
         Cmd::Schemathesis => tools::schemathesis(&root),
         Cmd::Test => test_cmd(&root),
     };
