@@ -219,9 +219,7 @@ fn rerecord_snapshot(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
-}
+use tools::cargo;
 
 /// What one step of `cargo xtask test` runs, given the workspace root.
 type StepFn = Box<dyn Fn(&Path) -> Result<()>>;

@@ -140,7 +140,7 @@ impl Sim {
         let cert_dir = tools.join(format!("sim-{purpose}"));
         eprintln!("starting the simulator for {purpose} (cargo run -p ccgw-sim)");
         let mut child = ChildGuard(
-            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+            Command::new(cargo())
                 .current_dir(root)
                 .args([
                     "run",
@@ -201,15 +201,7 @@ pub(crate) fn typescript(root: &Path) -> Result<()> {
     let want = sha256_hex(&lock);
     if !std::fs::read_to_string(&stamp).is_ok_and(|s| s == want) {
         eprintln!("installing the pinned TypeScript tools (tests/ts/package-lock.json)");
-        run(
-            Command::new("npm").current_dir(&dir).args([
-                "ci",
-                "--no-audit",
-                "--no-fund",
-                "--loglevel=error",
-            ]),
-            "npm ci",
-        )?;
+        npm_ci(&dir)?;
         std::fs::write(&stamp, want)?;
     }
     let _ = std::fs::remove_dir_all(dir.join("dist"));
@@ -460,20 +452,30 @@ fn ensure_node_tools(root: &Path, tools: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&prefix)?;
     std::fs::write(prefix.join("package.json"), &manifest)?;
     std::fs::write(prefix.join("package-lock.json"), &lock)?;
+    npm_ci(&prefix)?;
+    std::fs::write(&stamp, want)?;
+    Ok(redocly)
+}
+
+/// The cargo that runs this xtask (or `cargo`).
+pub(crate) fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// `npm ci` quietly in `dir`.
+fn npm_ci(dir: &Path) -> Result<()> {
     run(
-        Command::new("npm").current_dir(&prefix).args([
+        Command::new("npm").current_dir(dir).args([
             "ci",
             "--no-audit",
             "--no-fund",
             "--loglevel=error",
         ]),
         "npm ci",
-    )?;
-    std::fs::write(&stamp, want)?;
-    Ok(redocly)
+    )
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<()> {
     let status = cmd
         .status()
         .with_context(|| format!("cannot start {what} (is it installed?)"))?;

@@ -182,29 +182,33 @@ impl RawHyper {
     }
 }
 
+impl RawHyper {
+    /// One POST of `path` with `guid` on lane `lane`; checks the answer's retcode.
+    async fn post(&self, lane: usize, path: &str, guid: &str) -> Result<()> {
+        let request = http::Request::post(path)
+            .header(http::header::HOST, &self.authority)
+            .header("guid", guid)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/json; charset=UTF-8",
+            )
+            .header(http::header::CONTENT_LENGTH, "0")
+            .body(Empty::<Bytes>::new())?;
+        let mut sender = self.senders[lane % self.senders.len()].lock().await;
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        drop(sender);
+        check_body(&response.into_body().collect().await?.to_bytes())
+    }
+}
+
 impl Client for RawHyper {
     fn name(&self) -> &'static str {
         "raw hyper + rustls"
     }
 
     fn call(&self, lane: usize) -> BoxFut<'_> {
-        Box::pin(async move {
-            let request = http::Request::post(PATH)
-                .header(http::header::HOST, &self.authority)
-                .header("guid", GUID)
-                .header(
-                    http::header::CONTENT_TYPE,
-                    "application/json; charset=UTF-8",
-                )
-                .header(http::header::CONTENT_LENGTH, "0")
-                .body(Empty::<Bytes>::new())?;
-            let mut sender = self.senders[lane % self.senders.len()].lock().await;
-            sender.ready().await?;
-            let response = sender.send_request(request).await?;
-            drop(sender);
-            let body = response.into_body().collect().await?.to_bytes();
-            check_body(&body)
-        })
+        Box::pin(self.post(lane, PATH, GUID))
     }
 }
 
@@ -618,24 +622,11 @@ fn sim_capacity(
             self.name
         }
         fn call(&self, lane: usize) -> BoxFut<'_> {
-            Box::pin(async move {
-                let request = http::Request::post(
-                    "/agentgateway/resource/onlineagent/101/rest/600/3?prolong=true",
-                )
-                .header(http::header::HOST, &self.raw.authority)
-                .header("guid", &self.guid)
-                .header(
-                    http::header::CONTENT_TYPE,
-                    "application/json; charset=UTF-8",
-                )
-                .header(http::header::CONTENT_LENGTH, "0")
-                .body(Empty::<Bytes>::new())?;
-                let mut sender = self.raw.senders[lane % self.raw.senders.len()].lock().await;
-                sender.ready().await?;
-                let response = sender.send_request(request).await?;
-                drop(sender);
-                check_body(&response.into_body().collect().await?.to_bytes())
-            })
+            Box::pin(self.raw.post(
+                lane,
+                "/agentgateway/resource/onlineagent/101/rest/600/3?prolong=true",
+                &self.guid,
+            ))
         }
     }
     let (minimal_load, sim_load) = rt.block_on(async {

@@ -313,12 +313,7 @@ impl Gateway {
             return;
         };
         if now.saturating_sub(session.last_seen_ms) >= self.config.inactivity_ms() {
-            data.session = None;
-            let dropped = data.events.len() as u64;
-            data.events.clear();
-            self.counters
-                .events_discarded
-                .fetch_add(dropped, Ordering::SeqCst);
+            self.end_session(data, slot);
             bump(&self.counters.inactivity_signouts);
             return;
         }
@@ -352,6 +347,35 @@ impl Gateway {
             Some((previous, expires)) if guid == previous && now < *expires => Ok(session),
             _ => Err(Answer::code(retcode::NO_PERMISSION)),
         }
+    }
+
+    /// The agent's data, brought up to the clock, once `guid` is accepted for its session;
+    /// otherwise the refusal (`100-006` not signed in, `000-003` wrong Guid).
+    fn open(
+        &self,
+        agent: u32,
+        guid: Option<&str>,
+    ) -> Result<(MutexGuard<'_, AgentData>, &Slot, u64), Answer> {
+        let now = self.clock.now_ms();
+        let Some(slot) = self.slot(agent) else {
+            return Err(Answer::code(retcode::NOT_SIGNED_IN));
+        };
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        self.authorise(&mut data, guid, now)?;
+        Ok((data, slot, now))
+    }
+
+    /// Ends the session: its Guid stops being valid, undelivered events are dropped
+    /// (counted), held polls wake up.
+    fn end_session(&self, data: &mut AgentData, slot: &Slot) {
+        data.session = None;
+        let dropped = data.events.len() as u64;
+        data.events.clear();
+        self.counters
+            .events_discarded
+            .fetch_add(dropped, Ordering::SeqCst);
+        slot.notify.notify_waiters();
     }
 
     /// Dynamic authentication: a new Guid once the rotation interval has passed.
@@ -449,27 +473,15 @@ impl Gateway {
 
     /// `logout`.
     pub(crate) fn logout(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let now = self.clock.now_ms();
-        let Some(slot) = self.slot(agent) else {
-            return Answer::code(retcode::NOT_SIGNED_IN);
-        };
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        match self.authorise(&mut data, guid, now) {
+        let (mut data, slot, _) = match self.open(agent, guid) {
+            Ok(open) => open,
             Err(answer) => return answer,
-            Ok(session) if session.talking => {
-                return Answer::code(retcode::WRONG_STATE_AT_SIGN_OUT);
-            }
-            Ok(_) => {}
+        };
+        if data.session.as_ref().is_some_and(|s| s.talking) {
+            return Answer::code(retcode::WRONG_STATE_AT_SIGN_OUT);
         }
-        data.session = None;
-        let dropped = data.events.len() as u64;
-        data.events.clear();
-        self.counters
-            .events_discarded
-            .fetch_add(dropped, Ordering::SeqCst);
+        self.end_session(&mut data, slot);
         bump(&self.counters.logouts);
-        slot.notify.notify_waiters();
         Answer::ok()
     }
 
@@ -482,15 +494,12 @@ impl Gateway {
         cause: u8,
         prolong: bool,
     ) -> Answer {
-        let now = self.clock.now_ms();
-        let Some(slot) = self.slot(agent) else {
-            return Answer::code(retcode::NOT_SIGNED_IN);
-        };
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        let session = match self.authorise(&mut data, guid, now) {
-            Ok(s) => s,
+        let (mut data, slot, now) = match self.open(agent, guid) {
+            Ok(open) => open,
             Err(answer) => return answer,
+        };
+        let Some(session) = data.session.as_mut() else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
         };
         if cause != 0 && !self.config.rest_causes.contains(&cause) {
             return Answer::code(retcode::INVALID_PARAMETER);
@@ -541,15 +550,12 @@ impl Gateway {
 
     /// `cancelRest`.
     pub(crate) fn cancel_rest(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let now = self.clock.now_ms();
-        let Some(slot) = self.slot(agent) else {
-            return Answer::code(retcode::NOT_SIGNED_IN);
-        };
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        let session = match self.authorise(&mut data, guid, now) {
-            Ok(s) => s,
+        let (mut data, slot, _) = match self.open(agent, guid) {
+            Ok(open) => open,
             Err(answer) => return answer,
+        };
+        let Some(session) = data.session.as_mut() else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
         };
         if !matches!(session.state, AgentState::Rest | AgentState::PreRest) {
             return Answer::code(retcode::STATE_CHANGE_REFUSED);
@@ -569,13 +575,15 @@ impl Gateway {
 
     /// `getAgentStatus`.
     pub(crate) fn status(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let now = self.clock.now_ms();
-        let Some(slot) = self.slot(agent) else {
-            return Answer::code(retcode::NOT_SIGNED_IN);
+        let (data, _, _) = match self.open(agent, guid) {
+            Ok(open) => open,
+            Err(answer) => return answer,
         };
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        match self.authorise(&mut data, guid, now) {
+        match data
+            .session
+            .as_ref()
+            .ok_or_else(|| Answer::code(retcode::NOT_SIGNED_IN))
+        {
             Ok(s) => Answer {
                 result: json!({"agentState": s.state.code(), "isWorking": s.talking}),
                 ..Answer::ok()
@@ -586,15 +594,12 @@ impl Gateway {
 
     /// `handShake`: keeps the session alive; may rotate the Guid.
     pub(crate) fn handshake(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let now = self.clock.now_ms();
-        let Some(slot) = self.slot(agent) else {
-            return Answer::code(retcode::NOT_SIGNED_IN);
-        };
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        let session = match self.authorise(&mut data, guid, now) {
-            Ok(s) => s,
+        let (mut data, _, now) = match self.open(agent, guid) {
+            Ok(open) => open,
             Err(answer) => return answer,
+        };
+        let Some(session) = data.session.as_mut() else {
+            return Answer::code(retcode::NOT_SIGNED_IN);
         };
         session.last_seen_ms = now;
         let set_guid = self.maybe_rotate(session, now);
@@ -691,16 +696,11 @@ impl Gateway {
             return false;
         };
         let mut data = lock(slot);
-        if data.session.take().is_none() {
+        if data.session.is_none() {
             return false;
         }
-        let dropped = data.events.len() as u64;
-        data.events.clear();
-        self.counters
-            .events_discarded
-            .fetch_add(dropped, Ordering::SeqCst);
+        self.end_session(&mut data, slot);
         bump(&self.counters.logouts);
-        slot.notify.notify_waiters();
         true
     }
 
