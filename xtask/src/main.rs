@@ -8,6 +8,7 @@
 //! - `cargo xtask test` runs everything CI runs.
 
 mod bench;
+mod fuzz;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,15 @@ enum Cmd {
     Typescript,
     /// Check the pairs recorded by the Rust end-to-end tests against the spec (openapi-core).
     Pairs,
+    /// Run every fuzz target (cargo-fuzz, nightly) for a bounded time on its seeds.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Only this target.
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Benchmarks (release build): ccgw against raw hyper, reqwest, the generated client and
     /// the demo-client pattern; simulator capacity; open streams; codegen and consumer builds.
     Bench {
@@ -69,7 +79,7 @@ enum Cmd {
     },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
-    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, pairs, schemathesis, TypeScript, rendered docs, cargo doc.
+    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, pairs, schemathesis, TypeScript, rendered docs, fuzzing, cargo doc.
     Test,
 }
 
@@ -84,6 +94,7 @@ fn main() -> ExitCode {
         Cmd::Typescript => tools::typescript(&root),
         Cmd::Pairs => tools::recorded_pairs(&root),
         Cmd::Bench { quick } => bench::bench(&root, quick),
+        Cmd::Fuzz { seconds, target } => fuzz::fuzz(&root, seconds, target.as_deref()),
         Cmd::Schemathesis => tools::schemathesis(&root),
         Cmd::Test => test_cmd(&root),
     };
@@ -302,6 +313,10 @@ fn test_cmd(root: &Path) -> Result<()> {
         Step {
             name: "rendered docs (redocly build-docs, headless Chromium)",
             run: Box::new(tools::docs),
+        },
+        Step {
+            name: "fuzz targets (cargo-fuzz, nightly, 10 s each)",
+            run: Box::new(|root| fuzz::fuzz(root, 10, None)),
         },
         cargo_step(
             "docs (cargo doc, warnings denied)",

@@ -146,6 +146,28 @@ fn rest_cause(text: &str) -> Result<u8, Invalid> {
         .ok_or(Invalid)
 }
 
+/// The simulator's check of a rest request's path and query values: `(agent, time,
+/// cause, prolong)`, or `None` when a value is outside the contract (answered `000-002`
+/// or HTTP 404). Agents beyond 59999 count only if `configured` says so.
+pub fn check_rest_values(
+    agent: &str,
+    time: &str,
+    cause: &str,
+    query: Option<&str>,
+    configured: impl Fn(u32) -> bool,
+) -> Option<(u32, u32, u8, bool)> {
+    let agent = match digits(agent, 6) {
+        Some(id) if (101..=59_999).contains(&id) || configured(id) => id,
+        _ => return None,
+    };
+    Some((
+        agent,
+        rest_time(time).ok()?,
+        rest_cause(cause).ok()?,
+        prolong(query).ok()?,
+    ))
+}
+
 /// `prolong`: absent means `false`; otherwise `true` or `false`.
 fn prolong(query: Option<&str>) -> Result<bool, Invalid> {
     let mut value = None;
@@ -251,15 +273,10 @@ async fn rest(
     headers: HeaderMap,
 ) -> Response {
     count(&gw);
-    let parsed = (|| {
-        Ok::<_, Invalid>((
-            agent_id(&gw, &agent)?,
-            rest_time(&time)?,
-            rest_cause(&cause)?,
-            prolong(query.as_deref())?,
-        ))
-    })();
-    let Ok((agent, time, cause, prolong)) = parsed else {
+    let checked = check_rest_values(&agent, &time, &cause, query.as_deref(), |id| {
+        gw.slot(id).is_some()
+    });
+    let Some((agent, time, cause, prolong)) = checked else {
         return invalid(&gw);
     };
     let answer = gw

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 
 pub use clock::Clock;
 pub use config::{AgentConfig, AuthMode, Config, InvalidPath, Transport};
+pub use http::check_rest_values;
 pub use model::{Stats, retcode};
 pub use server::{SimHandle, Simulator};
 

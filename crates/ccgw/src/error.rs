@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::guid::InvalidGuid;
 use crate::values::InvalidValue;
-use crate::{guid::InvalidGuid, redact};
 
 /// A gateway return code (`retcode`): `"0"` for success, `NNN-NNN` for a failure.
 ///
@@ -76,7 +76,7 @@ pub enum RetCode {
     UportalAuthenticationFailed,
     /// `100-018`: the VDN of the sign-in differs from the VDN of the playback.
     VdnMismatch,
-    /// Any other code, as sent (control characters removed, at most 32 characters).
+    /// Any other code, as sent (control characters escaped, at most 32 characters).
     Other(String),
 }
 
@@ -195,13 +195,16 @@ const TABLE: [(&str, RetCode, &str); 26] = [
 
 impl RetCode {
     /// Parses a `retcode` as the gateway sends it (surrounding whitespace ignored). Never fails.
+    ///
+    /// Anything else is [`RetCode::Other`] with control characters escaped (`\u{1}`), so
+    /// an unknown code can never read like a known one — `"0\u{0}"` is not success.
     pub fn parse(code: &str) -> RetCode {
         let code = code.trim();
         TABLE
             .iter()
             .find(|(text, _, _)| *text == code)
             .map(|(_, known, _)| known.clone())
-            .unwrap_or_else(|| RetCode::Other(redact::printable(code, 32)))
+            .unwrap_or_else(|| RetCode::Other(shown(code)))
     }
 
     /// The code as the gateway writes it, e.g. `100-006`.
@@ -226,6 +229,17 @@ impl RetCode {
     /// Whether this is `0`.
     pub fn is_success(&self) -> bool {
         *self == RetCode::Success
+    }
+}
+
+/// An unknown code as kept: control characters escaped, at most 32 characters, a cut
+/// marked with `…` (so a cut can never leave a known code behind).
+fn shown(code: &str) -> String {
+    let escaped: String = code.chars().flat_map(char::escape_debug).collect();
+    if escaped.chars().count() <= 32 {
+        escaped
+    } else {
+        escaped.chars().take(31).chain(['…']).collect()
     }
 }
 
@@ -410,5 +424,31 @@ impl Error {
     /// Whether the request may have been applied although no answer says so.
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, Error::OutcomeUnknown { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `retcode` fuzz target: control characters once vanished from an
+    /// unknown code, so `"0\0\0\0\0"` printed — and parsed back — as success.
+    #[test]
+    fn unknown_codes_never_read_like_known_ones() {
+        let padded = format!("0{}x", " ".repeat(40));
+        for raw in ["0\0\0\0\0", "\u{18}\t0", "100-006\u{7}", "0 0", &padded] {
+            let code = RetCode::parse(raw);
+            assert!(
+                matches!(code, RetCode::Other(_)),
+                "{raw:?} parsed as {code:?}"
+            );
+            assert!(
+                matches!(RetCode::parse(code.as_str()), RetCode::Other(_)),
+                "{raw:?}"
+            );
+            assert!(!code.as_str().chars().any(char::is_control), "{raw:?}");
+        }
+        assert_eq!(RetCode::parse(" 0\t"), RetCode::Success);
+        assert_eq!(RetCode::parse("100-006"), RetCode::NotSignedIn);
     }
 }

@@ -72,7 +72,7 @@ impl AgentEvent {
 
     /// Types an event as the gateway sent it (`{eventType, workNo, content, …}`). Never
     /// fails: anything unexpected becomes [`AgentEvent::Other`].
-    pub(crate) fn from_json(event: Value) -> AgentEvent {
+    pub fn from_json(event: Value) -> AgentEvent {
         let event_type = event
             .get("eventType")
             .and_then(Value::as_str)

@@ -1,0 +1,66 @@
+//! `cargo xtask fuzz`: runs every fuzz target in `fuzz/` (cargo-fuzz, nightly toolchain)
+//! for a bounded time on its committed seeds, and reports executions per target. A crash
+//! fails the run; libFuzzer leaves the input in `fuzz/artifacts/<target>/`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+/// The fuzz targets (`fuzz/fuzz_targets/*.rs`).
+const TARGETS: [&str; 5] = ["envelope", "event", "guid", "retcode", "sim_path"];
+
+pub(crate) fn fuzz(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> {
+    let version = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output();
+    if !version.is_ok_and(|o| o.status.success()) {
+        bail!(
+            "cargo-fuzz with a nightly toolchain is needed: `cargo install cargo-fuzz --locked --version 0.13.2` (.ci/run does this)"
+        );
+    }
+    let fuzz_dir = root.join("fuzz");
+    let mut summary = Vec::new();
+    for target in TARGETS.iter().filter(|t| only.is_none_or(|o| o == **t)) {
+        // A scratch corpus grows during the run; the committed seeds stay as they are.
+        let work = root.join("target/fuzz-corpus").join(target);
+        std::fs::create_dir_all(&work)?;
+        eprintln!("fuzzing {target} for {seconds} s");
+        let output = Command::new("cargo")
+            .current_dir(&fuzz_dir)
+            .args(["+nightly", "fuzz", "run", "-O", target])
+            .arg(&work)
+            .arg(fuzz_dir.join("corpus").join(target))
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-print_final_stats=1")
+            .output()
+            .context("cannot run cargo fuzz")?;
+        let log = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            eprint!("{log}");
+            bail!("fuzz target {target} failed: the crashing input is in fuzz/artifacts/{target}/");
+        }
+        let runs = log
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Done ")
+                    .and_then(|r| r.split_whitespace().next())
+            })
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        let cov = log
+            .lines()
+            .rev()
+            .find_map(|l| {
+                l.split_once(" cov: ")
+                    .map(|(_, r)| r.split_whitespace().next().unwrap_or("?").to_owned())
+            })
+            .unwrap_or_else(|| "?".to_owned());
+        summary.push(format!(
+            "  {target}: {runs} executions, coverage {cov} edges, no crash"
+        ));
+    }
+    eprintln!("fuzzing done:\n{}", summary.join("\n"));
+    Ok(())
+}
