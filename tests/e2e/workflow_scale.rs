@@ -24,13 +24,8 @@ const WORK_CONCURRENCY: usize = 256;
 const DEADLINE: Duration = Duration::from_secs(420);
 const CHILD_ENV: &str = "CCGW_SCALE_SIMULATOR_CHILD";
 
-/// The simulator side, run only as the child process of the test below.
-#[test]
-#[ignore = "started by ten_thousand_agents_on_one_client as its simulator process"]
+/// The simulator side: the test below started again with `CHILD_ENV` set.
 fn simulator_child() {
-    if std::env::var_os(CHILD_ENV).is_none() {
-        return;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,7 +65,7 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn json_line(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serde_json::Value {
-    // The test harness may print `test simulator_child ... ` on the same line first.
+    // The test harness may print `test ten_thousand_agents_on_one_client ... ` on the same line first.
     lines
         .map_while(Result::ok)
         .find_map(|l| {
@@ -82,11 +77,14 @@ fn json_line(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serde
 
 #[test]
 fn ten_thousand_agents_on_one_client() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        simulator_child();
+        return;
+    }
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
-            "simulator_child",
-            "--ignored",
+            "ten_thousand_agents_on_one_client",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -212,6 +212,18 @@ impl Client for RawHyper {
     }
 }
 
+/// The rest request through `http`, as a hand-written reqwest client sends it.
+async fn reqwest_rest(http: &reqwest::Client, url: &str) -> Result<()> {
+    let response = http
+        .post(url)
+        .header("guid", GUID)
+        .header("content-type", "application/json; charset=UTF-8")
+        .header("content-length", "0")
+        .send()
+        .await?;
+    check_body(&response.bytes().await?)
+}
+
 struct PlainReqwest {
     http: reqwest::Client,
     url: String,
@@ -223,17 +235,7 @@ impl Client for PlainReqwest {
     }
 
     fn call(&self, _lane: usize) -> BoxFut<'_> {
-        Box::pin(async move {
-            let response = self
-                .http
-                .post(&self.url)
-                .header("guid", GUID)
-                .header("content-type", "application/json; charset=UTF-8")
-                .header("content-length", "0")
-                .send()
-                .await?;
-            check_body(&response.bytes().await?)
-        })
+        Box::pin(reqwest_rest(&self.http, &self.url))
     }
 }
 
@@ -296,14 +298,7 @@ impl Client for PerCall {
             let http = reqwest::Client::builder()
                 .tls_certs_only([self.ca.clone()])
                 .build()?;
-            let response = http
-                .post(&self.url)
-                .header("guid", GUID)
-                .header("content-type", "application/json; charset=UTF-8")
-                .header("content-length", "0")
-                .send()
-                .await?;
-            check_body(&response.bytes().await?)
+            reqwest_rest(&http, &self.url).await
         })
     }
 }

@@ -284,7 +284,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let duration =
                 RestDuration::try_from(duration).map_err(|e| Failure::Input(e.to_string()))?;
             let cause = RestCause::try_from(cause).map_err(|e| Failure::Input(e.to_string()))?;
-            let (handle, source) = agent_handle(&agent)?;
+            let (handle, mut source) = agent_handle(&agent)?;
             let id = handle.id();
             let outcome = match (confirm, prolong) {
                 (true, false) => {
@@ -321,7 +321,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::CancelRest { agent } => {
-            let (handle, source) = agent_handle(&agent)?;
+            let (handle, mut source) = agent_handle(&agent)?;
             let outcome = handle.cancel_rest().await;
             source.save(&handle)?;
             outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
@@ -329,7 +329,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Status { agent, json } => {
-            let (handle, source) = agent_handle(&agent)?;
+            let (handle, mut source) = agent_handle(&agent)?;
             let outcome = handle.status().await;
             source.save(&handle)?;
             let status = outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
@@ -346,7 +346,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Events { agent, json, count } => {
-            let (handle, source) = agent_handle(&agent)?;
+            let (handle, mut source) = agent_handle(&agent)?;
             let mut events = handle.events();
             let mut seen = 0u64;
             let outcome = loop {

@@ -114,10 +114,15 @@ impl GuidSource {
         &self.guid
     }
 
-    /// Keeps the agent's newest Guid (dynamic authentication rotates it) for next time.
-    pub(crate) fn save(&self, agent: &ccgw::Agent) -> Result<(), Failure> {
+    /// Keeps the agent's newest Guid (dynamic authentication rotates it) for next time;
+    /// writes the file only when the Guid changed since it was last read or written.
+    pub(crate) fn save(&mut self, agent: &ccgw::Agent) -> Result<(), Failure> {
         match (&self.file, agent.current_guid()) {
-            (Some(file), Some(current)) if current != self.guid => store_guid(file, &current),
+            (Some(file), Some(current)) if current != self.guid => {
+                store_guid(file, &current)?;
+                self.guid = current;
+                Ok(())
+            }
             _ => Ok(()),
         }
     }

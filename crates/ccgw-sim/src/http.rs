@@ -62,7 +62,7 @@ async fn record(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let Some(file) = gw.config.record.clone() else {
+    let Some(file) = gw.config.record.as_ref() else {
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
@@ -108,7 +108,7 @@ async fn record(
     if let Ok(mut out) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&file)
+        .open(file)
     {
         use std::io::Write as _;
         // One write per line, so concurrent requests do not interleave.
@@ -233,6 +233,17 @@ fn json_response(answer: &Answer, key: &str, value: Option<Value>) -> Response {
     response
 }
 
+/// Answers an operation on `agent` (a path value): the injected answer if a test set
+/// one, else `run`'s — or the invalid-path answer.
+fn answer(gw: &Gateway, agent: &str, operation: &str, run: impl FnOnce(u32) -> Answer) -> Response {
+    count(gw);
+    let Ok(agent) = agent_id(gw, agent) else {
+        return invalid(gw);
+    };
+    let answer = gw.take_injected(operation).unwrap_or_else(|| run(agent));
+    json_response(&answer, "result", None)
+}
+
 fn count(gw: &Gateway) {
     gw.counters
         .requests
@@ -256,14 +267,9 @@ async fn login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Respons
 }
 
 async fn logout(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    count(&gw);
-    let Ok(agent) = agent_id(&gw, &agent) else {
-        return invalid(&gw);
-    };
-    let answer = gw
-        .take_injected("logout")
-        .unwrap_or_else(|| gw.logout(agent, guid(&headers)));
-    json_response(&answer, "result", None)
+    answer(&gw, &agent, "logout", |agent| {
+        gw.logout(agent, guid(&headers))
+    })
 }
 
 async fn rest(
@@ -286,36 +292,21 @@ async fn rest(
 }
 
 async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    count(&gw);
-    let Ok(agent) = agent_id(&gw, &agent) else {
-        return invalid(&gw);
-    };
-    let answer = gw
-        .take_injected("cancelRest")
-        .unwrap_or_else(|| gw.cancel_rest(agent, guid(&headers)));
-    json_response(&answer, "result", None)
+    answer(&gw, &agent, "cancelRest", |agent| {
+        gw.cancel_rest(agent, guid(&headers))
+    })
 }
 
 async fn status(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    count(&gw);
-    let Ok(agent) = agent_id(&gw, &agent) else {
-        return invalid(&gw);
-    };
-    let answer = gw
-        .take_injected("getAgentStatus")
-        .unwrap_or_else(|| gw.status(agent, guid(&headers)));
-    json_response(&answer, "result", None)
+    answer(&gw, &agent, "getAgentStatus", |agent| {
+        gw.status(agent, guid(&headers))
+    })
 }
 
 async fn handshake(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    count(&gw);
-    let Ok(agent) = agent_id(&gw, &agent) else {
-        return invalid(&gw);
-    };
-    let answer = gw
-        .take_injected("handShake")
-        .unwrap_or_else(|| gw.handshake(agent, guid(&headers)));
-    json_response(&answer, "result", None)
+    answer(&gw, &agent, "handShake", |agent| {
+        gw.handshake(agent, guid(&headers))
+    })
 }
 
 fn event_json(agent: u32, event: &Event) -> Value {

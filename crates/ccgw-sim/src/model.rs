@@ -509,16 +509,12 @@ impl Gateway {
             AgentState::Rest if !prolong => Answer::code(retcode::STATE_CHANGE_REFUSED),
             AgentState::PreRest if !prolong => Answer::code(retcode::STATE_CHANGE_REFUSED),
             AgentState::Rest => {
-                session.rest = Some(Rest {
-                    until_ms,
-                    timeout_sent: false,
-                });
-                bump(&self.counters.rest_prolonged);
-                self.emit(
+                self.start_rest(
                     &mut data,
                     slot,
-                    "AgentState_SetRest_Success",
-                    json!({"reason": cause.to_string()}),
+                    cause,
+                    until_ms,
+                    &self.counters.rest_prolonged,
                 );
                 Answer::ok()
             }
@@ -531,21 +527,42 @@ impl Gateway {
                 Answer::ok()
             }
             _ => {
-                session.state = AgentState::Rest;
-                session.rest = Some(Rest {
-                    until_ms,
-                    timeout_sent: false,
-                });
-                bump(&self.counters.rest_entered);
-                self.emit(
+                self.start_rest(
                     &mut data,
                     slot,
-                    "AgentState_SetRest_Success",
-                    json!({"reason": cause.to_string()}),
+                    cause,
+                    until_ms,
+                    &self.counters.rest_entered,
                 );
                 Answer::ok()
             }
         }
+    }
+
+    /// Puts the session into rest until `until_ms`, counts it on `counter` and
+    /// announces it with `AgentState_SetRest_Success` (its reason is the cause).
+    fn start_rest(
+        &self,
+        data: &mut AgentData,
+        slot: &Slot,
+        cause: u8,
+        until_ms: u64,
+        counter: &AtomicU64,
+    ) {
+        if let Some(session) = data.session.as_mut() {
+            session.state = AgentState::Rest;
+            session.rest = Some(Rest {
+                until_ms,
+                timeout_sent: false,
+            });
+        }
+        bump(counter);
+        self.emit(
+            data,
+            slot,
+            "AgentState_SetRest_Success",
+            json!({"reason": cause.to_string()}),
+        );
     }
 
     /// `cancelRest`.
@@ -673,17 +690,13 @@ impl Gateway {
         };
         session.talking = talking;
         if !talking && let Some((cause, time)) = session.pending_rest.take() {
-            session.state = AgentState::Rest;
-            session.rest = Some(Rest {
-                until_ms: now + u64::from(time) * 1000,
-                timeout_sent: false,
-            });
-            bump(&self.counters.rest_entered);
-            self.emit(
+            let until_ms = now + u64::from(time) * 1000;
+            self.start_rest(
                 &mut data,
                 slot,
-                "AgentState_SetRest_Success",
-                json!({"reason": cause.to_string()}),
+                cause,
+                until_ms,
+                &self.counters.rest_entered,
             );
         }
         true

@@ -406,7 +406,7 @@ impl Agent {
             .is_err_and(|e| e.retcode() == Some(&RetCode::NoPermission))
             && self.session.generation() != generation
         {
-            tracing::debug!("the Guid rotated during the call; sending once more with the new one");
+            tracing::debug!("the session credential rotated during the call; sending once more");
             outcome = self.settle(operation, send().await).await;
         }
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
