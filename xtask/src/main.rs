@@ -292,6 +292,12 @@ fn test_cmd(root: &Path) -> Result<()> {
             ],
             &[],
         ),
+        // deny.toml says what is allowed and why; cargo-deny is installed by `.ci/run`.
+        cargo_step(
+            "supply chain (cargo deny check licenses bans sources)",
+            &["deny", "--locked", "check", "licenses", "bans", "sources"],
+            &[],
+        ),
         // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is `cargo xtask gen`.
         cargo_step(
             "tests (cargo test --workspace)",
