@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::faults::Faults;
+
 /// A configured agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
@@ -91,6 +93,8 @@ pub struct Config {
     /// (method, path, query, headers, bodies, status) — for checking traffic against the
     /// spec with other tools. Guid headers are recorded as sent: use test Guids only.
     pub record: Option<PathBuf>,
+    /// Random faults per request (none by default); see [`Faults`].
+    pub faults: Faults,
 }
 
 impl Default for Config {
@@ -112,6 +116,7 @@ impl Default for Config {
             },
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             record: None,
+            faults: Faults::default(),
         }
     }
 }

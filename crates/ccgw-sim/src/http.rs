@@ -53,6 +53,11 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
             Arc::clone(&gateway),
             record,
         ))
+        // Outermost: a fault decides before anything else (recording included) runs.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&gateway),
+            crate::faults::layer,
+        ))
         .with_state(gateway)
 }
 
@@ -209,7 +214,7 @@ fn invalid(gw: &Gateway) -> Response {
 }
 
 /// The envelope `{message, retcode, <key>}` with `Set-GUID` when a Guid was issued.
-fn json_response(answer: &Answer, key: &str, value: Option<Value>) -> Response {
+pub(crate) fn json_response(answer: &Answer, key: &str, value: Option<Value>) -> Response {
     let mut body = Map::new();
     body.insert("message".into(), Value::from(answer.message));
     body.insert("retcode".into(), Value::from(answer.retcode));

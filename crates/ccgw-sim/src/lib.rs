@@ -23,6 +23,7 @@
 pub mod cli;
 mod clock;
 mod config;
+mod faults;
 mod http;
 mod model;
 mod server;
@@ -32,6 +33,7 @@ use std::path::PathBuf;
 
 pub use clock::Clock;
 pub use config::{AgentConfig, AuthMode, Config, InvalidPath, Transport};
+pub use faults::Faults;
 pub use http::check_rest_values;
 pub use model::{Stats, retcode};
 pub use server::{SimHandle, Simulator};

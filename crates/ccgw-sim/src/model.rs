@@ -36,6 +36,10 @@ pub mod retcode {
     pub const INVALID_SIGN_IN_PARAMETER: &str = "100-011";
     /// Wrong way of obtaining events (polling a push-mode session).
     pub const WRONG_EVENT_METHOD: &str = "000-001";
+    /// The agent is being switched over (failover); nothing was done.
+    pub const SWITCHING_OVER: &str = "000-004";
+    /// The interface was called repeatedly (a previous call is pending); nothing was done.
+    pub const CALLED_REPEATEDLY: &str = "000-007";
 }
 
 /// Agent states as `getAgentStatus` reports them (reference §4.5).
@@ -164,6 +168,18 @@ counters! {
     events_delivered,
     /// Events dropped because the session ended before they were polled.
     events_discarded,
+    /// Faults: connections closed before a request was handled.
+    faults_dropped_before,
+    /// Faults: connections closed after a request was handled, before its answer.
+    faults_dropped_after,
+    /// Faults: requests held, then their connection closed.
+    faults_stalled,
+    /// Faults: answers delayed.
+    faults_delayed,
+    /// Faults: requests answered `000-004` (switch-over).
+    faults_switch_over,
+    /// Faults: requests answered `000-007` (called repeatedly).
+    faults_repeated_call,
 }
 
 fn bump(c: &AtomicU64) {
@@ -185,7 +201,7 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    fn code(retcode: &'static str) -> Self {
+    pub(crate) fn code(retcode: &'static str) -> Self {
         Self {
             retcode,
             message: message_for(retcode),
@@ -206,6 +222,8 @@ fn message_for(code: &str) -> &'static str {
         retcode::NOT_SIGNED_IN => "agent not login",
         retcode::INVALID_PARAMETER => "param is invalid",
         retcode::STATE_CHANGE_REFUSED => "set agent state failed",
+        retcode::SWITCHING_OVER => "agent is being switched over",
+        retcode::CALLED_REPEATEDLY => "interface called repeatedly",
         _ => "",
     }
 }
@@ -230,6 +248,8 @@ pub(crate) struct Gateway {
     agents: HashMap<u32, Arc<Slot>>,
     /// Counters, read by tests through the handle.
     pub(crate) counters: Counters,
+    /// Random faults (none unless configured).
+    pub(crate) dice: crate::faults::Dice,
 }
 
 fn lock(slot: &Slot) -> MutexGuard<'_, AgentData> {
@@ -255,6 +275,7 @@ impl Gateway {
             .collect();
         Self {
             injected: Mutex::default(),
+            dice: crate::faults::Dice::new(config.faults.clone()),
             config,
             clock,
             agents,

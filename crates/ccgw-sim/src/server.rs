@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -17,6 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::config::{Config, Transport};
+use crate::faults::{Faults, Hangup};
 use crate::model::{Gateway, Stats};
 use crate::{SimError, http, tls};
 
@@ -98,7 +98,12 @@ impl SimHandle {
         self.gateway.login(agent, &body).set_guid
     }
 
-    /// The simulator's settings.
+    /// Replaces the random faults from now on (e.g. [`Faults::default`] ends them).
+    pub fn set_faults(&self, faults: Faults) {
+        self.gateway.dice.set(faults);
+    }
+
+    /// The simulator's settings (as started; see [`set_faults`](Self::set_faults)).
     pub fn config(&self) -> &Config {
         &self.gateway.config
     }
@@ -218,13 +223,14 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let (acceptor, service) = (acceptor.clone(), TowerToHyperService::new(router.clone()));
+                let hangup = Hangup::default();
+                let (acceptor, service) = (acceptor.clone(), tagged(router.clone(), hangup.clone()));
                 connections.spawn(async move {
                     match acceptor {
-                        None => serve(stream, service).await,
+                        None => serve(stream, service, hangup).await,
                         Some(acceptor) => {
                             if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                                serve(tls, service).await;
+                                serve(tls, service, hangup).await;
                             }
                         }
                     }
@@ -237,15 +243,44 @@ async fn accept_loop(
     connections.shutdown().await;
 }
 
-async fn serve<S>(stream: S, service: TowerToHyperService<axum::Router>)
+/// The router, with each request tagged with its connection's [`Hangup`] (for faults).
+fn tagged(
+    router: axum::Router,
+    hangup: Hangup,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
+> + Send
++ 'static {
+    hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(hangup.clone());
+        // The router is always ready; calling it directly is what `oneshot` would do.
+        tower::Service::call(&mut router.clone(), request)
+    })
+}
+
+/// Serves one connection until it ends — or until a fault hangs it up (dropping the
+/// connection closes the socket without another byte).
+async fn serve<S, H>(stream: S, service: H, hangup: Hangup)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        >,
+    H::Future: Send + 'static,
 {
-    let _ = hyper::server::conn::http1::Builder::new()
+    let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(TokioIo::new(SetGuidCase(stream)), service)
-        .await;
+        .serve_connection(TokioIo::new(SetGuidCase(stream)), service);
+    tokio::select! {
+        _ = connection => {}
+        () = hangup.0.notified() => {}
+    }
 }
 
 /// Writes the response header name `Set-GUID` with exactly that capitalisation.

@@ -1,0 +1,240 @@
+//! Faults injected at random, per request: what a broken network, an overloaded proxy or
+//! a gateway in failover does to a client. All off by default; set them in
+//! [`Config::faults`](crate::Config::faults) or at run time with
+//! [`SimHandle::set_faults`](crate::SimHandle::set_faults).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::sync::Notify;
+
+use crate::model::{Answer, Gateway, retcode};
+
+/// How often each fault happens: each is the probability (0.0 to 1.0) that one request
+/// meets it. One die is rolled per request, so at most one fault hits a request, and the
+/// probabilities add up (a sum above 1.0 makes the last ones rarer than set).
+///
+/// ```
+/// use std::time::Duration;
+/// let faults = ccgw_sim::Faults {
+///     drop_before: 0.02,
+///     stall: 0.01,
+///     stall_for: Duration::from_secs(5),
+///     ..ccgw_sim::Faults::default()
+/// };
+/// assert!(faults.any());
+/// assert!(!ccgw_sim::Faults::default().any());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// Seed of the dice, so a run can be repeated (the order of concurrent requests
+    /// still varies).
+    pub seed: u64,
+    /// The connection is closed before the request is handled: not applied, no answer.
+    pub drop_before: f64,
+    /// The request is handled (applied), then the connection is closed without the answer.
+    pub drop_after: f64,
+    /// The request is held for [`stall_for`](Self::stall_for), then the connection is
+    /// closed without an answer; not applied.
+    pub stall: f64,
+    /// How long a stalled request is held.
+    pub stall_for: Duration,
+    /// The answer comes after a random delay of up to [`delay_max`](Self::delay_max).
+    pub delay: f64,
+    /// The longest delay.
+    pub delay_max: Duration,
+    /// Answered `000-004` (the agent is being switched over) without being handled.
+    pub switch_over: f64,
+    /// Answered `000-007` (called repeatedly) without being handled.
+    pub repeated_call: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            drop_before: 0.0,
+            drop_after: 0.0,
+            stall: 0.0,
+            stall_for: Duration::from_secs(30),
+            delay: 0.0,
+            delay_max: Duration::from_millis(500),
+            switch_over: 0.0,
+            repeated_call: 0.0,
+        }
+    }
+}
+
+impl Faults {
+    /// Whether any fault can happen.
+    pub fn any(&self) -> bool {
+        self.table().iter().any(|(p, _)| *p > 0.0)
+    }
+
+    fn table(&self) -> [(f64, Kind); 6] {
+        [
+            (self.drop_before, Kind::DropBefore),
+            (self.drop_after, Kind::DropAfter),
+            (self.stall, Kind::Stall),
+            (self.delay, Kind::Delay),
+            (self.switch_over, Kind::SwitchOver),
+            (self.repeated_call, Kind::RepeatedCall),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    DropBefore,
+    DropAfter,
+    Stall,
+    Delay,
+    SwitchOver,
+    RepeatedCall,
+}
+
+/// The settings and their dice.
+#[derive(Debug)]
+pub(crate) struct Dice {
+    state: Mutex<(Faults, fastrand::Rng)>,
+}
+
+impl Dice {
+    pub(crate) fn new(faults: Faults) -> Self {
+        let rng = fastrand::Rng::with_seed(faults.seed);
+        Self {
+            state: Mutex::new((faults, rng)),
+        }
+    }
+
+    pub(crate) fn set(&self, faults: Faults) {
+        let rng = fastrand::Rng::with_seed(faults.seed);
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (faults, rng);
+    }
+
+    /// The fault for one request (and the delay, for [`Kind::Delay`]).
+    fn roll(&self) -> Option<(Kind, Duration)> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (faults, rng) = &mut *state;
+        if !faults.any() {
+            return None;
+        }
+        let mut die = rng.f64();
+        for (p, kind) in faults.table() {
+            if die < p {
+                let wait = match kind {
+                    Kind::Stall => faults.stall_for,
+                    Kind::Delay => faults.delay_max.mul_f64(rng.f64()),
+                    _ => Duration::ZERO,
+                };
+                return Some((kind, wait));
+            }
+            die -= p.max(0.0);
+        }
+        None
+    }
+}
+
+/// Closes the connection a request came on, without an answer (put into each request's
+/// extensions by the connection that read it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Hangup(pub(crate) Arc<Notify>);
+
+/// The fault layer, outermost: decides each request's fault before anything else runs.
+pub(crate) async fn layer(
+    State(gw): State<Arc<Gateway>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some((kind, wait)) = gw.dice.roll() else {
+        return next.run(request).await;
+    };
+    let hangup = request.extensions().get::<Hangup>().cloned();
+    let counters = &gw.counters;
+    let bump = |c: &std::sync::atomic::AtomicU64| {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
+    match kind {
+        Kind::Delay => {
+            bump(&counters.faults_delayed);
+            tokio::time::sleep(wait).await;
+            return next.run(request).await;
+        }
+        Kind::SwitchOver | Kind::RepeatedCall => {
+            let code = if kind == Kind::SwitchOver {
+                bump(&counters.faults_switch_over);
+                retcode::SWITCHING_OVER
+            } else {
+                bump(&counters.faults_repeated_call);
+                retcode::CALLED_REPEATEDLY
+            };
+            // The event poll's envelope carries `event`; the others `result`.
+            return if request.uri().path().contains("/agentevent/") {
+                crate::http::json_response(
+                    &Answer::code(code),
+                    "event",
+                    Some(serde_json::Value::Null),
+                )
+            } else {
+                crate::http::json_response(&Answer::code(code), "result", None)
+            };
+        }
+        Kind::DropBefore => bump(&counters.faults_dropped_before),
+        Kind::DropAfter => {
+            bump(&counters.faults_dropped_after);
+            drop(next.run(request).await);
+        }
+        Kind::Stall => {
+            bump(&counters.faults_stalled);
+            tokio::time::sleep(wait).await;
+        }
+    }
+    match hangup {
+        Some(Hangup(notify)) => {
+            notify.notify_one();
+            // The connection is dropped with this request; nothing is ever answered.
+            std::future::pending().await
+        }
+        // Not served by our connection loop (e.g. a router driven directly): the closest
+        // thing is a server error.
+        None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+use axum::response::IntoResponse as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dice_follow_the_rates() {
+        let dice = Dice::new(Faults {
+            seed: 7,
+            drop_before: 0.1,
+            delay: 0.2,
+            repeated_call: 0.05,
+            ..Faults::default()
+        });
+        let mut seen = std::collections::HashMap::new();
+        let rolls = 100_000;
+        for _ in 0..rolls {
+            *seen.entry(dice.roll().map(|(k, _)| k)).or_insert(0u32) += 1;
+        }
+        let share = |k| f64::from(seen.get(&k).copied().unwrap_or(0)) / f64::from(rolls);
+        assert!((share(Some(Kind::DropBefore)) - 0.1).abs() < 0.01);
+        assert!((share(Some(Kind::Delay)) - 0.2).abs() < 0.01);
+        assert!((share(Some(Kind::RepeatedCall)) - 0.05).abs() < 0.01);
+        assert!((share(None) - 0.65).abs() < 0.01);
+        assert_eq!(share(Some(Kind::Stall)), 0.0);
+    }
+
+    #[test]
+    fn no_faults_by_default() {
+        let dice = Dice::new(Faults::default());
+        assert!((0..10_000).all(|_| dice.roll().is_none()));
+    }
+}

@@ -1,0 +1,160 @@
+//! Injected faults, seen from a raw HTTP client: each kind does to the request what it
+//! says (applied or not, answered or not), and turning faults off ends them.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use ccgw_sim::{Clock, Config, Faults, retcode};
+use common::{BASE, Gw};
+use serde_json::Value;
+
+const AGENT: u32 = 101;
+
+async fn signed_in() -> (Gw, String) {
+    let gw = Gw::start(Config::default(), Clock::system()).await;
+    let guid = gw.login(AGENT).await;
+    (gw, guid)
+}
+
+/// One rest request with a raw client that times out after `timeout`: the body as JSON,
+/// or the transport error's text.
+async fn raw_rest(gw: &Gw, guid: &str, timeout: Duration) -> Result<Value, String> {
+    let url = format!("{}{BASE}/onlineagent/{AGENT}/rest/600/1", gw.sim.base_url());
+    let sent = gw
+        .http
+        .post(url)
+        .header("Guid", guid)
+        .header("Content-Length", "0")
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    let text = sent.text().await.map_err(|e| format!("{e:?}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
+}
+
+fn always(set: impl FnOnce(&mut Faults)) -> Faults {
+    let mut faults = Faults::default();
+    set(&mut faults);
+    faults
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_handling_applies_nothing() {
+    let (gw, guid) = signed_in().await;
+    gw.handle().set_faults(always(|f| f.drop_before = 1.0));
+    let err = raw_rest(&gw, &guid, Duration::from_secs(10))
+        .await
+        .expect_err("no answer");
+    assert!(
+        !err.contains("TimedOut"),
+        "closed at once, not timed out: {err}"
+    );
+    assert_eq!(gw.handle().agent_state(AGENT), Some(4), "still idle");
+    assert_eq!(gw.handle().stats().faults_dropped_before, 1);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_after_handling_applies_the_request() {
+    let (gw, guid) = signed_in().await;
+    gw.handle().set_faults(always(|f| f.drop_after = 1.0));
+    raw_rest(&gw, &guid, Duration::from_secs(10))
+        .await
+        .expect_err("no answer");
+    assert_eq!(gw.handle().agent_state(AGENT), Some(8), "in rest: applied");
+    assert_eq!(gw.handle().stats().faults_dropped_after, 1);
+}
+
+#[tokio::test]
+async fn a_stalled_request_is_held_then_dropped_unapplied() {
+    let (gw, guid) = signed_in().await;
+    gw.handle().set_faults(always(|f| {
+        f.stall = 1.0;
+        f.stall_for = Duration::from_millis(700);
+    }));
+    let started = Instant::now();
+    let err = raw_rest(&gw, &guid, Duration::from_secs(10))
+        .await
+        .expect_err("no answer");
+    let held = started.elapsed();
+    assert!(held >= Duration::from_millis(650), "held {held:?}: {err}");
+    assert_eq!(gw.handle().agent_state(AGENT), Some(4));
+    // A client with a shorter timeout gives up first.
+    let err = raw_rest(&gw, &guid, Duration::from_millis(200))
+        .await
+        .expect_err("no answer");
+    assert!(err.contains("TimedOut"), "{err}");
+    assert_eq!(gw.handle().stats().faults_stalled, 2);
+}
+
+#[tokio::test]
+async fn a_delayed_answer_arrives_and_is_applied() {
+    let (gw, guid) = signed_in().await;
+    gw.handle().set_faults(always(|f| {
+        f.delay = 1.0;
+        f.delay_max = Duration::from_millis(300);
+    }));
+    let body = raw_rest(&gw, &guid, Duration::from_secs(10))
+        .await
+        .expect("answered");
+    assert_eq!(body["retcode"], retcode::OK);
+    assert_eq!(gw.handle().agent_state(AGENT), Some(8));
+    assert_eq!(gw.handle().stats().faults_delayed, 1);
+}
+
+#[tokio::test]
+async fn switch_over_and_repeated_call_answers_apply_nothing() {
+    let (gw, guid) = signed_in().await;
+    for (fault, code) in [
+        (always(|f| f.switch_over = 1.0), "000-004"),
+        (always(|f| f.repeated_call = 1.0), "000-007"),
+    ] {
+        gw.handle().set_faults(fault);
+        let body = raw_rest(&gw, &guid, Duration::from_secs(10))
+            .await
+            .expect("answered");
+        assert_eq!(body["retcode"], code, "{body}");
+        assert_eq!(gw.handle().agent_state(AGENT), Some(4));
+        // The event poll keeps its own envelope shape.
+        let poll = gw.get(&format!("/agentevent/{AGENT}"), Some(&guid)).await;
+        assert_eq!(poll["retcode"], code, "{poll}");
+        assert!(poll["event"].is_null(), "{poll}");
+    }
+    let stats = gw.handle().stats();
+    assert_eq!(
+        (stats.faults_switch_over, stats.faults_repeated_call),
+        (2, 2)
+    );
+}
+
+#[tokio::test]
+async fn faults_end_when_turned_off_and_other_connections_are_unharmed() {
+    let (gw, guid) = signed_in().await;
+    gw.handle().set_faults(always(|f| {
+        f.seed = 3;
+        f.drop_before = 0.5;
+    }));
+    let mut dropped = 0;
+    for _ in 0..40 {
+        match raw_rest(&gw, &guid, Duration::from_secs(10)).await {
+            Err(_) => dropped += 1,
+            Ok(body) => assert!(
+                [retcode::OK, retcode::STATE_CHANGE_REFUSED]
+                    .contains(&body["retcode"].as_str().unwrap_or_default()),
+                "{body}"
+            ),
+        }
+    }
+    assert!(
+        (8..=32).contains(&dropped),
+        "{dropped} of 40 dropped at 50 %"
+    );
+    assert_eq!(gw.handle().stats().faults_dropped_before, dropped);
+    gw.handle().set_faults(Faults::default());
+    for _ in 0..20 {
+        raw_rest(&gw, &guid, Duration::from_secs(10))
+            .await
+            .expect("no faults any more");
+    }
+}
