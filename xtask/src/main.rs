@@ -79,7 +79,24 @@ enum Cmd {
     },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
-    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, tests, pairs, schemathesis, TypeScript, rendered docs, fuzzing, cargo doc.
+    /// The soak under faults (`tests/e2e/soak.rs`), longer than the 90 s the test command
+    /// gives it: agents work against the simulator while it injects faults, then every
+    /// agent's state must converge, with no task leaked and memory flat.
+    Soak {
+        /// Minutes of faults.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Agents.
+        #[arg(long, default_value_t = 1000)]
+        agents: u32,
+        /// Seed of the simulator's fault dice and the agents' choices.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Build optimised (less CPU per request; the default matches the test command).
+        #[arg(long)]
+        release: bool,
+    },
+    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, cargo deny, tests (the soak included), pairs, schemathesis, TypeScript, rendered docs, fuzzing, cargo doc.
     Test,
 }
 
@@ -96,6 +113,12 @@ fn main() -> ExitCode {
         Cmd::Bench { quick } => bench::bench(&root, quick),
         Cmd::Fuzz { seconds, target } => fuzz::fuzz(&root, seconds, target.as_deref()),
         Cmd::Schemathesis => tools::schemathesis(&root),
+        Cmd::Soak {
+            minutes,
+            agents,
+            seed,
+            release,
+        } => soak(&root, minutes, agents, seed, release),
         Cmd::Test => test_cmd(&root),
     };
     match result {
@@ -262,6 +285,25 @@ fn cargo_step(
             }
         }),
     }
+}
+
+fn soak(root: &Path, minutes: u64, agents: u32, seed: Option<u64>, release: bool) -> Result<()> {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root)
+        .args(["test", "--locked", "-p", "ccgw-tests", "--test", "soak"])
+        .env("CCGW_SOAK_SECS", (minutes.max(1) * 60).to_string())
+        .env("CCGW_SOAK_AGENTS", agents.to_string());
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(seed) = seed {
+        cmd.env("CCGW_SOAK_SEED", seed.to_string());
+    }
+    let status = cmd.status().context("cannot run cargo")?;
+    if !status.success() {
+        bail!("the soak failed ({status})");
+    }
+    Ok(())
 }
 
 fn test_cmd(root: &Path) -> Result<()> {
