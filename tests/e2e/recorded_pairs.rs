@@ -205,6 +205,19 @@ async fn record_every_operation_and_documented_code() {
     );
     assert_eq!(code(wrong(101).heartbeat().await), "000-003");
 
+    // updateGuid: 0, 100-006, 000-003.
+    assert_eq!(code(agent.refresh_guid().await), "0");
+    assert_eq!(
+        code(
+            client
+                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
+                .refresh_guid()
+                .await
+        ),
+        "100-006"
+    );
+    assert_eq!(code(wrong(101).refresh_guid().await), "000-003");
+
     // cancelRest: 0, 100-009, 100-007 (injected), 100-006, 000-003.
     h.inject("cancelRest", "100-007");
     assert_eq!(code(agent.cancel_rest().await), "100-007");

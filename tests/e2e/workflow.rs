@@ -11,7 +11,7 @@ use ccgw::{
     AgentEvent, AgentId, AgentState, Error, EventStream, GatewayClient, InitialState, RestCause,
     RestDuration, SignIn,
 };
-use ccgw_sim::{AuthMode, Clock, Config, Simulator};
+use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -131,6 +131,68 @@ async fn rest_cancel_rounds(auth_mode: AuthMode) {
 #[tokio::test]
 async fn dynamic_auth_rest_cancel_rest_across_three_guid_rotations() {
     rest_cancel_rounds(dynamic()).await;
+}
+
+/// A poll answer that carried the rotated Guid is lost in transit. Without help the
+/// client keeps the previous Guid, which the gateway drops at the next rotation: the
+/// session would be lost. The pump asks for the current Guid (`updateGuid`) instead.
+#[tokio::test]
+async fn a_rotated_guid_lost_with_its_poll_answer_is_asked_for_and_the_session_survives() {
+    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
+        .await
+        .expect("sim");
+    let handle = sim.handle();
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(AgentId::new(101).expect("id"), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
+    let mut events = agent.events();
+    let client_guid = || agent.current_guid().map(|g| g.expose_secret().to_owned());
+    let first = handle.current_guid(101).expect("signed in");
+
+    // From now on every request is handled but its answer lost.
+    handle.set_faults(Faults {
+        drop_after: 1.0,
+        ..Faults::default()
+    });
+    wait_until("a poll answer lost", || {
+        handle.stats().faults_dropped_after >= 1
+    })
+    .await;
+    handle.advance(Duration::from_secs(61));
+    wait_until("the Guid rotated on a lost answer", || {
+        handle.stats().guid_rotations == 1
+    })
+    .await;
+    assert_eq!(client_guid(), Some(first.clone()), "the client missed it");
+    handle.set_faults(Faults::default());
+
+    wait_until("the client asked for the current Guid", || {
+        client_guid() == handle.current_guid(101)
+    })
+    .await;
+    assert_ne!(client_guid(), Some(first.clone()));
+    // The next rotation retires the missed Guid's predecessor; the session goes on.
+    handle.advance(Duration::from_secs(61));
+    wait_until("the second rotation taken", || {
+        handle.stats().guid_rotations == 2 && client_guid() == handle.current_guid(101)
+    })
+    .await;
+    agent
+        .rest_confirmed(secs(600), RestCause::from(2), WAIT)
+        .await
+        .expect("rest with the current Guid");
+    assert_eq!(
+        next_rest_event(&mut events).await,
+        AgentEvent::RestStarted { reason: "2".into() }
+    );
+    let last = handle.current_guid(101).expect("still signed in");
+    agent.sign_out().await.expect("signed out");
+    for guid in [&first, &last] {
+        common::assert_logs_clean_of(guid);
+    }
+    sim.shutdown().await;
 }
 
 #[tokio::test]

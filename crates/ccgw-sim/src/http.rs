@@ -48,6 +48,10 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
             &format!("{BASE}/onlineagent/{{agentid}}/handshake"),
             post(handshake),
         )
+        .route(
+            &format!("{BASE}/onlineagent/{{agentid}}/updateGuid"),
+            put(update_guid),
+        )
         .route(&format!("{BASE}/agentevent/{{agentid}}"), get(poll))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gateway),
@@ -311,6 +315,12 @@ async fn status(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) ->
 async fn handshake(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
     answer(&gw, &agent, "handShake", |agent| {
         gw.handshake(agent, guid(&headers))
+    })
+}
+
+async fn update_guid(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+    answer(&gw, &agent, "updateGuid", |agent| {
+        gw.update_guid(agent, guid(&headers))
     })
 }
 

@@ -648,6 +648,22 @@ impl Gateway {
         }
     }
 
+    /// `updateGuid`: the session's current Guid (no rotation; the previous Guid is
+    /// accepted within its grace time, as everywhere).
+    pub(crate) fn update_guid(&self, agent: u32, guid: Option<&str>) -> Answer {
+        let (data, _, _) = match self.open(agent, guid) {
+            Ok(open) => open,
+            Err(answer) => return answer,
+        };
+        match data.session.as_ref() {
+            Some(session) => Answer {
+                result: json!({"guid": session.guid}),
+                ..Answer::ok()
+            },
+            None => Answer::code(retcode::NOT_SIGNED_IN),
+        }
+    }
+
     /// One attempt of `getAgentEvent`: an event if one is queued, else wait.
     /// `rotated` carries a Guid rotated by an earlier attempt of the same poll.
     pub(crate) fn poll(&self, agent: u32, guid: Option<&str>, rotated: Option<String>) -> Poll {

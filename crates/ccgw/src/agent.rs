@@ -57,7 +57,8 @@ answers!(
     types::Envelope,
     types::LoginResponse,
     types::AgentStatusResponse,
-    types::EventResponse
+    types::EventResponse,
+    types::UpdateGuidResponse
 );
 
 /// The agent's state as `status` reports it (the gateway's agent-state table).
@@ -339,6 +340,32 @@ impl Agent {
             .map(drop)
     }
 
+    /// Asks the gateway for the session's current Guid (`updateGuid`) and uses it from
+    /// now on. For a client that may have missed a rotated Guid: an event poll or
+    /// heartbeat whose answer was lost in transit may have carried `Set-GUID`, and once
+    /// the gateway stops accepting the previous Guid the session is lost to the client.
+    /// The event pump and [`keep_alive`](Self::keep_alive) call this by themselves after
+    /// such a loss; call it yourself after your own lost [`heartbeat`](Self::heartbeat).
+    pub async fn refresh_guid(&self) -> Result<(), Error> {
+        let span = op_span!(info_span, "updateGuid", self.id.get());
+        let answer = self
+            .exchange("updateGuid", || self.api.update_guid(self.wire_id()))
+            .instrument(span)
+            .await?;
+        let value = Zeroizing::new(answer.result.and_then(|r| r.guid).unwrap_or_default());
+        match Guid::new(value.as_str()) {
+            Ok(guid) => {
+                self.set_guid(guid);
+                Ok(())
+            }
+            Err(e) => Err(Error::MalformedResponse {
+                reason: format!("the updateGuid answer carries no usable Guid ({e})"),
+                body_excerpt: String::new(),
+                source: None,
+            }),
+        }
+    }
+
     /// Sends a heartbeat every `every` (the gateway expects about 30 s; 2 minutes without
     /// one or a poll sign the agent out) until the returned keeper is dropped or the
     /// session is gone. Needs a tokio runtime; without one the keeper does nothing.
@@ -349,12 +376,22 @@ impl Agent {
                 let mut ticks = tokio::time::interval(every);
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 ticks.tick().await;
+                // Set when a heartbeat's answer was lost: it may have carried a rotated Guid.
+                let mut resync = false;
                 loop {
                     ticks.tick().await;
+                    if std::mem::take(&mut resync)
+                        && let Err(e) = agent.refresh_guid().await
+                    {
+                        tracing::debug!(agent_id = agent.id.get(), error = %ErrorChain(&e), "could not ask for the current Guid");
+                    }
                     match agent.heartbeat().await {
                         Ok(()) => {}
                         Err(e) if e.needs_sign_in() => break,
-                        Err(e) => tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "heartbeat failed"),
+                        Err(e) => {
+                            resync = e.retcode().is_none() && !e.is_retry_safe();
+                            tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "heartbeat failed");
+                        }
                     }
                 }
             })

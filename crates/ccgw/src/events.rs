@@ -3,7 +3,8 @@
 //! One pump per agent polls the gateway with the documented cadence — again 200 ms after
 //! each answer, a request timeout longer than the gateway's hold, backoff on transport
 //! errors and on unexpected return codes (never a busy loop), a short tolerance for
-//! `000-003` while a Guid rotates — and fans each event out to every open stream. It
+//! `000-003` while a Guid rotates, asking for the current Guid after a poll whose answer
+//! was lost (it may have carried a rotated one) — and fans each event out to every open stream. It
 //! stops when the last stream is dropped, or ends every stream with the typed error when
 //! the session is gone.
 
@@ -155,9 +156,19 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
     let mut backoff = BACKOFF_MIN;
     let mut no_permission = 0;
     let mut failing_since: Option<Instant> = None;
+    // Set when a poll's answer was lost in transit: it may have carried a rotated Guid,
+    // so the next round first asks the gateway for the current one.
+    let mut resync = false;
     loop {
         if tx.receiver_count() == 0 {
             break;
+        }
+        if std::mem::take(&mut resync)
+            && let Err(e) = agent.refresh_guid().await
+        {
+            // The poll below reports what matters (a gateway without the operation, a
+            // session that is gone, a network that is down).
+            tracing::debug!(agent_id = agent.id.get(), error = %ErrorChain(&e), "could not ask for the current Guid");
         }
         match agent.poll_once().await {
             Ok(event) => {
@@ -202,6 +213,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
             Err(e) => {
+                resync = !e.is_retry_safe();
                 let since = *failing_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= UNREACHABLE_LIMIT {
                     let reason = format!(
