@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{AgentConfig, AuthMode, Config, InvalidPath, Simulator, Transport};
+use crate::{AgentConfig, AuthMode, Config, Faults, InvalidPath, Simulator, Transport};
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
@@ -53,6 +53,16 @@ pub struct SimArgs {
     /// Sign these agents in at start (repeatable); their Guids are printed.
     #[arg(long = "sign-in", value_name = "AGENT")]
     pub sign_in: Vec<u32>,
+    /// Random faults, as KIND=PROBABILITY pairs separated by commas. Kinds: drop-before,
+    /// drop-after (connection closed before / after the request is handled), stall
+    /// (held for stall-ms, then dropped), delay (answer delayed up to delay-max-ms),
+    /// switch-over (answered 000-004), repeated-call (answered 000-007). Also stall-ms=N
+    /// and delay-max-ms=N. Example: drop-after=0.01,delay=0.05,switch-over=0.01
+    #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
+    pub faults: Option<Faults>,
+    /// Seed of the fault dice.
+    #[arg(long, default_value_t = 0, requires = "faults")]
+    pub fault_seed: u64,
 }
 
 /// Authentication mode on the command line.
@@ -62,6 +72,49 @@ pub enum Auth {
     Static,
     /// AUTHMODE=2.
     Dynamic,
+}
+
+fn parse_faults(text: &str) -> Result<Faults, String> {
+    const KINDS: &str =
+        "drop-before, drop-after, stall, delay, switch-over, repeated-call, stall-ms, delay-max-ms";
+    let mut faults = Faults::default();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?}: give KIND=VALUE (kinds: {KINDS})"))?;
+        let (key, value) = (key.trim(), value.trim());
+        let millis = || {
+            value
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| format!("{key}: {value:?} is not a number of milliseconds"))
+        };
+        let share = || match value.parse::<f64>() {
+            Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+            _ => Err(format!("{key}: {value:?} is not a probability from 0 to 1")),
+        };
+        match key {
+            "drop-before" => faults.drop_before = share()?,
+            "drop-after" => faults.drop_after = share()?,
+            "stall" => faults.stall = share()?,
+            "delay" => faults.delay = share()?,
+            "switch-over" => faults.switch_over = share()?,
+            "repeated-call" => faults.repeated_call = share()?,
+            "stall-ms" => faults.stall_for = millis()?,
+            "delay-max-ms" => faults.delay_max = millis()?,
+            other => return Err(format!("unknown fault {other:?} (kinds: {KINDS})")),
+        }
+    }
+    let total = faults.drop_before
+        + faults.drop_after
+        + faults.stall
+        + faults.delay
+        + faults.switch_over
+        + faults.repeated_call;
+    if total > 1.0 {
+        return Err(format!("the probabilities add up to {total}, more than 1"));
+    }
+    Ok(faults)
 }
 
 fn parse_range(text: &str) -> Result<(u32, u32), String> {
@@ -109,6 +162,14 @@ pub async fn run(args: SimArgs) -> Result<()> {
             }
         },
         listen: args.listen,
+        faults: args
+            .faults
+            .clone()
+            .map(|f| Faults {
+                seed: args.fault_seed,
+                ..f
+            })
+            .unwrap_or_default(),
         ..Config::default()
     };
     let sim = Simulator::start(config.clone())
@@ -163,6 +224,21 @@ pub async fn run(args: SimArgs) -> Result<()> {
                 ),
             }
         );
+        if config.faults.any() {
+            let f = &config.faults;
+            say!(
+                "  faults     drop-before {}, drop-after {}, stall {} ({:?}), delay {} (up to {:?}), 000-004 {}, 000-007 {} (seed {})",
+                f.drop_before,
+                f.drop_after,
+                f.stall,
+                f.stall_for,
+                f.delay,
+                f.delay_max,
+                f.switch_over,
+                f.repeated_call,
+                f.seed
+            );
+        }
         for (agent, guid) in &signed_in {
             say!(
                 "  signed in  agent {agent}, Guid {}",
@@ -196,4 +272,27 @@ pub async fn run(args: SimArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_specs() {
+        let f = parse_faults("drop-after=0.01, delay=0.05,stall-ms=1500").expect("valid");
+        assert_eq!((f.drop_after, f.delay), (0.01, 0.05));
+        assert_eq!(f.stall_for, Duration::from_millis(1500));
+        assert_eq!(f.drop_before, 0.0);
+        for (bad, says) in [
+            ("drop=0.1", "unknown fault \"drop\""),
+            ("delay", "give KIND=VALUE"),
+            ("delay=2", "not a probability"),
+            ("stall-ms=soon", "not a number of milliseconds"),
+            ("drop-before=0.6,drop-after=0.6", "add up to 1.2"),
+        ] {
+            let err = parse_faults(bad).expect_err(bad);
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
 }

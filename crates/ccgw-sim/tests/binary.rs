@@ -60,3 +60,55 @@ fn the_printed_curl_line_signs_an_agent_in() {
     assert!(answer.contains(r#""retcode":"0""#), "{answer}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn faults_from_the_command_line_are_injected() {
+    let dir = std::env::temp_dir().join(format!("ccgw-sim-faults-{}", std::process::id()));
+    let mut sim = Kill(
+        Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+                "--sign-in",
+                "101",
+                "--faults",
+                "switch-over=1",
+                "--cert-dir",
+            ])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let stdout = sim.0.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a JSON line")
+        .expect("readable");
+    let start: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    let (url, ca, guid) = (
+        start["base_url"].as_str().expect("base_url"),
+        start["ca_file"].as_str().expect("ca_file"),
+        start["guids"]["101"].as_str().expect("a Guid"),
+    );
+    let out = Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "10",
+            "--cacert",
+            ca,
+        ])
+        .arg(format!(
+            "{url}/agentgateway/resource/onlineagent/101/agentstatus"
+        ))
+        .args(["-H", &format!("Guid: {guid}")])
+        .output()
+        .expect("curl runs");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(answer.contains(r#""retcode":"000-004""#), "{answer}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
