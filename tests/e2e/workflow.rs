@@ -133,6 +133,44 @@ async fn dynamic_auth_rest_cancel_rest_across_three_guid_rotations() {
     rest_cancel_rounds(dynamic()).await;
 }
 
+/// Loses the answer that carries a rotated Guid (every answer is handled but lost while
+/// the Guid rotates), then waits for `agent` to hold the current Guid again, and across
+/// one more rotation, which retires the missed Guid's predecessor. Returns the Guid the
+/// agent started with.
+async fn lose_a_rotation_then_recover(handle: &ccgw_sim::SimHandle, agent: &ccgw::Agent) -> String {
+    let id = agent.id().get();
+    let client_guid = || agent.current_guid().map(|g| g.expose_secret().to_owned());
+    let first = handle.current_guid(id).expect("signed in");
+    let rotations = handle.stats().guid_rotations;
+    handle.set_faults(Faults {
+        drop_after: 1.0,
+        ..Faults::default()
+    });
+    wait_until("an answer lost", || {
+        handle.stats().faults_dropped_after >= 1
+    })
+    .await;
+    handle.advance(Duration::from_secs(61));
+    wait_until("the Guid rotated on a lost answer", || {
+        handle.stats().guid_rotations == rotations + 1
+    })
+    .await;
+    assert_eq!(client_guid(), Some(first.clone()), "the client missed it");
+    handle.set_faults(Faults::default());
+
+    wait_until("the client asked for the current Guid", || {
+        client_guid() == handle.current_guid(id)
+    })
+    .await;
+    assert_ne!(client_guid(), Some(first.clone()));
+    handle.advance(Duration::from_secs(61));
+    wait_until("the next rotation taken", || {
+        handle.stats().guid_rotations == rotations + 2 && client_guid() == handle.current_guid(id)
+    })
+    .await;
+    first
+}
+
 /// A poll answer that carried the rotated Guid is lost in transit. Without help the
 /// client keeps the previous Guid, which the gateway drops at the next rotation: the
 /// session would be lost. The pump asks for the current Guid (`updateGuid`) instead.
@@ -148,37 +186,7 @@ async fn a_rotated_guid_lost_with_its_poll_answer_is_asked_for_and_the_session_s
         .await
         .expect("signed in");
     let mut events = agent.events();
-    let client_guid = || agent.current_guid().map(|g| g.expose_secret().to_owned());
-    let first = handle.current_guid(101).expect("signed in");
-
-    // From now on every request is handled but its answer lost.
-    handle.set_faults(Faults {
-        drop_after: 1.0,
-        ..Faults::default()
-    });
-    wait_until("a poll answer lost", || {
-        handle.stats().faults_dropped_after >= 1
-    })
-    .await;
-    handle.advance(Duration::from_secs(61));
-    wait_until("the Guid rotated on a lost answer", || {
-        handle.stats().guid_rotations == 1
-    })
-    .await;
-    assert_eq!(client_guid(), Some(first.clone()), "the client missed it");
-    handle.set_faults(Faults::default());
-
-    wait_until("the client asked for the current Guid", || {
-        client_guid() == handle.current_guid(101)
-    })
-    .await;
-    assert_ne!(client_guid(), Some(first.clone()));
-    // The next rotation retires the missed Guid's predecessor; the session goes on.
-    handle.advance(Duration::from_secs(61));
-    wait_until("the second rotation taken", || {
-        handle.stats().guid_rotations == 2 && client_guid() == handle.current_guid(101)
-    })
-    .await;
+    let first = lose_a_rotation_then_recover(&handle, &agent).await;
     agent
         .rest_confirmed(secs(600), RestCause::from(2), WAIT)
         .await
@@ -380,4 +388,29 @@ async fn a_heartbeat_keeps_an_unpolled_session_alive_and_takes_rotated_guids() {
     );
     assert!(keeper.is_running());
     drop(keeper);
+}
+
+/// As for the event pump: a heartbeat answer with the rotated Guid is lost, and the
+/// keeper asks for the current Guid before its next heartbeat.
+#[tokio::test]
+async fn keep_alive_asks_for_a_rotated_guid_lost_with_a_heartbeat_answer() {
+    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
+        .await
+        .expect("sim");
+    let handle = sim.handle();
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(AgentId::new(107).expect("id"), &SignIn::new("pw107"))
+        .await
+        .expect("signed in");
+    let keeper = agent.keep_alive(Duration::from_millis(100));
+    let first = lose_a_rotation_then_recover(&handle, &agent).await;
+    assert!(keeper.is_running());
+    agent
+        .rest(secs(60), RestCause::NONE)
+        .await
+        .expect("rest with the current Guid");
+    drop(keeper);
+    common::assert_logs_clean_of(&first);
+    sim.shutdown().await;
 }
