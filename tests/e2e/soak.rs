@@ -165,11 +165,17 @@ impl Driver {
                 self.tally.add("answers: 100-006 not signed in");
                 self.signed_out();
             }
-            Some(RetCode::NoPermission) => {
-                // A Guid the gateway no longer accepts: the session is lost to this
-                // client. Stop using it; the gateway signs it out for inactivity.
-                self.tally.add("answers: 000-003 Guid refused");
+            Some(RetCode::NoPermission) if operation == "getAgentEvent" => {
+                // The event stream gave up on a Guid the gateway keeps refusing: the
+                // session is lost to this client. Stop using it; the gateway signs it
+                // out for inactivity.
+                self.tally.add("event streams ended: 000-003 Guid refused");
                 self.signed_out();
+            }
+            Some(RetCode::NoPermission) => {
+                // Refused, so not applied. Possibly a Guid rotating while the request
+                // was under way; the event stream tells whether the session is gone.
+                self.tally.add("answers: 000-003 Guid refused");
             }
             Some(RetCode::SwitchingOver) => self.tally.add("answers: 000-004 switching over"),
             Some(RetCode::CalledRepeatedly) => self.tally.add("answers: 000-007 called repeatedly"),
@@ -239,10 +245,11 @@ impl Driver {
         }
     }
 
-    /// Reads the state and takes it as the belief; counts a disagreement with a known belief.
-    async fn check(&mut self) {
+    /// Reads the state and takes it as the belief; counts a disagreement with a known
+    /// belief. Returns whether the state could be read.
+    async fn check(&mut self) -> bool {
         let Some(agent) = self.agent.clone() else {
-            return;
+            return false;
         };
         match agent.status().await {
             Ok(status) => {
@@ -264,8 +271,12 @@ impl Driver {
                     self.tally.add("beliefs checked against status");
                 }
                 self.belief = read;
+                true
             }
-            Err(e) => self.failed("getAgentStatus", &e),
+            Err(e) => {
+                self.failed("getAgentStatus", &e);
+                false
+            }
         }
     }
 
@@ -332,8 +343,15 @@ impl Driver {
             let working = phase.working.load(Ordering::SeqCst);
             let ready = self.belief != Belief::Unknown && self.events.is_some();
             if !working && ready && !settled {
-                settled = true;
-                phase.settled.fetch_add(1, Ordering::SeqCst);
+                // Settled once the gateway answers this session again and agrees with
+                // the belief (a disagreement counts as a wrong belief).
+                if self.check().await && self.belief != Belief::Unknown {
+                    settled = true;
+                    phase.settled.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                continue;
             }
             if settled && !ready {
                 // Lost its footing after settling (only possible if something is wrong).
@@ -426,9 +444,13 @@ fn main() {
         .expect("simulator runtime");
     let config = Config {
         agents: (FIRST..FIRST + agents).map(AgentConfig::numbered).collect(),
+        // Rotations 20 times as often as on a real gateway (60 s). A replaced Guid stays
+        // valid for 40 s: as on a real gateway (120 s), longer than the client's longest
+        // pause between failed polls (30 s), so a pump that lost a rotated Guid is back
+        // with `updateGuid` before the Guid it holds expires.
         auth_mode: AuthMode::Dynamic {
             interval: Duration::from_secs(3),
-            timeout: Duration::from_secs(6),
+            timeout: Duration::from_secs(40),
         },
         poll_hold: Duration::from_secs(1),
         inactivity: Duration::from_secs(8),

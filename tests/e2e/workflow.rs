@@ -299,6 +299,15 @@ async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stop
             None => panic!("the stream ended without the typed error"),
         }
     };
+    // Opened the moment the end is read: a new pump, which finds the session gone too
+    // (not a silent stream joined to the pump that just ended).
+    let mut at_once = agent.events();
+    let at_once_end = tokio::time::timeout(WAIT, at_once.next())
+        .await
+        .expect("in time")
+        .expect("an item")
+        .expect_err("ended");
+    assert!(at_once_end.needs_sign_in(), "{at_once_end:?}");
     assert!(
         matches!(
             &end,

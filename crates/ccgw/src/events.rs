@@ -185,10 +185,14 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
                 message,
                 ..
             }) => {
-                let _ = tx.send(Item::End(End::Gateway {
-                    code: RetCode::NotSignedIn,
-                    message,
-                }));
+                end(
+                    &running,
+                    &tx,
+                    End::Gateway {
+                        code: RetCode::NotSignedIn,
+                        message,
+                    },
+                );
                 break;
             }
             Err(Error::Gateway {
@@ -198,10 +202,14 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
             }) => {
                 no_permission += 1;
                 if no_permission >= NO_PERMISSION_TOLERANCE {
-                    let _ = tx.send(Item::End(End::Gateway {
-                        code: RetCode::NoPermission,
-                        message,
-                    }));
+                    end(
+                        &running,
+                        &tx,
+                        End::Gateway {
+                            code: RetCode::NoPermission,
+                            message,
+                        },
+                    );
                     break;
                 }
                 tokio::time::sleep(BACKOFF_MIN).await;
@@ -220,7 +228,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
                         "events could not be polled for {UNREACHABLE_LIMIT:?}: {}",
                         ErrorChain(&e)
                     );
-                    let _ = tx.send(Item::End(End::Unavailable(reason)));
+                    end(&running, &tx, End::Unavailable(reason));
                     break;
                 }
                 tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "event poll failed; backing off");
@@ -230,6 +238,14 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
         }
     }
     running.store(false, Ordering::SeqCst);
+}
+
+/// Ends the pump: marked stopped first, so a stream opened by whoever reads the end
+/// (e.g. [`Agent::events`](crate::Agent::events) called again at once) starts a new
+/// pump instead of joining this one.
+fn end(running: &AtomicBool, tx: &broadcast::Sender<Item>, end: End) {
+    running.store(false, Ordering::SeqCst);
+    let _ = tx.send(Item::End(end));
 }
 
 /// The events of one agent, oldest first (see [`Agent::events`](crate::Agent::events)).
