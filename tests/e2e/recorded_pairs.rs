@@ -55,6 +55,8 @@ async fn record_every_operation_and_documented_code() {
     let h = sim.handle();
     let secs = |n| RestDuration::from_secs(n).expect("in range");
     let wrong = |n| client.agent(id(n), Guid::new("WRONG-GUID.AgentGateway0").expect("guid"));
+    // Agent 109 is configured but never signed in.
+    let signed_out = || client.agent(id(109), Guid::new("G.AgentGateway0").expect("guid"));
 
     // login: 0, 100-002, 100-004 through the client; 100-001 and 100-011 need bodies it never sends.
     let agent = client
@@ -112,12 +114,7 @@ async fn record_every_operation_and_documented_code() {
         "100-007"
     );
     assert_eq!(
-        code(
-            client
-                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
-                .rest(secs(60), RestCause::NONE)
-                .await
-        ),
+        code(signed_out().rest(secs(60), RestCause::NONE).await),
         "100-006"
     );
     assert_eq!(
@@ -139,16 +136,7 @@ async fn record_every_operation_and_documented_code() {
         .await
         .expect("json");
     assert_eq!(answer["retcode"], "000-002");
-    assert_eq!(
-        code(
-            client
-                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
-                .status()
-                .await
-                .map(drop)
-        ),
-        "100-006"
-    );
+    assert_eq!(code(signed_out().status().await.map(drop)), "100-006");
     assert_eq!(code(wrong(101).status().await.map(drop)), "000-003");
 
     // getAgentEvent: 0 (with an event and without), 100-006, 000-003, 000-001 (push-mode session).
@@ -194,28 +182,12 @@ async fn record_every_operation_and_documented_code() {
 
     // handShake: 0, 100-006, 000-003.
     assert_eq!(code(agent.heartbeat().await), "0");
-    assert_eq!(
-        code(
-            client
-                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
-                .heartbeat()
-                .await
-        ),
-        "100-006"
-    );
+    assert_eq!(code(signed_out().heartbeat().await), "100-006");
     assert_eq!(code(wrong(101).heartbeat().await), "000-003");
 
     // updateGuid: 0, 100-006, 000-003.
     assert_eq!(code(agent.refresh_guid().await), "0");
-    assert_eq!(
-        code(
-            client
-                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
-                .refresh_guid()
-                .await
-        ),
-        "100-006"
-    );
+    assert_eq!(code(signed_out().refresh_guid().await), "100-006");
     assert_eq!(code(wrong(101).refresh_guid().await), "000-003");
 
     // cancelRest: 0, 100-009, 100-007 (injected), 100-006, 000-003.
@@ -223,15 +195,7 @@ async fn record_every_operation_and_documented_code() {
     assert_eq!(code(agent.cancel_rest().await), "100-007");
     assert_eq!(code(agent.cancel_rest().await), "0");
     assert_eq!(code(agent.cancel_rest().await), "100-009");
-    assert_eq!(
-        code(
-            client
-                .agent(id(109), Guid::new("G.AgentGateway0").expect("g"))
-                .cancel_rest()
-                .await
-        ),
-        "100-006"
-    );
+    assert_eq!(code(signed_out().cancel_rest().await), "100-006");
     assert_eq!(code(wrong(101).cancel_rest().await), "000-003");
 
     // logout: 100-010 (in a call), 000-003, 0, then 100-006.

@@ -126,6 +126,15 @@ enum Belief {
 
 impl Belief {
     /// The simulator's view of the same: `None` signed out, else the state code.
+    /// What a state read with `status` says.
+    fn of_state(state: AgentState) -> Belief {
+        match state {
+            AgentState::Idle => Belief::Idle,
+            AgentState::Rest => Belief::Rest,
+            _ => Belief::Unknown,
+        }
+    }
+
     fn sim_code(self) -> Option<Option<u8>> {
         match self {
             Belief::SignedOut => Some(None),
@@ -253,11 +262,7 @@ impl Driver {
         };
         match agent.status().await {
             Ok(status) => {
-                let read = match status.state {
-                    AgentState::Idle => Belief::Idle,
-                    AgentState::Rest => Belief::Rest,
-                    _ => Belief::Unknown,
-                };
+                let read = Belief::of_state(status.state);
                 if self.belief != Belief::Unknown && read != self.belief {
                     self.tally.add("WRONG BELIEF: status disagreed");
                     eprintln!(
@@ -375,7 +380,7 @@ impl Driver {
         let state = self.sim.agent_state(self.id);
         let believed = self.belief.sim_code();
         let reported = match &self.agent {
-            Some(agent) => agent.status().await.ok().map(|s| s.state),
+            Some(agent) => agent.status().await.ok().map(|s| Belief::of_state(s.state)),
             None => None,
         };
         let mut problems = Vec::new();
@@ -385,12 +390,8 @@ impl Driver {
                 self.belief
             ));
         }
-        let reported_code = reported.map(|s| match s {
-            AgentState::Idle => 4,
-            AgentState::Rest => 8,
-            _ => 0,
-        });
-        if reported_code != state {
+        // Not signed in, or the state could not be read: as signed out.
+        if reported.map_or(Some(None), Belief::sim_code) != Some(state) {
             problems.push(format!(
                 "client reports {reported:?}, simulator says {state:?}"
             ));

@@ -133,6 +133,21 @@ async fn dynamic_auth_rest_cancel_rest_across_three_guid_rotations() {
     rest_cancel_rounds(dynamic()).await;
 }
 
+/// A simulator in dynamic authentication on the test clock, with agent `id` signed in.
+async fn signed_in_on_test_clock(id: u32) -> (Simulator, ccgw::Agent) {
+    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
+        .await
+        .expect("sim");
+    let agent = client_for(&sim)
+        .sign_in(
+            AgentId::new(id).expect("id"),
+            &SignIn::new(format!("pw{id}")),
+        )
+        .await
+        .expect("signed in");
+    (sim, agent)
+}
+
 /// Loses the answer that carries a rotated Guid (every answer is handled but lost while
 /// the Guid rotates), then waits for `agent` to hold the current Guid again, and across
 /// one more rotation, which retires the missed Guid's predecessor. Returns the Guid the
@@ -176,15 +191,8 @@ async fn lose_a_rotation_then_recover(handle: &ccgw_sim::SimHandle, agent: &ccgw
 /// session would be lost. The pump asks for the current Guid (`updateGuid`) instead.
 #[tokio::test]
 async fn a_rotated_guid_lost_with_its_poll_answer_is_asked_for_and_the_session_survives() {
-    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
-        .await
-        .expect("sim");
+    let (sim, agent) = signed_in_on_test_clock(101).await;
     let handle = sim.handle();
-    let client = client_for(&sim);
-    let agent = client
-        .sign_in(AgentId::new(101).expect("id"), &SignIn::new("pw101"))
-        .await
-        .expect("signed in");
     let mut events = agent.events();
     let first = lose_a_rotation_then_recover(&handle, &agent).await;
     agent
@@ -371,14 +379,7 @@ async fn sign_in_refusals_are_typed() {
 
 #[tokio::test]
 async fn a_heartbeat_keeps_an_unpolled_session_alive_and_takes_rotated_guids() {
-    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
-        .await
-        .expect("sim");
-    let client = client_for(&sim);
-    let agent = client
-        .sign_in(AgentId::new(106).expect("id"), &SignIn::new("pw106"))
-        .await
-        .expect("signed in");
+    let (sim, agent) = signed_in_on_test_clock(106).await;
     for _ in 0..4 {
         sim.handle().advance(Duration::from_secs(60));
         agent.heartbeat().await.expect("heartbeat");
@@ -403,15 +404,8 @@ async fn a_heartbeat_keeps_an_unpolled_session_alive_and_takes_rotated_guids() {
 /// keeper asks for the current Guid before its next heartbeat.
 #[tokio::test]
 async fn keep_alive_asks_for_a_rotated_guid_lost_with_a_heartbeat_answer() {
-    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
-        .await
-        .expect("sim");
+    let (sim, agent) = signed_in_on_test_clock(107).await;
     let handle = sim.handle();
-    let client = client_for(&sim);
-    let agent = client
-        .sign_in(AgentId::new(107).expect("id"), &SignIn::new("pw107"))
-        .await
-        .expect("signed in");
     let keeper = agent.keep_alive(Duration::from_millis(100));
     let first = lose_a_rotation_then_recover(&handle, &agent).await;
     assert!(keeper.is_running());

@@ -3,15 +3,17 @@
 //! [`Config::faults`](crate::Config::faults) or at run time with
 //! [`SimHandle::set_faults`](crate::SimHandle::set_faults).
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use tokio::sync::Notify;
 
-use crate::model::{Answer, Gateway, retcode};
+use crate::http::json_response;
+use crate::model::{Answer, Counters, Gateway, bump, retcode};
 
 /// How often each fault happens: each is the probability (0.0 to 1.0) that one request
 /// meets it. One die is rolled per request, so at most one fault hits a request, and the
@@ -96,32 +98,52 @@ enum Kind {
     RepeatedCall,
 }
 
+impl Kind {
+    /// The counter of this kind of fault.
+    fn counter(self, counters: &Counters) -> &AtomicU64 {
+        match self {
+            Kind::DropBefore => &counters.faults_dropped_before,
+            Kind::DropAfter => &counters.faults_dropped_after,
+            Kind::Stall => &counters.faults_stalled,
+            Kind::Delay => &counters.faults_delayed,
+            Kind::SwitchOver => &counters.faults_switch_over,
+            Kind::RepeatedCall => &counters.faults_repeated_call,
+        }
+    }
+}
+
 /// The settings and their dice.
 #[derive(Debug)]
 pub(crate) struct Dice {
+    /// Whether any fault is set: requests skip the lock when none is.
+    active: AtomicBool,
     state: Mutex<(Faults, fastrand::Rng)>,
 }
 
 impl Dice {
     pub(crate) fn new(faults: Faults) -> Self {
-        let rng = fastrand::Rng::with_seed(faults.seed);
-        Self {
-            state: Mutex::new((faults, rng)),
-        }
+        let dice = Self {
+            active: AtomicBool::new(false),
+            state: Mutex::new((Faults::default(), fastrand::Rng::new())),
+        };
+        dice.set(faults);
+        dice
     }
 
     pub(crate) fn set(&self, faults: Faults) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        self.active.store(faults.any(), Ordering::SeqCst);
         let rng = fastrand::Rng::with_seed(faults.seed);
-        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = (faults, rng);
+        *state = (faults, rng);
     }
 
     /// The fault for one request (and the delay, for [`Kind::Delay`]).
     fn roll(&self) -> Option<(Kind, Duration)> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let (faults, rng) = &mut *state;
-        if !faults.any() {
+        if !self.active.load(Ordering::Relaxed) {
             return None;
         }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (faults, rng) = &mut *state;
         let mut die = rng.f64();
         for (p, kind) in faults.table() {
             if die < p {
@@ -152,45 +174,18 @@ pub(crate) async fn layer(
     let Some((kind, wait)) = gw.dice.roll() else {
         return next.run(request).await;
     };
+    bump(kind.counter(&gw.counters));
     let hangup = request.extensions().get::<Hangup>().cloned();
-    let counters = &gw.counters;
-    let bump = |c: &std::sync::atomic::AtomicU64| {
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    };
     match kind {
         Kind::Delay => {
-            bump(&counters.faults_delayed);
             tokio::time::sleep(wait).await;
             return next.run(request).await;
         }
-        Kind::SwitchOver | Kind::RepeatedCall => {
-            let code = if kind == Kind::SwitchOver {
-                bump(&counters.faults_switch_over);
-                retcode::SWITCHING_OVER
-            } else {
-                bump(&counters.faults_repeated_call);
-                retcode::CALLED_REPEATEDLY
-            };
-            // The event poll's envelope carries `event`; the others `result`.
-            return if request.uri().path().contains("/agentevent/") {
-                crate::http::json_response(
-                    &Answer::code(code),
-                    "event",
-                    Some(serde_json::Value::Null),
-                )
-            } else {
-                crate::http::json_response(&Answer::code(code), "result", None)
-            };
-        }
-        Kind::DropBefore => bump(&counters.faults_dropped_before),
-        Kind::DropAfter => {
-            bump(&counters.faults_dropped_after);
-            drop(next.run(request).await);
-        }
-        Kind::Stall => {
-            bump(&counters.faults_stalled);
-            tokio::time::sleep(wait).await;
-        }
+        Kind::SwitchOver => return refusal(&request, retcode::SWITCHING_OVER),
+        Kind::RepeatedCall => return refusal(&request, retcode::CALLED_REPEATEDLY),
+        Kind::DropBefore => {}
+        Kind::DropAfter => drop(next.run(request).await),
+        Kind::Stall => tokio::time::sleep(wait).await,
     }
     match hangup {
         Some(Hangup(notify)) => {
@@ -204,7 +199,16 @@ pub(crate) async fn layer(
     }
 }
 
-use axum::response::IntoResponse as _;
+/// `code` in place of handling, in the operation's envelope (the event poll's carries
+/// `event`, the others `result`).
+fn refusal(request: &Request, code: &'static str) -> Response {
+    let answer = Answer::code(code);
+    if request.uri().path().contains("/agentevent/") {
+        json_response(&answer, "event", Some(serde_json::Value::Null))
+    } else {
+        json_response(&answer, "result", None)
+    }
+}
 
 #[cfg(test)]
 mod tests {

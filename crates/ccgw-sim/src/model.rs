@@ -182,7 +182,7 @@ counters! {
     faults_repeated_call,
 }
 
-fn bump(c: &AtomicU64) {
+pub(crate) fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::SeqCst);
 }
 

@@ -366,6 +366,16 @@ impl Agent {
         }
     }
 
+    /// After an answer lost in transit, which may have carried a rotated Guid: asks for
+    /// the current one. A failure is only logged; the caller's next request reports what
+    /// matters (a gateway without the operation, a session that is gone, a network that
+    /// is down).
+    pub(crate) async fn refresh_after_lost_answer(&self) {
+        if let Err(e) = self.refresh_guid().await {
+            tracing::debug!(agent_id = self.id.get(), error = %ErrorChain(&e), "could not refresh the session credential");
+        }
+    }
+
     /// Sends a heartbeat every `every` (the gateway expects about 30 s; 2 minutes without
     /// one or a poll sign the agent out) until the returned keeper is dropped or the
     /// session is gone. Needs a tokio runtime; without one the keeper does nothing.
@@ -380,16 +390,14 @@ impl Agent {
                 let mut resync = false;
                 loop {
                     ticks.tick().await;
-                    if std::mem::take(&mut resync)
-                        && let Err(e) = agent.refresh_guid().await
-                    {
-                        tracing::debug!(agent_id = agent.id.get(), error = %ErrorChain(&e), "could not ask for the current Guid");
+                    if std::mem::take(&mut resync) {
+                        agent.refresh_after_lost_answer().await;
                     }
                     match agent.heartbeat().await {
                         Ok(()) => {}
                         Err(e) if e.needs_sign_in() => break,
                         Err(e) => {
-                            resync = e.retcode().is_none() && !e.is_retry_safe();
+                            resync = e.answer_may_be_lost();
                             tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "heartbeat failed");
                         }
                     }

@@ -425,6 +425,12 @@ impl Error {
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, Error::OutcomeUnknown { .. })
     }
+
+    /// Whether the gateway may have answered without the answer arriving: the request
+    /// may have been sent, and no return code came back.
+    pub(crate) fn answer_may_be_lost(&self) -> bool {
+        self.retcode().is_none() && !self.is_retry_safe()
+    }
 }
 
 #[cfg(test)]

@@ -163,12 +163,8 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
         if tx.receiver_count() == 0 {
             break;
         }
-        if std::mem::take(&mut resync)
-            && let Err(e) = agent.refresh_guid().await
-        {
-            // The poll below reports what matters (a gateway without the operation, a
-            // session that is gone, a network that is down).
-            tracing::debug!(agent_id = agent.id.get(), error = %ErrorChain(&e), "could not ask for the current Guid");
+        if std::mem::take(&mut resync) {
+            agent.refresh_after_lost_answer().await;
         }
         match agent.poll_once().await {
             Ok(event) => {
@@ -221,7 +217,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
             Err(e) => {
-                resync = !e.is_retry_safe();
+                resync = e.answer_may_be_lost();
                 let since = *failing_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= UNREACHABLE_LIMIT {
                     let reason = format!(
