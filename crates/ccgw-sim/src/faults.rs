@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
-use tokio::sync::Notify;
 
 use crate::http::json_response;
 use crate::model::{Answer, Counters, Gateway, bump, retcode};
@@ -160,10 +159,10 @@ impl Dice {
     }
 }
 
-/// Closes the connection a request came on, without an answer (put into each request's
-/// extensions by the connection that read it).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Hangup(pub(crate) Arc<Notify>);
+/// Marks a response that must not be sent: the connection that carries it is closed
+/// instead, without another byte (see `server::serve`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HangUp;
 
 /// The fault layer, outermost: decides each request's fault before anything else runs.
 pub(crate) async fn layer(
@@ -175,7 +174,6 @@ pub(crate) async fn layer(
         return next.run(request).await;
     };
     bump(kind.counter(&gw.counters));
-    let hangup = request.extensions().get::<Hangup>().cloned();
     match kind {
         Kind::Delay => {
             tokio::time::sleep(wait).await;
@@ -187,16 +185,11 @@ pub(crate) async fn layer(
         Kind::DropAfter => drop(next.run(request).await),
         Kind::Stall => tokio::time::sleep(wait).await,
     }
-    match hangup {
-        Some(Hangup(notify)) => {
-            notify.notify_one();
-            // The connection is dropped with this request; nothing is ever answered.
-            std::future::pending().await
-        }
-        // Not served by our connection loop (e.g. a router driven directly): the closest
-        // thing is a server error.
-        None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
+    // A router driven by something other than our connection loop sends this server
+    // error; ours closes the connection instead.
+    let mut response = axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    response.extensions_mut().insert(HangUp);
+    response
 }
 
 /// `code` in place of handling, in the operation's envelope (the event poll's carries

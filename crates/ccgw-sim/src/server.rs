@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::config::{Config, Transport};
-use crate::faults::{Faults, Hangup};
+use crate::faults::{Faults, HangUp};
 use crate::model::{Gateway, Stats};
 use crate::{SimError, http, tls};
 
@@ -223,14 +223,13 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let hangup = Hangup::default();
-                let (acceptor, service) = (acceptor.clone(), tagged(router.clone(), hangup.clone()));
+                let (acceptor, router) = (acceptor.clone(), router.clone());
                 connections.spawn(async move {
                     match acceptor {
-                        None => serve(stream, service, hangup).await,
+                        None => serve(stream, router).await,
                         Some(acceptor) => {
                             if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                                serve(tls, service, hangup).await;
+                                serve(tls, router).await;
                             }
                         }
                     }
@@ -243,44 +242,41 @@ async fn accept_loop(
     connections.shutdown().await;
 }
 
-/// The router, with each request tagged with its connection's [`Hangup`] (for faults).
-fn tagged(
-    router: axum::Router,
-    hangup: Hangup,
-) -> impl hyper::service::Service<
-    hyper::Request<hyper::body::Incoming>,
-    Response = axum::response::Response,
-    Error = std::convert::Infallible,
-    Future = impl Future<Output = Result<axum::response::Response, std::convert::Infallible>> + Send,
-> + Send
-+ 'static {
-    hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(hangup.clone());
-        // The router is always ready; calling it directly is what `oneshot` would do.
-        tower::Service::call(&mut router.clone(), request)
-    })
+/// A response a fault marked [`HangUp`]: answered as a service error, on which hyper
+/// closes the connection without writing anything.
+#[derive(Debug)]
+struct HungUp;
+
+impl std::fmt::Display for HungUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection closed by an injected fault")
+    }
 }
 
-/// Serves one connection until it ends — or until a fault hangs it up (dropping the
-/// connection closes the socket without another byte).
-async fn serve<S, H>(stream: S, service: H, hangup: Hangup)
+impl std::error::Error for HungUp {}
+
+/// Serves one connection until it ends, or until a fault hangs it up.
+async fn serve<S>(stream: S, router: axum::Router)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: hyper::service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-        >,
-    H::Future: Send + 'static,
 {
-    let connection = hyper::server::conn::http1::Builder::new()
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            // The router is always ready; calling it directly is what `oneshot` would do.
+            let answer = tower::Service::call(&mut router.clone(), request);
+            async move {
+                let Ok(response) = answer.await;
+                if response.extensions().get::<HangUp>().is_some() {
+                    return Err(HungUp);
+                }
+                Ok(response)
+            }
+        });
+    let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30))
-        .serve_connection(TokioIo::new(SetGuidCase(stream)), service);
-    tokio::select! {
-        _ = connection => {}
-        () = hangup.0.notified() => {}
-    }
+        .serve_connection(TokioIo::new(SetGuidCase(stream)), service)
+        .await;
 }
 
 /// Writes the response header name `Set-GUID` with exactly that capitalisation.
