@@ -34,8 +34,10 @@
 )]
 mod generated;
 mod guard;
+mod guid;
 mod session;
 
 pub use generated::*;
 pub use guard::{DEFAULT_RESPONSE_LIMIT, ResponseRejected, is_json_content_type};
-pub use session::{InvalidGuid, Session};
+pub use guid::{InvalidGuid, MAX_GUID_LEN, parse_guid};
+pub use session::Session;

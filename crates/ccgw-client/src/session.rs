@@ -24,13 +24,11 @@ use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::guard::{DEFAULT_RESPONSE_LIMIT, guard};
-use crate::{Client, Error};
+use crate::guid::{InvalidGuid, parse_guid};
+use crate::{Client, Error, operations};
 
 /// The request header that carries the Guid (the gateway's auth page names it `guid`).
 const GUID: HeaderName = HeaderName::from_static("guid");
-/// Operations that create the session and so are sent without a Guid (the spec's
-/// `security: []`).
-const WITHOUT_GUID: [&str; 1] = ["login"];
 /// Content type the gateway documents for every call.
 pub(crate) const JSON_UTF8: &str = "application/json; charset=UTF-8";
 
@@ -59,24 +57,8 @@ impl Default for Session {
     }
 }
 
-/// The operation that long-polls events (held by the gateway for about 10 s).
-const EVENT_POLL: &str = "getAgentEvent";
 /// The response header that carries a new Guid.
 const SET_GUID: &str = "set-guid";
-
-/// A Guid that cannot be sent as a header value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidGuid {
-    reason: &'static str,
-}
-
-impl fmt::Display for InvalidGuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid Guid: {}", self.reason)
-    }
-}
-
-impl std::error::Error for InvalidGuid {}
 
 impl Session {
     /// A session without a Guid: requests are refused until one is set.
@@ -94,7 +76,7 @@ impl Session {
         self
     }
 
-    /// The same session with a timeout for event polls (`getAgentEvent`), which the
+    /// The same session with a timeout for event polls ([`operations::GET_AGENT_EVENT`]), which the
     /// gateway holds for about 10 s: it must be longer than that hold. Other requests
     /// keep the client's timeout.
     #[must_use]
@@ -122,12 +104,7 @@ impl Session {
     /// Takes the Guid from a `Set-GUID` value (`JSESSIONID=<guid>`); returns whether
     /// it was usable.
     pub fn set_guid_from_header(&self, value: &str) -> bool {
-        let value = value.trim();
-        let bare = value
-            .get(..11)
-            .filter(|p| p.eq_ignore_ascii_case("JSESSIONID="))
-            .map_or(value, |_| &value[11..]);
-        self.set_guid(bare).is_ok()
+        self.set_guid(value).is_ok()
     }
 
     /// The cap on response bodies in bytes.
@@ -137,23 +114,13 @@ impl Session {
 
     /// Sets (or replaces) the Guid used by every following request.
     ///
-    /// The value must be non-empty visible ASCII without spaces (a Guid looks like
-    /// `279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0`); anything else — CR, LF,
-    /// controls, non-ASCII — is rejected, so it can never inject a header.
+    /// Checked by [`parse_guid`]: bare (a Guid looks like
+    /// `279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0`) or `JSESSIONID=<guid>`;
+    /// anything else — CR, LF, controls, non-ASCII — is rejected, so it can never inject
+    /// a header.
     pub fn set_guid(&self, guid: &str) -> Result<(), InvalidGuid> {
-        if guid.is_empty() {
-            return Err(InvalidGuid {
-                reason: "it is empty",
-            });
-        }
-        if !guid.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(InvalidGuid {
-                reason: "only visible ASCII characters without spaces are allowed",
-            });
-        }
-        let mut value = HeaderValue::from_str(guid).map_err(|_| InvalidGuid {
-            reason: "not a valid header value",
-        })?;
+        let guid = parse_guid(guid)?;
+        let mut value = HeaderValue::from_str(guid).map_err(|_| InvalidGuid::NotHeaderSafe)?;
         value.set_sensitive(true);
         let mut current = self.guid.write().unwrap_or_else(PoisonError::into_inner);
         if current.as_ref() != Some(&value) {
@@ -205,7 +172,8 @@ impl ClientHooks<Session> for Client {
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        let guid = if WITHOUT_GUID.contains(&info.operation_id) {
+        let sends_guid = operations::by_method(info.operation_id).is_none_or(|op| op.sends_guid);
+        let guid = if !sends_guid {
             None
         } else {
             let Some(guid) = self.inner.header() else {
@@ -226,7 +194,7 @@ impl ClientHooks<Session> for Client {
         if !has_body {
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        if info.operation_id == EVENT_POLL
+        if info.operation_id == operations::GET_AGENT_EVENT.method
             && let Some(timeout) = self.inner.poll_timeout
         {
             *request.timeout_mut() = Some(timeout);
@@ -298,6 +266,23 @@ mod tests {
         let shown = format!("{session:?} {session:#?}");
         assert!(!shown.contains("SENTINEL"), "{shown}");
         assert!(shown.contains("<redacted>"));
+    }
+
+    /// The hook compares with `OperationInfo::operation_id`, which progenitor fills with
+    /// the method name: the constants must be those names, or the poll timeout and the
+    /// Guid-less sign-in silently stop working.
+    #[test]
+    fn operation_constants_name_the_generated_methods() {
+        let generated = include_str!("generated.rs");
+        for op in operations::ALL {
+            assert!(
+                generated.contains(&format!("operation_id: \"{}\"", op.method)),
+                "{op:?} is not what progenitor puts in OperationInfo"
+            );
+        }
+        assert_eq!(operations::GET_AGENT_EVENT.method, "get_agent_event");
+        assert!(!operations::LOGIN.sends_guid && !operations::FORCE_LOGIN.sends_guid);
+        assert!(operations::ALL.iter().filter(|op| !op.sends_guid).count() == 2);
     }
 
     #[test]

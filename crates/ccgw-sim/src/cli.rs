@@ -46,6 +46,10 @@ pub struct SimArgs {
     /// Answer path values outside the documented ranges with HTTP 404 instead of 000-002.
     #[arg(long)]
     pub routing_404: bool,
+    /// Refuse forced sign-in of a signed-in agent (forceLogin answers 100-015), as a
+    /// platform whose forced sign-in switch is off.
+    #[arg(long)]
+    pub no_forced_sign_in: bool,
     /// Print one line of JSON (base URL, CA file, Guids of --sign-in agents) instead of
     /// the human-readable banner.
     #[arg(long)]
@@ -162,6 +166,7 @@ pub async fn run(args: SimArgs) -> Result<()> {
             }
         },
         listen: args.listen,
+        forced_sign_in: !args.no_forced_sign_in,
         faults: args
             .faults
             .clone()

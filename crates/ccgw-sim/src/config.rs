@@ -95,6 +95,9 @@ pub struct Config {
     pub record: Option<PathBuf>,
     /// Random faults per request (none by default); see [`Faults`].
     pub faults: Faults,
+    /// Whether `forceLogin` may take a signed-in agent's session over (the platform's
+    /// forced sign-in switch; default on). Off: it answers `100-015`.
+    pub forced_sign_in: bool,
 }
 
 impl Default for Config {
@@ -117,6 +120,7 @@ impl Default for Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             record: None,
             faults: Faults::default(),
+            forced_sign_in: true,
         }
     }
 }

@@ -29,6 +29,10 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route(&format!("{BASE}/onlineagent/{{agentid}}"), put(login))
         .route(
+            &format!("{BASE}/onlineagent/{{agentid}}/forcelogin"),
+            put(force_login),
+        )
+        .route(
             &format!("{BASE}/onlineagent/{{agentid}}/logout"),
             axum::routing::delete(logout),
         )
@@ -260,18 +264,27 @@ fn count(gw: &Gateway) {
 }
 
 async fn login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Response {
-    count(&gw);
-    let Ok(agent) = agent_id(&gw, &agent) else {
-        return invalid(&gw);
+    sign_in(&gw, &agent, &body, "login", false)
+}
+
+async fn force_login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Response {
+    sign_in(&gw, &agent, &body, "forceLogin", true)
+}
+
+/// `login` and `forceLogin`: the same body, the same answer.
+fn sign_in(gw: &Gateway, agent: &str, body: &[u8], operation: &str, force: bool) -> Response {
+    count(gw);
+    let Ok(agent) = agent_id(gw, agent) else {
+        return invalid(gw);
     };
     // Not JSON of the documented shape: rejected before the operation, as a JSON
     // binding layer does (the spec's 400).
-    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let answer = gw
-        .take_injected("login")
-        .unwrap_or_else(|| gw.login(agent, &body));
+        .take_injected(operation)
+        .unwrap_or_else(|| gw.login(agent, &body, force));
     json_response(&answer, "result", None)
 }
 

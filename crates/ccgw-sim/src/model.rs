@@ -34,6 +34,8 @@ pub mod retcode {
     pub const WRONG_STATE_AT_SIGN_OUT: &str = "100-010";
     /// Invalid parameter at sign-in.
     pub const INVALID_SIGN_IN_PARAMETER: &str = "100-011";
+    /// Signed in and may not be forced out (forced sign-in switched off).
+    pub const CANNOT_FORCE_SIGN_IN: &str = "100-015";
     /// Wrong way of obtaining events (polling a push-mode session).
     pub const WRONG_EVENT_METHOD: &str = "000-001";
     /// The agent is being switched over (failover); nothing was done.
@@ -144,8 +146,10 @@ macro_rules! counters {
 counters! {
     /// Requests answered, any operation.
     requests,
-    /// Successful sign-ins.
+    /// Successful sign-ins (forced ones included).
     logins,
+    /// Sessions taken over by a forced sign-in (`forceLogin` on a signed-in agent).
+    takeovers,
     /// Sign-outs by `logout`.
     logouts,
     /// Sign-outs because nothing polled for the inactivity limit.
@@ -415,8 +419,15 @@ impl Gateway {
         Some(new)
     }
 
-    /// `login`: `body` is the parsed JSON object.
-    pub(crate) fn login(&self, agent: u32, body: &serde_json::Map<String, Value>) -> Answer {
+    /// `login` (`force` false) or `forceLogin` (`force` true): `body` is the parsed JSON
+    /// object. A forced sign-in ends a current session first: its Guids stop being
+    /// accepted at once, its undelivered events are dropped, its held polls wake up.
+    pub(crate) fn login(
+        &self,
+        agent: u32,
+        body: &serde_json::Map<String, Value>,
+        force: bool,
+    ) -> Answer {
         let now = self.clock.now_ms();
         let Some(password) = body.get("password").and_then(lenient_string) else {
             return Answer::code(retcode::SIGN_IN_PARAMETER_INVALID);
@@ -438,7 +449,14 @@ impl Gateway {
             return Answer::code(retcode::WRONG_CREDENTIALS);
         }
         if data.session.is_some() {
-            return Answer::code(retcode::ALREADY_SIGNED_IN);
+            if !force {
+                return Answer::code(retcode::ALREADY_SIGNED_IN);
+            }
+            if !self.config.forced_sign_in {
+                return Answer::code(retcode::CANNOT_FORCE_SIGN_IN);
+            }
+            self.end_session(&mut data, slot);
+            bump(&self.counters.takeovers);
         }
         let guid = self.new_guid();
         let login_epoch_ms = self.clock.epoch_ms();

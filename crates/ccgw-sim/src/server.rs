@@ -95,7 +95,7 @@ impl SimHandle {
             .clone();
         let mut body = serde_json::Map::new();
         body.insert("password".into(), password.into());
-        self.gateway.login(agent, &body).set_guid
+        self.gateway.login(agent, &body, false).set_guid
     }
 
     /// Replaces the random faults from now on (e.g. [`Faults::default`] ends them).

@@ -80,117 +80,34 @@ pub enum RetCode {
     Other(String),
 }
 
-const TABLE: [(&str, RetCode, &str); 26] = [
-    ("0", RetCode::Success, "success"),
-    (
-        "000-001",
-        RetCode::WrongEventMethod,
-        "wrong way of obtaining agent events",
-    ),
-    (
-        "000-002",
-        RetCode::InvalidParameter,
-        "a parameter or the URL is invalid",
-    ),
-    (
-        "000-003",
-        RetCode::NoPermission,
-        "no permission; the Guid is wrong or has expired",
-    ),
-    (
-        "000-004",
-        RetCode::SwitchingOver,
-        "the agent is being switched over",
-    ),
-    (
-        "000-005",
-        RetCode::InspectingSelf,
-        "the agent to be inspected is the inspector",
-    ),
-    (
-        "000-006",
-        RetCode::MessageParameter,
-        "message parameter error",
-    ),
-    (
-        "000-007",
-        RetCode::CalledRepeatedly,
-        "the interface was called repeatedly",
-    ),
-    (
-        "100-001",
-        RetCode::SignInParameterInvalid,
-        "sign-in parameter empty or invalid",
-    ),
-    (
-        "100-002",
-        RetCode::AlreadySignedIn,
-        "the agent is already signed in",
-    ),
-    ("100-003", RetCode::CtiUnavailable, "the CTI is unavailable"),
-    (
-        "100-004",
-        RetCode::WrongCredentials,
-        "wrong user name or password",
-    ),
-    (
-        "100-005",
-        RetCode::SignOutParameterInvalid,
-        "invalid sign-out parameter",
-    ),
-    (
-        "100-006",
-        RetCode::NotSignedIn,
-        "the agent is not signed in",
-    ),
-    (
-        "100-007",
-        RetCode::OperationException,
-        "exception while executing the agent operation",
-    ),
-    (
-        "100-008",
-        RetCode::AlreadySignedOut,
-        "the agent is already signed out",
-    ),
-    (
-        "100-009",
-        RetCode::StateChangeRefused,
-        "the agent's state does not allow this change",
-    ),
-    (
-        "100-010",
-        RetCode::WrongStateAtSignOut,
-        "wrong state at sign-out",
-    ),
-    (
-        "100-011",
-        RetCode::InvalidSignInParameter,
-        "invalid parameter at sign-in",
-    ),
-    ("100-012", RetCode::WrongAgentType, "wrong agent type"),
-    (
-        "100-013",
-        RetCode::InvalidPhoneNumber,
-        "invalid phone number",
-    ),
-    (
-        "100-014",
-        RetCode::PhoneNumberOutOfRange,
-        "phone number outside the configured range",
-    ),
-    (
-        "100-015",
-        RetCode::CannotForceSignIn,
-        "already signed in and cannot be forced out",
-    ),
-    ("100-016", RetCode::InvalidIpAddress, "invalid IP address"),
-    (
-        "100-017",
-        RetCode::UportalAuthenticationFailed,
-        "uPortal authentication failed",
-    ),
-    ("100-018", RetCode::VdnMismatch, "VDN mismatch"),
+/// Every known code: its text, variant, meaning and disposition (`None`: success).
+const TABLE: [(&str, RetCode, &str, Option<Disposition>); 26] = [
+    ("0", RetCode::Success, "success", None),
+    ("000-001", RetCode::WrongEventMethod, "wrong way of obtaining agent events", Some(Disposition::FixConfiguration)),
+    ("000-002", RetCode::InvalidParameter, "a parameter or the URL is invalid", Some(Disposition::DoNotResend)),
+    ("000-003", RetCode::NoPermission, "no permission; the Guid is wrong or has expired", Some(Disposition::TakeOver)),
+    ("000-004", RetCode::SwitchingOver, "the agent is being switched over", Some(Disposition::BackOff)),
+    ("000-005", RetCode::InspectingSelf, "the agent to be inspected is the inspector", Some(Disposition::DoNotResend)),
+    ("000-006", RetCode::MessageParameter, "message parameter error", Some(Disposition::DoNotResend)),
+    ("000-007", RetCode::CalledRepeatedly, "the interface was called repeatedly", Some(Disposition::BackOff)),
+    ("100-001", RetCode::SignInParameterInvalid, "sign-in parameter empty or invalid", Some(Disposition::FixConfiguration)),
+    ("100-002", RetCode::AlreadySignedIn, "the agent is already signed in", Some(Disposition::TakeOver)),
+    ("100-003", RetCode::CtiUnavailable, "the CTI is unavailable", Some(Disposition::BackOff)),
+    ("100-004", RetCode::WrongCredentials, "wrong user name or password", Some(Disposition::FixConfiguration)),
+    ("100-005", RetCode::SignOutParameterInvalid, "invalid sign-out parameter", Some(Disposition::DoNotResend)),
+    ("100-006", RetCode::NotSignedIn, "the agent is not signed in", Some(Disposition::SignInAgain)),
+    ("100-007", RetCode::OperationException, "exception while executing the agent operation", Some(Disposition::BackOff)),
+    ("100-008", RetCode::AlreadySignedOut, "the agent is already signed out", Some(Disposition::SignInAgain)),
+    ("100-009", RetCode::StateChangeRefused, "the agent's state does not allow this change", Some(Disposition::DoNotResend)),
+    ("100-010", RetCode::WrongStateAtSignOut, "wrong state at sign-out", Some(Disposition::BackOff)),
+    ("100-011", RetCode::InvalidSignInParameter, "invalid parameter at sign-in", Some(Disposition::FixConfiguration)),
+    ("100-012", RetCode::WrongAgentType, "wrong agent type", Some(Disposition::FixConfiguration)),
+    ("100-013", RetCode::InvalidPhoneNumber, "invalid phone number", Some(Disposition::FixConfiguration)),
+    ("100-014", RetCode::PhoneNumberOutOfRange, "phone number outside the configured range", Some(Disposition::FixConfiguration)),
+    ("100-015", RetCode::CannotForceSignIn, "already signed in and cannot be forced out", Some(Disposition::DoNotResend)),
+    ("100-016", RetCode::InvalidIpAddress, "invalid IP address", Some(Disposition::FixConfiguration)),
+    ("100-017", RetCode::UportalAuthenticationFailed, "uPortal authentication failed", Some(Disposition::FixConfiguration)),
+    ("100-018", RetCode::VdnMismatch, "VDN mismatch", Some(Disposition::FixConfiguration)),
 ];
 
 impl RetCode {
@@ -202,8 +119,8 @@ impl RetCode {
         let code = code.trim();
         TABLE
             .iter()
-            .find(|(text, _, _)| *text == code)
-            .map(|(_, known, _)| known.clone())
+            .find(|(text, ..)| *text == code)
+            .map(|(_, known, ..)| known.clone())
             .unwrap_or_else(|| RetCode::Other(shown(code)))
     }
 
@@ -213,8 +130,8 @@ impl RetCode {
             RetCode::Other(code) => code,
             known => TABLE
                 .iter()
-                .find(|(_, k, _)| k == known)
-                .map_or("", |(text, _, _)| text),
+                .find(|(_, k, ..)| k == known)
+                .map_or("", |(text, ..)| text),
         }
     }
 
@@ -222,8 +139,26 @@ impl RetCode {
     pub fn meaning(&self) -> &'static str {
         TABLE
             .iter()
-            .find(|(_, k, _)| k == self)
-            .map_or("unknown code", |(_, _, meaning)| meaning)
+            .find(|(_, k, ..)| k == self)
+            .map_or("unknown code", |(_, _, meaning, _)| meaning)
+    }
+
+    /// What to do about this code (see [`Disposition`]); `None` for success. A code
+    /// this crate does not know ([`RetCode::Other`]) was an answer, so nothing is known
+    /// to have been applied or to be transient: [`Disposition::DoNotResend`].
+    pub fn disposition(&self) -> Option<Disposition> {
+        match self {
+            RetCode::Other(_) => Some(Disposition::DoNotResend),
+            known => TABLE
+                .iter()
+                .find(|(_, k, ..)| k == known)
+                .and_then(|(.., disposition)| *disposition),
+        }
+    }
+
+    /// Every code this crate knows, in the gateway's order (success first).
+    pub fn known() -> impl Iterator<Item = RetCode> {
+        TABLE.iter().map(|(_, code, ..)| code.clone())
     }
 
     /// Whether this is `0`.
@@ -249,12 +184,91 @@ impl fmt::Display for RetCode {
     }
 }
 
-/// Everything that can go wrong, typed so that a caller can decide: fix the input, sign
-/// in again, give up, or — only where nothing reached the gateway — try again.
+/// What the caller should do about an error. Every [`Error`] variant and every
+/// [`RetCode`] has exactly one ([`Error::disposition`], [`RetCode::disposition`]); the
+/// crate documentation has the whole table.
 ///
-/// Rest is not idempotent: this crate never retries, and an error that may have
-/// happened after the request reached the gateway is [`Error::OutcomeUnknown`].
-/// No variant ever contains the Guid.
+/// ```
+/// use ccgw::{Disposition, RetCode};
+/// assert_eq!(RetCode::parse("100-002").disposition(), Some(Disposition::TakeOver));
+/// assert_eq!(RetCode::parse("000-007").disposition(), Some(Disposition::BackOff));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// Nothing reached the gateway, so nothing was applied: sending again is safe.
+    Resend,
+    /// The request may have been applied although no answer says so: read the agent's
+    /// state (or wait for its event) before deciding; never resend blindly.
+    SettleUnknown,
+    /// The session is gone (or this handle was signed out): sign in again.
+    SignInAgain,
+    /// The gateway holds a session this client cannot use (signed in elsewhere, or the
+    /// client's Guid is past the gateway's grace): take it over with a forced sign-in.
+    TakeOver,
+    /// A passing refusal; nothing was applied: wait, then try again.
+    BackOff,
+    /// Refused for good: sending the same again cannot succeed.
+    DoNotResend,
+    /// The input, the configuration or the credentials are wrong: fix them.
+    FixConfiguration,
+}
+
+impl Disposition {
+    /// Every disposition, for tables and exhaustive checks.
+    pub const ALL: [Disposition; 7] = [
+        Disposition::Resend,
+        Disposition::SettleUnknown,
+        Disposition::SignInAgain,
+        Disposition::TakeOver,
+        Disposition::BackOff,
+        Disposition::DoNotResend,
+        Disposition::FixConfiguration,
+    ];
+
+    /// Its name, as in the documentation's table (`SettleUnknown`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Disposition::Resend => "Resend",
+            Disposition::SettleUnknown => "SettleUnknown",
+            Disposition::SignInAgain => "SignInAgain",
+            Disposition::TakeOver => "TakeOver",
+            Disposition::BackOff => "BackOff",
+            Disposition::DoNotResend => "DoNotResend",
+            Disposition::FixConfiguration => "FixConfiguration",
+        }
+    }
+
+    /// What to do, in a few words, for people reading an error report.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Disposition::Resend => "nothing was sent; it is safe to try again",
+            Disposition::SettleUnknown => {
+                "it may have been applied; check the agent's state before trying again"
+            }
+            Disposition::SignInAgain => "the session is gone; sign in again",
+            Disposition::TakeOver => {
+                "the gateway still holds a session this client cannot use; take it over with a forced sign-in"
+            }
+            Disposition::BackOff => "nothing was applied; wait a moment and try again",
+            Disposition::DoNotResend => "refused; sending the same again will not help",
+            Disposition::FixConfiguration => "fix the input or the configuration",
+        }
+    }
+}
+
+impl fmt::Display for Disposition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Everything that can go wrong, typed so that a caller can decide: each error has one
+/// [`Disposition`] ([`Error::disposition`]) that says what to do.
+///
+/// Rest is not idempotent: this crate never resends a request that may have reached the
+/// gateway, and an error that may have happened after it did is settled by reading the
+/// state ([`Disposition::SettleUnknown`]). No variant ever contains the Guid.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -346,12 +360,17 @@ pub enum Error {
         /// The `Content-Type` sent, if any (at most 100 characters).
         content_type: Option<String>,
     },
-    /// [`Agent::rest_confirmed`](crate::Agent::rest_confirmed): the gateway accepted the
-    /// request but `AgentState_SetRest_Success` did not arrive within the wait.
-    #[error("rest was accepted but not confirmed within {waited:?}")]
+    /// A confirmed operation ([`Agent::rest_confirmed`](crate::Agent::rest_confirmed),
+    /// …): neither its event came within the wait nor did the agent's state, read at the
+    /// end, show that it took effect.
+    #[error("{operation} was not confirmed within {waited:?}{}", state.map_or_else(|| "; the state could not be read".to_owned(), |s| format!("; the agent is {}", s.name())))]
     NotConfirmed {
+        /// The gateway's log name of the operation.
+        operation: &'static str,
         /// How long was waited.
         waited: Duration,
+        /// The agent's state read at the end, if it could be read.
+        state: Option<crate::AgentState>,
     },
     /// Events cannot be obtained (no runtime, or the gateway unreachable for longer than
     /// a session survives); the event stream has ended.
@@ -371,6 +390,13 @@ pub enum Error {
     ResponseTooLarge {
         /// The limit in bytes.
         limit: usize,
+    },
+    /// This handle has no session: it was signed out (or its Guid was dropped). Nothing
+    /// was sent; sign in again for a new handle.
+    #[error("{operation} was not sent: this agent handle is signed out; sign in again")]
+    NotSignedIn {
+        /// The gateway's log name of the operation that was not sent.
+        operation: &'static str,
     },
 }
 
@@ -399,12 +425,58 @@ impl Error {
         }
     }
 
-    /// Whether the session is gone and signing in again (or taking the newest Guid in
-    /// dynamic authentication) is the remedy: `100-006` or `000-003`.
+    /// What to do about this error; see [`Disposition`] and the table in the crate
+    /// documentation.
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            Error::InvalidArgument(_) | Error::InvalidGuid(_) | Error::Config { .. } => {
+                Disposition::FixConfiguration
+            }
+            Error::Tls(_) => Disposition::FixConfiguration,
+            Error::Gateway { code, .. } => code.disposition().unwrap_or(Disposition::DoNotResend),
+            Error::Connect(_) | Error::TimeoutBeforeSend { .. } => Disposition::Resend,
+            Error::UnexpectedStatus { .. }
+            | Error::OutcomeUnknown { .. }
+            | Error::MalformedResponse { .. }
+            | Error::UnexpectedContentType { .. }
+            | Error::ResponseTooLarge { .. }
+            | Error::NotConfirmed { .. }
+            | Error::EventsLost { .. } => Disposition::SettleUnknown,
+            Error::EventsUnavailable { .. } | Error::NotSignedIn { .. } => {
+                Disposition::SignInAgain
+            }
+        }
+    }
+
+    /// The variant's name, as in the documentation's table (`OutcomeUnknown`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "InvalidArgument",
+            Error::InvalidGuid(_) => "InvalidGuid",
+            Error::Config { .. } => "Config",
+            Error::Gateway { .. } => "Gateway",
+            Error::UnexpectedStatus { .. } => "UnexpectedStatus",
+            Error::Connect(_) => "Connect",
+            Error::Tls(_) => "Tls",
+            Error::TimeoutBeforeSend { .. } => "TimeoutBeforeSend",
+            Error::OutcomeUnknown { .. } => "OutcomeUnknown",
+            Error::MalformedResponse { .. } => "MalformedResponse",
+            Error::UnexpectedContentType { .. } => "UnexpectedContentType",
+            Error::NotConfirmed { .. } => "NotConfirmed",
+            Error::EventsUnavailable { .. } => "EventsUnavailable",
+            Error::EventsLost { .. } => "EventsLost",
+            Error::ResponseTooLarge { .. } => "ResponseTooLarge",
+            Error::NotSignedIn { .. } => "NotSignedIn",
+        }
+    }
+
+    /// Whether a new session is the remedy: [`Disposition::SignInAgain`] (`100-006`, a
+    /// signed-out handle, events gone for good) or [`Disposition::TakeOver`] (`100-002`,
+    /// a Guid the gateway no longer accepts: `000-003`).
     pub fn needs_sign_in(&self) -> bool {
         matches!(
-            self.retcode(),
-            Some(RetCode::NotSignedIn | RetCode::NoPermission)
+            self.disposition(),
+            Disposition::SignInAgain | Disposition::TakeOver
         )
     }
 
@@ -414,22 +486,36 @@ impl Error {
         matches!(self.retcode(), Some(RetCode::StateChangeRefused))
     }
 
-    /// Whether the request certainly did not reach the gateway, so sending it again
-    /// cannot apply it twice: connect failures and connect timeouts. (Invalid input,
-    /// TLS and configuration errors also sent nothing, but repeating them cannot help.)
+    /// Whether sending the request again cannot apply it twice and may succeed:
+    /// [`Disposition::Resend`] (nothing reached the gateway) or [`Disposition::BackOff`]
+    /// (the gateway answered that it did nothing, e.g. `000-004`, `000-007`). (Invalid
+    /// input, TLS and configuration errors also sent nothing, but repeating them cannot
+    /// help.)
     pub fn is_retry_safe(&self) -> bool {
-        matches!(self, Error::Connect(_) | Error::TimeoutBeforeSend { .. })
+        matches!(
+            self.disposition(),
+            Disposition::Resend | Disposition::BackOff
+        )
     }
 
-    /// Whether the request may have been applied although no answer says so.
+    /// Whether the request may have been applied although no answer says so
+    /// ([`Disposition::SettleUnknown`]): a timeout or a lost connection after sending,
+    /// an unexpected status, a malformed, foreign or too large answer.
     pub fn is_outcome_unknown(&self) -> bool {
-        matches!(self, Error::OutcomeUnknown { .. })
+        self.disposition() == Disposition::SettleUnknown
     }
 
     /// Whether the gateway may have answered without the answer arriving: the request
     /// may have been sent, and no return code came back.
     pub(crate) fn answer_may_be_lost(&self) -> bool {
-        self.retcode().is_none() && !self.is_retry_safe()
+        matches!(
+            self,
+            Error::OutcomeUnknown { .. }
+                | Error::UnexpectedStatus { .. }
+                | Error::MalformedResponse { .. }
+                | Error::UnexpectedContentType { .. }
+                | Error::ResponseTooLarge { .. }
+        )
     }
 }
 
