@@ -150,31 +150,35 @@ fn operations_module(spec: &Spec, generated: &str) -> Result<String> {
         );
         all.push(name);
     }
-    Ok(format!(
-        "/// The spec's operations, for code that must name one (hooks, logs, errors).\n\
-pub mod operations {{\n\
-    /// One operation of the spec.\n\
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]\n\
-    pub struct Operation {{\n\
-        /// The spec's `operationId`: the gateway's method name in logs (`getAgentEvent`).\n\
-        pub log_name: &'static str,\n\
-        /// The generated method's name, which progenitor also puts in\n\
-        /// `OperationInfo::operation_id` (`get_agent_event`).\n\
-        pub method: &'static str,\n\
-        /// Whether the request carries the session's Guid (false for `security: []`).\n\
-        pub sends_guid: bool,\n\
-    }}\n\
-{consts}\
-    /// Every operation, in the spec's order.\n\
-    pub const ALL: [Operation; {}] = [{}];\n\
-    /// The operation whose generated method (`OperationInfo::operation_id`) is `method`.\n\
-    pub fn by_method(method: &str) -> Option<Operation> {{\n\
-        ALL.into_iter().find(|op| op.method == method)\n\
-    }}\n\
-}}\n",
+    let module = format!(
+        r#"/// The spec's operations, for code that must name one (hooks, logs, errors).
+pub mod operations {{
+    /// One operation of the spec.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Operation {{
+        /// The spec's `operationId`: the gateway's method name in logs (`getAgentEvent`).
+        pub log_name: &'static str,
+        /// The generated method's name, which progenitor also puts in
+        /// `OperationInfo::operation_id` (`get_agent_event`).
+        pub method: &'static str,
+        /// Whether the request carries the session's Guid (false for `security: []`).
+        pub sends_guid: bool,
+    }}
+{consts}
+    /// Every operation, in the spec's order.
+    pub const ALL: [Operation; {}] = [{}];
+    /// The operation whose generated method (`OperationInfo::operation_id`) is `method`.
+    pub fn by_method(method: &str) -> Option<Operation> {{
+        ALL.into_iter().find(|op| op.method == method)
+    }}
+}}
+"#,
         all.len(),
         all.join(", ")
-    ))
+    );
+    let file: syn::File = syn::parse_str(&module)
+        .map_err(|e| anyhow!("the operations module does not parse: {e}"))?;
+    Ok(prettyplease::unparse(&file))
 }
 
 /// Appends each parameter's `minimum`/`maximum` to its description (in memory only):

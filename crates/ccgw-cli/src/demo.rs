@@ -7,7 +7,7 @@ use ccgw_sim::{AuthMode, Config, Simulator, Transport};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::failure::Failure;
-use crate::{describe, state_name};
+use crate::describe;
 
 const AGENT: u32 = 101;
 /// Longest wait for any one event.
@@ -46,11 +46,11 @@ impl Timeline {
         let outcome = loop {
             match tokio::time::timeout(EVENT_WAIT, events.next()).await {
                 Err(_) => {
-                    break Err(Failure::Refused(format!(
+                    break Err(Failure::Other(format!(
                         "{waiting_for} did not arrive within {EVENT_WAIT:?}"
                     )));
                 }
-                Ok(None) => break Err(Failure::Transport("the event stream ended".to_owned())),
+                Ok(None) => break Err(Failure::Other("the event stream ended".to_owned())),
                 Ok(Some(Err(e))) => break Err(Failure::from_ccgw(&e, agent_id())),
                 Ok(Some(Ok(event))) => {
                     self.events += 1;
@@ -135,8 +135,11 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
     })
     .await?;
     let status = agent.status().await.map_err(|e| failure(&e))?;
-    let (code, name) = state_name(status.state);
-    t.step(&format!("status: {name} ({code})"));
+    t.step(&format!(
+        "status: {} ({})",
+        status.state.name(),
+        status.state.code()
+    ));
 
     t.step(&format!("waiting out the {rest_seconds} s rest"));
     t.until(&mut events, "AgentState_Rest_Timeout", |e| {
@@ -162,8 +165,11 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
     })
     .await?;
     let status = agent.status().await.map_err(|e| failure(&e))?;
-    let (code, name) = state_name(status.state);
-    t.step(&format!("status: {name} ({code})"));
+    t.step(&format!(
+        "status: {} ({})",
+        status.state.name(),
+        status.state.code()
+    ));
 
     agent.sign_out().await.map_err(|e| failure(&e))?;
     t.step(&format!("agent {id} signed out"));

@@ -1,20 +1,65 @@
-//! One readable line per failure, and an exit code per class (see `ccgw --help`).
+//! One readable line per failure, and an exit code per class (see `ccgw --help`). A
+//! gateway or transport failure's class is its [`Disposition`], from `ccgw`.
 
-use ccgw::{AgentId, Error, RetCode};
+use ccgw::{AgentId, Disposition, Error, ErrorChain, RetCode};
 
 /// A failure, by class.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// Exit 2: the input is not usable.
+    /// Exit 2: the input is not usable (before anything was sent).
     Input(String),
-    /// Exit 3: the gateway refused.
-    Refused(String),
-    /// Exit 4: no usable exchange with the gateway.
-    Transport(String),
-    /// Exit 5: the request may have been applied.
-    Unknown(String),
-    /// Exit 1: anything else.
+    /// An error of `ccgw`: the exit code is its disposition's.
+    Ccgw(Disposition, String),
+    /// Exit 1: anything else (a local failure, e.g. the Guid file cannot be written).
     Other(String),
+}
+
+/// The exit code of each disposition; `ccgw --help` lists them (a test holds the help
+/// text to this table).
+pub(crate) const EXIT_CODES: [(Disposition, u8, &str); 7] = [
+    (
+        Disposition::FixConfiguration,
+        2,
+        "fix the input or configuration (a value out of range, a missing password or Guid, bad usage, wrong password, TLS)",
+    ),
+    (
+        Disposition::DoNotResend,
+        3,
+        "refused by the gateway; sending the same again will not help (e.g. 100-009)",
+    ),
+    (
+        Disposition::Resend,
+        4,
+        "nothing reached the gateway (cannot connect, connect timeout); safe to try again",
+    ),
+    (
+        Disposition::SettleUnknown,
+        5,
+        "outcome unknown: the request may have been applied; check `ccgw status`",
+    ),
+    (
+        Disposition::SignInAgain,
+        6,
+        "the session is gone (100-006); sign in again",
+    ),
+    (
+        Disposition::TakeOver,
+        7,
+        "the gateway holds a session this Guid cannot use (100-002, 000-003); `ccgw sign-in --take-over`",
+    ),
+    (
+        Disposition::BackOff,
+        8,
+        "a passing refusal (000-004, 000-007, 100-007); nothing was applied, try again later",
+    ),
+];
+
+/// The exit code of `disposition` (1 for one this table does not know yet).
+pub(crate) fn exit_code_of(disposition: Disposition) -> u8 {
+    EXIT_CODES
+        .iter()
+        .find(|(d, ..)| *d == disposition)
+        .map_or(1, |(_, code, _)| *code)
 }
 
 impl Failure {
@@ -22,27 +67,21 @@ impl Failure {
         match self {
             Failure::Other(_) => 1,
             Failure::Input(_) => 2,
-            Failure::Refused(_) => 3,
-            Failure::Transport(_) => 4,
-            Failure::Unknown(_) => 5,
+            Failure::Ccgw(disposition, _) => exit_code_of(*disposition),
         }
     }
 
     pub(crate) fn message(&self) -> &str {
         match self {
-            Failure::Input(m)
-            | Failure::Refused(m)
-            | Failure::Transport(m)
-            | Failure::Unknown(m)
-            | Failure::Other(m) => m,
+            Failure::Input(m) | Failure::Ccgw(_, m) | Failure::Other(m) => m,
         }
     }
 
     /// What went wrong and what to do, for agent `agent`.
     pub(crate) fn from_ccgw(error: &Error, agent: AgentId) -> Failure {
-        let chain = chain(error);
-        match error {
-            Error::InvalidArgument(_) | Error::InvalidGuid(_) => Failure::Input(chain),
+        let chain = ErrorChain(error).to_string();
+        let disposition = error.disposition();
+        let message = match error {
             Error::Gateway { code, message, .. } => {
                 let said = if message.is_empty() {
                     String::new()
@@ -55,7 +94,7 @@ impl Failure {
                         code.as_str()
                     ),
                     RetCode::NoPermission => format!(
-                        "the gateway refused agent {agent}'s Guid ({}): it expired or was replaced; sign in again with `ccgw sign-in`",
+                        "the gateway refused agent {agent}'s Guid ({}): it expired or was replaced; take the session over with `ccgw sign-in --take-over`",
                         code.as_str()
                     ),
                     RetCode::StateChangeRefused => format!(
@@ -65,42 +104,52 @@ impl Failure {
                     RetCode::WrongCredentials => {
                         format!("wrong password for agent {agent} ({})", code.as_str())
                     }
-                    RetCode::AlreadySignedIn => {
-                        format!("agent {agent} is already signed in ({})", code.as_str())
-                    }
-                    other => format!("the gateway refused the request for agent {agent}: {other}"),
+                    RetCode::AlreadySignedIn => format!(
+                        "agent {agent} is already signed in ({}); `ccgw sign-in --take-over` takes the session over",
+                        code.as_str()
+                    ),
+                    other => format!(
+                        "the gateway refused the request for agent {agent}: {other}; {}",
+                        disposition.advice()
+                    ),
                 };
-                Failure::Refused(format!("{advice}{said}"))
+                format!("{advice}{said}")
             }
-            Error::NotConfirmed { waited } => Failure::Refused(format!(
-                "the gateway accepted rest for agent {agent} but did not confirm it within {waited:?}; check `ccgw status`"
-            )),
-            Error::OutcomeUnknown { .. } => Failure::Unknown(format!(
-                "{chain}; check `ccgw status --agent {agent}` before trying again"
-            )),
-            Error::Tls(_) => Failure::Transport(format!(
+            Error::NotConfirmed { .. } => {
+                format!("{chain}; check `ccgw status --agent {agent}`")
+            }
+            Error::OutcomeUnknown { .. } => {
+                format!("{chain}; check `ccgw status --agent {agent}` before trying again")
+            }
+            Error::Tls(_) => format!(
                 "{chain}; pass the gateway's CA certificate with --ca-file or CCGW_CA_FILE"
-            )),
-            Error::Connect(_) | Error::TimeoutBeforeSend { .. } => Failure::Transport(format!(
-                "{chain}; is the gateway running and the URL right?"
-            )),
-            Error::Config { .. } => Failure::Input(chain),
-            _ => Failure::Transport(chain),
-        }
+            ),
+            Error::Connect(_) | Error::TimeoutBeforeSend { .. } => {
+                format!("{chain}; is the gateway running and the URL right?")
+            }
+            Error::NotSignedIn { .. } => format!("{chain} with `ccgw sign-in`"),
+            _ => chain,
+        };
+        Failure::Ccgw(disposition, message)
     }
 }
 
-/// The error with its sources, `outer: inner: innermost`.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_disposition_has_its_own_exit_code() {
+        for d in Disposition::ALL {
+            assert!(
+                EXIT_CODES.iter().any(|(known, ..)| *known == d),
+                "{d} has no exit code"
+            );
         }
-        source = s.source();
+        let mut codes: Vec<u8> = EXIT_CODES.iter().map(|(_, c, _)| *c).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), EXIT_CODES.len(), "two dispositions share a code");
+        assert!(!codes.contains(&0) && !codes.contains(&1));
     }
-    text
 }

@@ -18,29 +18,32 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ccgw::{
-    AgentEvent, AgentId, AgentState, GatewayClient, InitialState, RestCause, RestDuration, SignIn,
+    AgentEvent, AgentId, Confirmed, GatewayClient, IfSignedIn, InitialState, RestCause,
+    RestDuration, SignIn, SignedInBy,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::failure::Failure;
 
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  another failure (e.g. the Guid file cannot be written)
-  2  invalid input (a value out of range, a missing password or Guid, bad usage)
-  3  refused by the gateway (a return code other than 0, or rest not confirmed in time)
-  4  transport: cannot connect, TLS, timeout before sending, unexpected answer
-  5  outcome unknown: the request may have reached the gateway; check `ccgw status`
-
-Secrets never go on the command line: the password comes from CCGW_PASSWORD,
---password-file or a prompt; the Guid from CCGW_GUID or the Guid file that
-`ccgw sign-in` writes (mode 0600). Neither is ever printed.";
+/// `--help`'s closing text: the exit codes (one per disposition of `ccgw`'s errors)
+/// and where secrets come from.
+fn after_help() -> String {
+    let mut text = String::from("Exit codes:\n  0  success\n  1  another failure (e.g. the Guid file cannot be written)\n");
+    for (disposition, code, meaning) in failure::EXIT_CODES {
+        text.push_str(&format!("  {code}  {meaning} [{disposition}]\n"));
+    }
+    text.push_str(
+        "\nSecrets never go on the command line: the password comes from CCGW_PASSWORD,\n\
+         --password-file or a prompt; the Guid from CCGW_GUID or the Guid file that\n\
+         `ccgw sign-in` writes (mode 0600). Neither is ever printed.",
+    );
+    text
+}
 
 /// Set agents to rest on a Huawei CC-Gateway, watch their events, or try it all on the
 /// embedded simulator (`ccgw demo`).
 #[derive(Parser, Debug)]
-#[command(name = "ccgw", version, after_help = EXIT_CODES)]
+#[command(name = "ccgw", version, after_help = after_help())]
 struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -64,6 +67,10 @@ enum Command {
         /// State after sign-in.
         #[arg(long, value_enum, default_value_t = StartState::Idle)]
         state: StartState,
+        /// If the agent is already signed in (100-002), take the session over with a
+        /// forced sign-in: the previous holder's Guid stops working.
+        #[arg(long)]
+        take_over: bool,
     },
     /// Sign an agent out.
     SignOut {
@@ -83,7 +90,8 @@ enum Command {
         /// Set rest again while already resting (prolong=true).
         #[arg(long)]
         prolong: bool,
-        /// Wait until the gateway confirms rest (AgentState_SetRest_Success).
+        /// Wait until the gateway confirms rest (AgentState_SetRest_Success, or the
+        /// agent's state read as rest when another poller took the event).
         #[arg(long)]
         confirm: bool,
         /// How long --confirm waits.
@@ -94,6 +102,13 @@ enum Command {
     CancelRest {
         #[command(flatten)]
         agent: AgentArgs,
+        /// Wait until the gateway confirms it (AgentState_CancelRest_Success, or the
+        /// agent's state read as idle when another poller took the event).
+        #[arg(long)]
+        confirm: bool,
+        /// How long --confirm waits.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+        wait: u64,
     },
     /// Show an agent's state.
     Status {
@@ -235,6 +250,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             password_file,
             phone,
             state,
+            take_over,
         } => {
             let password = secrets::password(password_file.as_deref())?;
             let mut request = SignIn::new(password.as_str()).initial_state(match state {
@@ -245,9 +261,12 @@ async fn run(command: Command) -> Result<(), Failure> {
             if let Some(phone) = phone {
                 request = request.phone(phone);
             }
+            if take_over {
+                request = request.if_signed_in(IfSignedIn::TakeOver);
+            }
             let (client, id) = connect(&agent)?;
-            let handle = client
-                .sign_in(id, &request)
+            let (handle, by) = client
+                .sign_in_reporting(id, &request)
                 .await
                 .map_err(|e| Failure::from_ccgw(&e, id))?;
             let file = secrets::guid_path(&agent.guid_file, id)?;
@@ -257,8 +276,12 @@ async fn run(command: Command) -> Result<(), Failure> {
                     .current_guid()
                     .ok_or_else(|| Failure::Other("the sign-in gave no Guid".into()))?,
             )?;
+            let how = match by {
+                SignedInBy::TakeOver => " (an existing session was taken over)",
+                _ => "",
+            };
             say!(
-                "agent {id} signed in; its Guid is in {} (start `ccgw events` to keep the session alive)",
+                "agent {id} signed in{how}; its Guid is in {} (start `ccgw events` to keep the session alive)",
                 file.display()
             );
             Ok(())
@@ -286,46 +309,61 @@ async fn run(command: Command) -> Result<(), Failure> {
             let cause = RestCause::try_from(cause).map_err(|e| Failure::Input(e.to_string()))?;
             let (handle, mut source) = agent_handle(&agent)?;
             let id = handle.id();
+            let wait = Duration::from_secs(wait);
             let outcome = match (confirm, prolong) {
-                (true, false) => {
-                    handle
-                        .rest_confirmed(duration, cause, Duration::from_secs(wait))
-                        .await
-                }
-                (true, true) => {
-                    prolong_confirmed(&handle, duration, cause, Duration::from_secs(wait)).await
-                }
-                (false, false) => handle.rest(duration, cause).await,
-                (false, true) => handle.prolong_rest(duration, cause).await,
+                (true, false) => handle.rest_confirmed(duration, cause, wait).await.map(Some),
+                (true, true) => handle
+                    .prolong_confirmed(duration, cause, wait)
+                    .await
+                    .map(Some),
+                (false, false) => handle.rest(duration, cause).await.map(|()| None),
+                (false, true) => handle.prolong_rest(duration, cause).await.map(|()| None),
             };
             source.save(&handle)?;
-            outcome.map_err(|e| Failure::from_ccgw(&e, id))?;
+            let confirmed = outcome.map_err(|e| Failure::from_ccgw(&e, id))?;
             let what = if prolong {
                 "rest set again"
             } else {
                 "rest requested"
             };
-            if confirm {
-                say!(
-                    "agent {id}: {what} for {} s, cause {}; confirmed (AgentState_SetRest_Success)",
+            match confirmed {
+                Some(by) => say!(
+                    "agent {id}: {what} for {} s, cause {}; confirmed {}",
                     duration.as_secs(),
-                    cause
-                );
-            } else {
-                say!(
+                    cause,
+                    confirmed_by(by, "AgentState_SetRest_Success", "rest")
+                ),
+                None => say!(
                     "agent {id}: {what} for {} s, cause {}; it takes effect with AgentState_SetRest_Success",
                     duration.as_secs(),
                     cause
-                );
+                ),
             }
             Ok(())
         }
-        Command::CancelRest { agent } => {
+        Command::CancelRest {
+            agent,
+            confirm,
+            wait,
+        } => {
             let (handle, mut source) = agent_handle(&agent)?;
-            let outcome = handle.cancel_rest().await;
+            let outcome = if confirm {
+                handle
+                    .cancel_confirmed(Duration::from_secs(wait))
+                    .await
+                    .map(Some)
+            } else {
+                handle.cancel_rest().await.map(|()| None)
+            };
             source.save(&handle)?;
-            outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
-            say!("agent {}: rest cancelled", handle.id());
+            match outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))? {
+                Some(by) => say!(
+                    "agent {}: rest cancelled; confirmed {}",
+                    handle.id(),
+                    confirmed_by(by, "AgentState_CancelRest_Success", "idle")
+                ),
+                None => say!("agent {}: rest cancelled", handle.id()),
+            }
             Ok(())
         }
         Command::Status { agent, json } => {
@@ -333,7 +371,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             let outcome = handle.status().await;
             source.save(&handle)?;
             let status = outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
-            let (code, name) = state_name(status.state);
+            let (code, name) = (status.state.code(), status.state.name());
             if json {
                 say!(
                     "{}",
@@ -349,12 +387,16 @@ async fn run(command: Command) -> Result<(), Failure> {
             let (handle, mut source) = agent_handle(&agent)?;
             let mut events = handle.events();
             let mut seen = 0u64;
+            // The Guid rotates on poll answers: keep the file current, so that other
+            // commands for this agent use a Guid the gateway still accepts.
+            let mut keep_file = tokio::time::interval(GUID_FILE_REFRESH);
             let outcome = loop {
                 if count.is_some_and(|n| seen >= n) {
                     break Ok(());
                 }
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => break Ok(()),
+                    _ = keep_file.tick() => source.save(&handle)?,
                     item = events.next() => match item {
                         None => break Ok(()),
                         Some(Err(e)) => break Err(e),
@@ -372,29 +414,21 @@ async fn run(command: Command) -> Result<(), Failure> {
         }
         Command::Sim(args) => ccgw_sim::cli::run(args)
             .await
-            .map_err(|e| Failure::Transport(format!("{e:#}"))),
+            .map_err(|e| Failure::Other(format!("{e:#}"))),
         Command::Demo { rest_seconds } => demo::run(rest_seconds).await,
     }
 }
 
-/// `prolong_rest`, then wait for its `AgentState_SetRest_Success`.
-async fn prolong_confirmed(
-    agent: &ccgw::Agent,
-    duration: RestDuration,
-    cause: RestCause,
-    wait: Duration,
-) -> Result<(), ccgw::Error> {
-    let mut events = agent.events();
-    agent.prolong_rest(duration, cause).await?;
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        match tokio::time::timeout_at(deadline, events.next()).await {
-            Err(_) => return Err(ccgw::Error::NotConfirmed { waited: wait }),
-            Ok(Some(Ok(AgentEvent::RestStarted { .. }))) => return Ok(()),
-            Ok(Some(Ok(_))) => {}
-            Ok(Some(Err(e))) => return Err(e),
-            Ok(None) => return Err(ccgw::Error::NotConfirmed { waited: wait }),
-        }
+/// How often `ccgw events` writes a rotated Guid to the Guid file.
+const GUID_FILE_REFRESH: Duration = Duration::from_millis(500);
+
+/// "by its event (…)" or "by the agent's state (…)".
+fn confirmed_by(by: Confirmed, event: &str, state: &str) -> String {
+    match by {
+        Confirmed::ByState => format!(
+            "by the agent's state ({state}; another poller, such as `ccgw events`, took {event})"
+        ),
+        _ => format!("by its event ({event})"),
     }
 }
 
@@ -423,23 +457,11 @@ pub(crate) fn describe(event: &AgentEvent) -> String {
             "AgentState_Rest_Timeout — the rest time is up; still in rest".to_owned()
         }
         AgentEvent::RestCancelled => "AgentState_CancelRest_Success — rest ended, idle".to_owned(),
+        AgentEvent::Gap { state } => format!(
+            "events may have been missed (a poll's answer was lost); the agent is now {}",
+            state.map_or("(state unreadable)", |s| s.name())
+        ),
         other => other.event_type().to_owned(),
-    }
-}
-
-pub(crate) fn state_name(state: AgentState) -> (i64, &'static str) {
-    match state {
-        AgentState::Unknown => (0, "unknown"),
-        AgentState::SignedIn => (1, "signed in"),
-        AgentState::SignedOut => (2, "signed out"),
-        AgentState::Busy => (3, "busy"),
-        AgentState::Idle => (4, "idle"),
-        AgentState::WrapUp => (5, "wrap-up"),
-        AgentState::Talking => (7, "talking"),
-        AgentState::Rest => (8, "rest"),
-        AgentState::PreRest => (9, "pre-rest"),
-        AgentState::Other(code) => (code, "unlisted state"),
-        _ => (-1, "unlisted state"),
     }
 }
 

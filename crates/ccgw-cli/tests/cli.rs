@@ -229,12 +229,13 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         "invalid input sends nothing"
     );
 
-    // 3: refused by the gateway.
-    let (_, err) = run(env.ccgw(&["sign-in", "--agent", "103"]), 3, &[PASSWORD]);
+    // 2 also: a wrong password is the configuration's to fix.
+    let (_, err) = run(env.ccgw(&["sign-in", "--agent", "103"]), 2, &[PASSWORD]);
     assert!(
         err.contains("wrong password for agent 103 (100-004)"),
         "{err}"
     );
+    // 3: refused by the gateway for good.
     run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
     let guid = read_guid(&env.guid_file(101));
     let (_, err) = run(
@@ -246,10 +247,30 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         err.contains("refused the state change for agent 101 (100-009)"),
         "{err}"
     );
+    // 7: signed in already — the session can be taken over.
+    let (_, err) = run(env.ccgw(&["sign-in", "--agent", "101"]), 7, &[PASSWORD, &guid]);
+    assert!(
+        err.contains("already signed in (100-002)") && err.contains("--take-over"),
+        "{err}"
+    );
+    let (out, _) = run(
+        env.ccgw(&["sign-in", "--agent", "101", "--take-over"]),
+        0,
+        &[PASSWORD, &guid],
+    );
+    assert!(out.contains("taken over"), "{out}");
+    // The previous Guid stops working at once: 000-003, take over again.
+    let mut stale = env.ccgw(&["status", "--agent", "101"]);
+    stale.env("CCGW_GUID", &guid);
+    let (_, err) = run(stale, 7, &[PASSWORD, &guid]);
+    assert!(err.contains("000-003"), "{err}");
+    let guid = read_guid(&env.guid_file(101));
+
+    // 6: the session is gone.
     assert!(env.sim.handle().force_sign_out(101));
     let (_, err) = run(
         env.ccgw(&["rest", "--agent", "101", "--for", "60"]),
-        3,
+        6,
         &[PASSWORD, &guid],
     );
     assert!(
@@ -257,11 +278,20 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         "{err}"
     );
 
-    // 4: transport — TLS without the CA, and nothing listening.
+    // 8: a passing refusal.
+    run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    let guid = read_guid(&env.guid_file(101));
+    env.sim.handle().inject("getAgentStatus", "000-007");
+    let (_, err) = run(env.ccgw(&["status", "--agent", "101"]), 8, &[PASSWORD, &guid]);
+    assert!(err.contains("000-007") && err.contains("try again"), "{err}");
+
+    // 2: TLS without the CA is the configuration's to fix.
     let mut no_ca = env.ccgw(&["sign-in", "--agent", "101"]);
     no_ca.env_remove("CCGW_CA_FILE");
-    let (_, err) = run(no_ca, 4, &[PASSWORD]);
+    let (_, err) = run(no_ca, 2, &[PASSWORD]);
     assert!(err.contains("TLS") && err.contains("--ca-file"), "{err}");
+
+    // 4: nothing listening — nothing was sent.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

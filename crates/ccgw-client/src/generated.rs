@@ -1609,17 +1609,17 @@ pub mod prelude {
 }
 /// The spec's operations, for code that must name one (hooks, logs, errors).
 pub mod operations {
-/// One operation of the spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Operation {
-/// The spec's `operationId`: the gateway's method name in logs (`getAgentEvent`).
-pub log_name: &'static str,
-/// The generated method's name, which progenitor also puts in
-/// `OperationInfo::operation_id` (`get_agent_event`).
-pub method: &'static str,
-/// Whether the request carries the session's Guid (false for `security: []`).
-pub sends_guid: bool,
-}
+    /// One operation of the spec.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Operation {
+        /// The spec's `operationId`: the gateway's method name in logs (`getAgentEvent`).
+        pub log_name: &'static str,
+        /// The generated method's name, which progenitor also puts in
+        /// `OperationInfo::operation_id` (`get_agent_event`).
+        pub method: &'static str,
+        /// Whether the request carries the session's Guid (false for `security: []`).
+        pub sends_guid: bool,
+    }
     /// `GET /agentgateway/resource/agentevent/{agentid}` (log name `getAgentEvent`).
     pub const GET_AGENT_EVENT: Operation = Operation {
         log_name: "getAgentEvent",
@@ -1674,10 +1674,20 @@ pub sends_guid: bool,
         method: "update_guid",
         sends_guid: true,
     };
-/// Every operation, in the spec's order.
-pub const ALL: [Operation; 9] = [GET_AGENT_EVENT, LOGIN, GET_AGENT_STATUS, CANCEL_REST, FORCE_LOGIN, HAND_SHAKE, LOGOUT, REST, UPDATE_GUID];
-/// The operation whose generated method (`OperationInfo::operation_id`) is `method`.
-pub fn by_method(method: &str) -> Option<Operation> {
-ALL.into_iter().find(|op| op.method == method)
-}
+    /// Every operation, in the spec's order.
+    pub const ALL: [Operation; 9] = [
+        GET_AGENT_EVENT,
+        LOGIN,
+        GET_AGENT_STATUS,
+        CANCEL_REST,
+        FORCE_LOGIN,
+        HAND_SHAKE,
+        LOGOUT,
+        REST,
+        UPDATE_GUID,
+    ];
+    /// The operation whose generated method (`OperationInfo::operation_id`) is `method`.
+    pub fn by_method(method: &str) -> Option<Operation> {
+        ALL.into_iter().find(|op| op.method == method)
+    }
 }

@@ -5,31 +5,32 @@
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroU64;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ccgw_client::ResponseValue;
+use ccgw_client::operations::{self, Operation};
 use ccgw_client::types;
+use ccgw_client::ResponseValue;
+use tokio::time::Instant;
 use tracing::Instrument as _;
 use tracing::field::Empty;
 use zeroize::Zeroizing;
 
 use crate::client::{
-    ErrorChain, GatewayClient, classify_body_error, classify_transport, read_excerpt,
+    GatewayClient, classify_body_error, classify_transport, read_excerpt,
 };
-use crate::error::{Error, RetCode};
-use crate::events::{AgentEvent, EventStream, Pump};
+use crate::error::{Error, ErrorChain, RetCode};
+use crate::events::{AgentEvent, EventStream, PumpSlot};
 use crate::guid::Guid;
 use crate::redact;
-use crate::signin::SignIn;
+use crate::signin::{IfSignedIn, SignIn};
 use crate::values::{AgentId, RestCause, RestDuration};
 
 /// The span of one gateway operation, named after the gateway's method name in logs,
 /// with the fields every operation records.
 macro_rules! op_span {
-    ($level:ident, $name:literal, $agent:expr) => {
+    ($level:ident, $op:expr, $agent:expr) => {
         tracing::$level!(
-            $name,
+            $op.log_name,
             agent_id = $agent,
             retcode = Empty,
             http_status = Empty,
@@ -88,6 +89,38 @@ pub enum AgentState {
 }
 
 impl AgentState {
+    /// The gateway's number (idle is 4).
+    pub fn code(self) -> i64 {
+        match self {
+            AgentState::Unknown => 0,
+            AgentState::SignedIn => 1,
+            AgentState::SignedOut => 2,
+            AgentState::Busy => 3,
+            AgentState::Idle => 4,
+            AgentState::WrapUp => 5,
+            AgentState::Talking => 7,
+            AgentState::Rest => 8,
+            AgentState::PreRest => 9,
+            AgentState::Other(code) => code,
+        }
+    }
+
+    /// A short English name (`"pre-rest"`), `"unlisted state"` for [`AgentState::Other`].
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentState::Unknown => "unknown",
+            AgentState::SignedIn => "signed in",
+            AgentState::SignedOut => "signed out",
+            AgentState::Busy => "busy",
+            AgentState::Idle => "idle",
+            AgentState::WrapUp => "wrap-up",
+            AgentState::Talking => "talking",
+            AgentState::Rest => "rest",
+            AgentState::PreRest => "pre-rest",
+            AgentState::Other(_) => "unlisted state",
+        }
+    }
+
     /// From the gateway's number.
     pub fn from_code(code: i64) -> AgentState {
         match code {
@@ -123,7 +156,7 @@ pub struct Agent {
     pub(crate) client: GatewayClient,
     api: ccgw_client::Client,
     pub(crate) session: ccgw_client::Session,
-    pump: Arc<Mutex<Option<Pump>>>,
+    pub(crate) pump: PumpSlot,
 }
 
 impl fmt::Debug for Agent {
@@ -136,32 +169,93 @@ impl fmt::Debug for Agent {
     }
 }
 
+/// How a sign-in got its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignedInBy {
+    /// `login`: the agent was not signed in.
+    SignIn,
+    /// `forceLogin`: a session the gateway held (elsewhere, or one whose Guid this client
+    /// lost) was taken over.
+    TakeOver,
+}
+
 impl GatewayClient {
     /// Signs agent `id` in and returns its handle, holding the Guid from the answer's
-    /// `Set-GUID` header.
+    /// `Set-GUID` header. When the agent is already signed in (`100-002`), the request's
+    /// [`IfSignedIn`] policy decides: fail (the default) or take the session over with a
+    /// forced sign-in ([`force_sign_in`](Self::force_sign_in)).
     ///
     /// Start polling events (or keep a heartbeat) right away: the gateway signs out an
     /// agent that does neither for 2 minutes.
     pub async fn sign_in(&self, id: AgentId, request: &SignIn) -> Result<Agent, Error> {
+        self.sign_in_reporting(id, request).await.map(|(agent, _)| agent)
+    }
+
+    /// Forced sign-in (`forceLogin`): signs agent `id` in even if it is signed in, taking
+    /// the session over. The previous holder's Guid stops working at once and its event
+    /// stream ends. Refused with `100-015` where the platform does not allow it.
+    pub async fn force_sign_in(&self, id: AgentId, request: &SignIn) -> Result<Agent, Error> {
         let agent = Agent::new(self.clone(), id);
-        let body = request.to_generated()?;
-        let span = op_span!(info_span, "login", id.get());
-        agent
-            .exchange("login", || agent.api.login(agent.wire_id(), &body))
-            .instrument(span)
-            .await?;
-        if !agent.session.has_guid() {
-            return Err(Error::MalformedResponse {
-                reason: "sign-in succeeded without a usable Set-GUID header".to_owned(),
-                body_excerpt: String::new(),
-                source: None,
-            });
-        }
+        agent.open_session(operations::FORCE_LOGIN, request).await?;
         Ok(agent)
+    }
+
+    /// [`sign_in`](Self::sign_in), also saying whether a session was taken over.
+    pub async fn sign_in_reporting(
+        &self,
+        id: AgentId,
+        request: &SignIn,
+    ) -> Result<(Agent, SignedInBy), Error> {
+        let agent = Agent::new(self.clone(), id);
+        match agent.open_session(operations::LOGIN, request).await {
+            Ok(()) => Ok((agent, SignedInBy::SignIn)),
+            Err(e)
+                if e.retcode() == Some(&RetCode::AlreadySignedIn)
+                    && request.if_signed_in == IfSignedIn::TakeOver =>
+            {
+                tracing::info!(agent_id = id.get(), "already signed in; taking the session over");
+                agent.open_session(operations::FORCE_LOGIN, request).await?;
+                Ok((agent, SignedInBy::TakeOver))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
 impl Agent {
+    /// `login` or `forceLogin`: the session's Guid comes from the answer's `Set-GUID`.
+    async fn open_session(&self, operation: Operation, request: &SignIn) -> Result<(), Error> {
+        let body = request.to_generated()?;
+        let forced = operation == operations::FORCE_LOGIN;
+        // Span names are constants: one per operation.
+        let span = if forced {
+            op_span!(info_span, operations::FORCE_LOGIN, self.id.get())
+        } else {
+            op_span!(info_span, operations::LOGIN, self.id.get())
+        };
+        self.exchange(operation, || async {
+            if forced {
+                self.api.force_login(self.wire_id(), &body).await
+            } else {
+                self.api.login(self.wire_id(), &body).await
+            }
+        })
+        .instrument(span)
+        .await?;
+        if !self.session.has_guid() {
+            return Err(Error::MalformedResponse {
+                reason: format!(
+                    "{} succeeded without a usable Set-GUID header",
+                    operation.log_name
+                ),
+                body_excerpt: String::new(),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn new(client: GatewayClient, id: AgentId) -> Agent {
         let session = ccgw_client::Session::new()
             .with_response_limit(client.inner.response_limit)
@@ -176,7 +270,7 @@ impl Agent {
             client,
             api,
             session,
-            pump: Arc::default(),
+            pump: PumpSlot::default(),
         }
     }
 
@@ -239,7 +333,7 @@ impl Agent {
         prolong: bool,
     ) -> Result<(), Error> {
         let span = tracing::info_span!(
-            "rest",
+            operations::REST.log_name,
             agent_id = self.id.get(),
             time = duration.as_secs(),
             cause = cause.get(),
@@ -250,7 +344,7 @@ impl Agent {
         );
         // In range by construction: durations start at 1.
         let time = NonZeroU64::new(u64::from(duration.as_secs())).unwrap_or(NonZeroU64::MIN);
-        self.exchange("rest", || {
+        self.exchange(operations::REST, || {
             self.api
                 .rest(self.wire_id(), time, cause.get(), Some(prolong))
         })
@@ -259,38 +353,12 @@ impl Agent {
         .map(drop)
     }
 
-    /// Applies for rest and returns once the gateway confirms it with
-    /// `AgentState_SetRest_Success` — or [`Error::NotConfirmed`] after `wait`. A talking
-    /// agent enters rest only when its call ends, so give such agents a longer `wait`.
-    pub async fn rest_confirmed(
-        &self,
-        duration: RestDuration,
-        cause: RestCause,
-        wait: Duration,
-    ) -> Result<(), Error> {
-        // Subscribe first, so the confirmation cannot slip past.
-        let mut events = self.events();
-        self.rest(duration, cause).await?;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(deadline, events.next()).await {
-                Err(_) => return Err(Error::NotConfirmed { waited: wait }),
-                Ok(Some(Ok(AgentEvent::RestStarted { .. }))) => return Ok(()),
-                Ok(Some(Ok(_)) | Some(Err(Error::EventsLost { .. }))) => {}
-                Ok(Some(Err(e))) => return Err(e),
-                Ok(None) => {
-                    return Err(Error::EventsUnavailable {
-                        reason: "the event stream ended".to_owned(),
-                    });
-                }
-            }
-        }
-    }
-
     /// Ends the agent's rest (or pre-rest); confirmed by `AgentState_CancelRest_Success`.
     pub async fn cancel_rest(&self) -> Result<(), Error> {
-        let span = op_span!(info_span, "cancelRest", self.id.get());
-        self.exchange("cancelRest", || self.api.cancel_rest(self.wire_id()))
+        let span = op_span!(info_span, operations::CANCEL_REST, self.id.get());
+        self.exchange(operations::CANCEL_REST, || {
+            self.api.cancel_rest(self.wire_id())
+        })
             .instrument(span)
             .await
             .map(drop)
@@ -298,9 +366,9 @@ impl Agent {
 
     /// The agent's current state.
     pub async fn status(&self) -> Result<AgentStatus, Error> {
-        let span = op_span!(info_span, "getAgentStatus", self.id.get());
+        let span = op_span!(info_span, operations::GET_AGENT_STATUS, self.id.get());
         let answer = self
-            .exchange("getAgentStatus", || {
+            .exchange(operations::GET_AGENT_STATUS, || {
                 self.api.get_agent_status(self.wire_id())
             })
             .instrument(span)
@@ -320,10 +388,12 @@ impl Agent {
         })
     }
 
-    /// Signs the agent out; its Guid stops being valid and its event stream ends.
+    /// Signs the agent out; its Guid stops being valid and its event stream ends. Every
+    /// later call on this handle (and its clones) fails with [`Error::NotSignedIn`]
+    /// without sending anything, and [`keep_alive`](Self::keep_alive) stops.
     pub async fn sign_out(&self) -> Result<(), Error> {
-        let span = op_span!(info_span, "logout", self.id.get());
-        self.exchange("logout", || self.api.logout(self.wire_id()))
+        let span = op_span!(info_span, operations::LOGOUT, self.id.get());
+        self.exchange(operations::LOGOUT, || self.api.logout(self.wire_id()))
             .instrument(span)
             .await?;
         self.session.clear_guid();
@@ -333,8 +403,10 @@ impl Agent {
     /// One heartbeat (`handShake`), for sessions that do not poll events. In dynamic
     /// authentication its answer may carry the rotated Guid, which is taken.
     pub async fn heartbeat(&self) -> Result<(), Error> {
-        let span = op_span!(info_span, "handShake", self.id.get());
-        self.exchange("handShake", || self.api.hand_shake(self.wire_id()))
+        let span = op_span!(info_span, operations::HAND_SHAKE, self.id.get());
+        self.exchange(operations::HAND_SHAKE, || {
+            self.api.hand_shake(self.wire_id())
+        })
             .instrument(span)
             .await
             .map(drop)
@@ -347,9 +419,11 @@ impl Agent {
     /// The event pump and [`keep_alive`](Self::keep_alive) call this by themselves after
     /// such a loss; call it yourself after your own lost [`heartbeat`](Self::heartbeat).
     pub async fn refresh_guid(&self) -> Result<(), Error> {
-        let span = op_span!(info_span, "updateGuid", self.id.get());
+        let span = op_span!(info_span, operations::UPDATE_GUID, self.id.get());
         let answer = self
-            .exchange("updateGuid", || self.api.update_guid(self.wire_id()))
+            .exchange(operations::UPDATE_GUID, || {
+                self.api.update_guid(self.wire_id())
+            })
             .instrument(span)
             .await?;
         let value = Zeroizing::new(answer.result.and_then(|r| r.guid).unwrap_or_default());
@@ -378,7 +452,9 @@ impl Agent {
 
     /// Sends a heartbeat every `every` (the gateway expects about 30 s; 2 minutes without
     /// one or a poll sign the agent out) until the returned keeper is dropped or the
-    /// session is gone. Needs a tokio runtime; without one the keeper does nothing.
+    /// session is gone (an error whose [`Error::needs_sign_in`] is true — after
+    /// [`sign_out`](Self::sign_out), at the next tick without sending anything). Needs a
+    /// tokio runtime; without one the keeper does nothing.
     pub fn keep_alive(&self, every: Duration) -> KeepAlive {
         let agent = self.clone();
         let task = tokio::runtime::Handle::try_current().ok().map(|rt| {
@@ -412,24 +488,16 @@ impl Agent {
     /// open. The stream ends with the typed error when the session ends (`100-006`: sign
     /// in again).
     pub fn events(&self) -> EventStream {
-        let mut slot = self.pump.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(pump) = slot.as_ref().filter(|p| p.is_running()) {
-            return pump.subscribe();
-        }
-        match Pump::start(self.clone()) {
-            Ok((pump, stream)) => {
-                *slot = Some(pump);
-                stream
-            }
-            Err(stream) => stream,
-        }
+        crate::events::subscribe(self)
     }
 
     /// One event poll: `Ok(None)` when the gateway held the request and no event came.
     pub(crate) async fn poll_once(&self) -> Result<Option<AgentEvent>, Error> {
-        let span = op_span!(debug_span, "getAgentEvent", self.id.get());
+        let span = op_span!(debug_span, operations::GET_AGENT_EVENT, self.id.get());
         let answer = self
-            .exchange("getAgentEvent", || self.api.get_agent_event(self.wire_id()))
+            .exchange(operations::GET_AGENT_EVENT, || {
+                self.api.get_agent_event(self.wire_id())
+            })
             .instrument(span)
             .await?;
         Ok(answer.event.map(AgentEvent::from_json))
@@ -437,12 +505,16 @@ impl Agent {
 
     /// Sends one operation, maps its answer, and — when the gateway refused a Guid that
     /// rotated while the request was under way — sends it once more with the new Guid.
-    async fn exchange<T, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Error>
+    async fn exchange<T, F, Fut>(&self, op: Operation, send: F) -> Result<T, Error>
     where
         T: Answer,
         F: Fn() -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, ccgw_client::Error<()>>>,
     {
+        let operation = op.log_name;
+        if op.sends_guid && !self.session.has_guid() {
+            return Err(Error::NotSignedIn { operation });
+        }
         let started = Instant::now();
         let generation = self.session.generation();
         let mut outcome = self.settle(operation, send().await).await;
@@ -458,7 +530,8 @@ impl Agent {
         tracing::Span::current().record("elapsed_ms", elapsed_ms);
         match &outcome {
             Ok(_) => tracing::debug!("{operation} accepted by the gateway"),
-            Err(e) => tracing::warn!(error = %ErrorChain(e), "{operation} failed"),
+            // The caller gets the error and decides; logged for diagnosis only.
+            Err(e) => tracing::debug!(error = %ErrorChain(e), "{operation} failed"),
         }
         outcome
     }

@@ -415,18 +415,3 @@ pub(crate) async fn read_excerpt(mut response: reqwest::Response, secret: &str) 
     }
     redact::excerpt(&bytes, secret)
 }
-
-/// Displays an error with its sources: `outer: inner: innermost`.
-pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn StdError + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
-    }
-}

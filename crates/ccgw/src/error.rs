@@ -400,6 +400,34 @@ pub enum Error {
     },
 }
 
+/// Displays an error with its sources: `outer: inner: innermost`, leaving out a source
+/// whose text its outer error already shows.
+///
+/// ```
+/// use ccgw::{AgentId, ErrorChain};
+/// let e = AgentId::new(100).map_err(ccgw::Error::from).unwrap_err();
+/// assert_eq!(ErrorChain(&e).to_string(), "invalid agent id 100: must be within 101..=59999");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !shown.contains(&text) {
+                write!(f, ": {text}")?;
+                shown.push_str(&text);
+            }
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
 fn gateway_message(message: &str) -> String {
     if message.is_empty() {
         String::new()

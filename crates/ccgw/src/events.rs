@@ -6,13 +6,17 @@
 //! `000-003` while a Guid rotates, asking for the current Guid after a poll whose answer
 //! was lost (it may have carried a rotated one) — and fans each event out to every open stream. It
 //! stops when the last stream is dropped, or ends every stream with the typed error when
-//! the session is gone.
+//! the session is gone. After a poll whose answer was lost (it may have carried an event)
+//! it reads the agent's state and reports [`AgentEvent::Gap`].
+//!
+//! Whether a pump runs is decided under one lock shared by the agent's clones and the
+//! pump itself, so a stream opened while the pump ends either joins it before its end
+//! (and receives the end) or starts a new pump.
 
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -20,9 +24,10 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::agent::Agent;
-use crate::client::ErrorChain;
-use crate::error::{Error, RetCode};
+use tokio::time::Instant;
+
+use crate::agent::{Agent, AgentState};
+use crate::error::{Disposition, Error, ErrorChain, RetCode};
 
 /// Pause after each poll answer before the next poll (the vendor recommends 200–500 ms).
 pub(crate) const REPOLL: Duration = Duration::from_millis(200);
@@ -51,6 +56,13 @@ pub enum AgentEvent {
     RestTimeout,
     /// `AgentState_CancelRest_Success`: rest has ended; the agent is idle.
     RestCancelled,
+    /// Not an event of the gateway: a poll's answer was lost in transit, so an event may
+    /// have been missed. `state` is the agent's state read right after (`None` if it
+    /// could not be read); compare it with what the events so far said.
+    Gap {
+        /// The state read after the loss.
+        state: Option<AgentState>,
+    },
     /// Any other event, as sent.
     Other {
         /// `eventType`.
@@ -61,12 +73,14 @@ pub enum AgentEvent {
 }
 
 impl AgentEvent {
-    /// The gateway's name of the event (`AgentState_SetRest_Success`, …).
+    /// The gateway's name of the event (`AgentState_SetRest_Success`, …);
+    /// `ccgw_EventsMayBeMissing` for [`AgentEvent::Gap`], which is this crate's.
     pub fn event_type(&self) -> &str {
         match self {
             AgentEvent::RestStarted { .. } => "AgentState_SetRest_Success",
             AgentEvent::RestTimeout => "AgentState_Rest_Timeout",
             AgentEvent::RestCancelled => "AgentState_CancelRest_Success",
+            AgentEvent::Gap { .. } => "ccgw_EventsMayBeMissing",
             AgentEvent::Other { event_type, .. } => event_type,
         }
     }
@@ -102,17 +116,21 @@ impl AgentEvent {
 enum End {
     Gateway { code: RetCode, message: String },
     Unavailable(String),
+    SignedOut,
 }
 
 impl End {
     fn into_error(self) -> Error {
         match self {
             End::Gateway { code, message } => Error::Gateway {
-                operation: "getAgentEvent",
+                operation: ccgw_client::operations::GET_AGENT_EVENT.log_name,
                 code,
                 message,
             },
             End::Unavailable(reason) => Error::EventsUnavailable { reason },
+            End::SignedOut => Error::NotSignedIn {
+                operation: ccgw_client::operations::GET_AGENT_EVENT.log_name,
+            },
         }
     }
 }
@@ -123,50 +141,104 @@ enum Item {
     End(End),
 }
 
-/// The running poller of one agent.
+/// The running poller of one agent: present in the agent's [`PumpSlot`] exactly while
+/// its task runs.
 #[derive(Debug)]
 pub(crate) struct Pump {
     tx: broadcast::Sender<Item>,
-    running: Arc<AtomicBool>,
+    id: u64,
 }
 
-impl Pump {
-    /// Starts polling for `agent`; the first stream is returned with it. Without a tokio
-    /// runtime, the returned stream only reports that.
-    pub(crate) fn start(agent: Agent) -> Result<(Pump, EventStream), EventStream> {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return Err(EventStream::failed("no tokio runtime to poll events on"));
-        };
-        let (tx, rx) = broadcast::channel(CAPACITY);
-        let running = Arc::new(AtomicBool::new(true));
-        runtime.spawn(run(agent, tx.clone(), Arc::clone(&running)));
-        Ok((Pump { tx, running }, EventStream::new(rx)))
+/// Where an agent (and its clones) keep their pump.
+pub(crate) type PumpSlot = Arc<Mutex<Option<Pump>>>;
+
+fn lock(slot: &PumpSlot) -> std::sync::MutexGuard<'_, Option<Pump>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A stream of `agent`'s events: joins its running pump or starts one. Without a tokio
+/// runtime, the returned stream only reports that.
+pub(crate) fn subscribe(agent: &Agent) -> EventStream {
+    let mut slot = lock(&agent.pump);
+    if let Some(pump) = slot.as_ref() {
+        return EventStream::new(pump.tx.subscribe());
+    }
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return EventStream::failed("no tokio runtime to poll events on");
+    };
+    let (tx, rx) = broadcast::channel(CAPACITY);
+    let id = next_id();
+    *slot = Some(Pump { tx: tx.clone(), id });
+    let guard = Running {
+        slot: Arc::clone(&agent.pump),
+        id,
+    };
+    runtime.spawn(run(agent.clone(), tx, guard));
+    EventStream::new(rx)
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The pump task's place in the slot: it leaves it when the task ends, however it ends
+/// (returned, aborted with its runtime, panicked).
+struct Running {
+    slot: PumpSlot,
+    id: u64,
+}
+
+impl Running {
+    /// Whether the pump should stop because nobody listens; if so it has left the slot.
+    fn leave_if_unheard(&self, tx: &broadcast::Sender<Item>) -> bool {
+        let mut slot = lock(&self.slot);
+        if tx.receiver_count() > 0 {
+            return false;
+        }
+        if slot.as_ref().is_some_and(|p| p.id == self.id) {
+            *slot = None;
+        }
+        true
     }
 
-    pub(crate) fn is_running(&self) -> bool {
-        self.running.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn subscribe(&self) -> EventStream {
-        EventStream::new(self.tx.subscribe())
+    /// Ends every open stream with `end`; no stream can join after it.
+    fn end(&self, tx: &broadcast::Sender<Item>, end: End) {
+        let mut slot = lock(&self.slot);
+        let _ = tx.send(Item::End(end));
+        if slot.as_ref().is_some_and(|p| p.id == self.id) {
+            *slot = None;
+        }
     }
 }
 
-async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>) {
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut slot = lock(&self.slot);
+        if slot.as_ref().is_some_and(|p| p.id == self.id) {
+            *slot = None;
+        }
+    }
+}
+
+async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
     let mut backoff = BACKOFF_MIN;
     let mut no_permission = 0;
     let mut failing_since: Option<Instant> = None;
-    // Set when a poll's answer was lost in transit: it may have carried a rotated Guid,
-    // so the next round first asks the gateway for the current one.
+    // Set when a poll's answer was lost in transit: it may have carried a rotated Guid
+    // or an event, so the next round first asks the gateway for the current Guid and
+    // reads the state.
     let mut resync = false;
     loop {
-        if tx.receiver_count() == 0 {
-            break;
+        if running.leave_if_unheard(&tx) {
+            return;
         }
         if std::mem::take(&mut resync) {
             agent.refresh_after_lost_answer().await;
+            let state = agent.status().await.ok().map(|s| s.state);
+            let _ = tx.send(Item::Event(AgentEvent::Gap { state }));
         }
-        match agent.poll_once().await {
+        let error = match agent.poll_once().await {
             Ok(event) => {
                 backoff = BACKOFF_MIN;
                 no_permission = 0;
@@ -175,48 +247,39 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
                     let _ = tx.send(Item::Event(event));
                 }
                 tokio::time::sleep(REPOLL).await;
+                continue;
             }
-            Err(Error::Gateway {
-                code: RetCode::NotSignedIn,
-                message,
-                ..
-            }) => {
-                end(
-                    &running,
-                    &tx,
-                    End::Gateway {
-                        code: RetCode::NotSignedIn,
-                        message,
-                    },
-                );
-                break;
+            Err(e) => e,
+        };
+        match (error.disposition(), error) {
+            (_, Error::NotSignedIn { .. }) => {
+                running.end(&tx, End::SignedOut);
+                return;
             }
-            Err(Error::Gateway {
-                code: RetCode::NoPermission,
-                message,
-                ..
-            }) => {
+            (Disposition::TakeOver, Error::Gateway { code, message, .. }) => {
+                // 000-003: tolerated a few times while a Guid rotates.
                 no_permission += 1;
                 if no_permission >= NO_PERMISSION_TOLERANCE {
-                    end(
-                        &running,
-                        &tx,
-                        End::Gateway {
-                            code: RetCode::NoPermission,
-                            message,
-                        },
-                    );
-                    break;
+                    running.end(&tx, End::Gateway { code, message });
+                    return;
                 }
                 tokio::time::sleep(BACKOFF_MIN).await;
             }
-            Err(e @ Error::Gateway { .. }) => {
+            (
+                Disposition::SignInAgain | Disposition::FixConfiguration,
+                Error::Gateway { code, message, .. },
+            ) => {
+                // 100-006 (the session is gone), 000-001 (events are pushed, not polled).
+                running.end(&tx, End::Gateway { code, message });
+                return;
+            }
+            (_, e @ Error::Gateway { .. }) => {
                 // Not a reason to stop, nor to hammer the gateway (000-007 answers that).
                 tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "event poll refused; backing off");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
             }
-            Err(e) => {
+            (_, e) => {
                 resync = e.answer_may_be_lost();
                 let since = *failing_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= UNREACHABLE_LIMIT {
@@ -224,8 +287,8 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
                         "events could not be polled for {UNREACHABLE_LIMIT:?}: {}",
                         ErrorChain(&e)
                     );
-                    end(&running, &tx, End::Unavailable(reason));
-                    break;
+                    running.end(&tx, End::Unavailable(reason));
+                    return;
                 }
                 tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "event poll failed; backing off");
                 tokio::time::sleep(backoff).await;
@@ -233,15 +296,6 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Arc<AtomicBool>
             }
         }
     }
-    running.store(false, Ordering::SeqCst);
-}
-
-/// Ends the pump: marked stopped first, so a stream opened by whoever reads the end
-/// (e.g. [`Agent::events`](crate::Agent::events) called again at once) starts a new
-/// pump instead of joining this one.
-fn end(running: &AtomicBool, tx: &broadcast::Sender<Item>, end: End) {
-    running.store(false, Ordering::SeqCst);
-    let _ = tx.send(Item::End(end));
 }
 
 /// The events of one agent, oldest first (see [`Agent::events`](crate::Agent::events)).

@@ -3,22 +3,26 @@
 
 mod agent;
 mod client;
+mod confirm;
 mod error;
 mod events;
 mod guid;
 mod redact;
 mod signin;
+mod supervisor;
 mod values;
 
-pub use agent::{Agent, AgentState, AgentStatus, KeepAlive};
+pub use agent::{Agent, AgentState, AgentStatus, KeepAlive, SignedInBy};
+pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
 pub use client::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POLL_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
 };
-pub use error::{Error, RetCode};
+pub use error::{Disposition, Error, ErrorChain, RetCode};
 pub use events::{AgentEvent, EventStream};
 pub use guid::{Guid, InvalidGuid};
-pub use signin::{InitialState, SignIn};
+pub use signin::{IfSignedIn, InitialState, SignIn};
+pub use supervisor::{LostBecause, SessionEvent, SupervisedAgent, Supervision};
 pub use values::{
     AGENT_ID_MAX, AGENT_ID_MAX_EXTENDED, AGENT_ID_MIN, AgentId, InvalidValue, RestCause,
     RestDuration,

@@ -19,12 +19,31 @@ pub enum InitialState {
     WrapUp,
 }
 
-/// Sign-in parameters (the gateway's sign-in body). Only the password is required; every
-/// other field has the gateway's default.
+/// What a sign-in does when the gateway answers that the agent is already signed in
+/// (`100-002`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IfSignedIn {
+    /// Fail with the `100-002` error (the default): someone else may be working as
+    /// this agent.
+    #[default]
+    Fail,
+    /// Take the session over with a forced sign-in (`forceLogin`): the previous holder's
+    /// Guid stops working. What public clients of the gateway do, and what recovers a
+    /// session whose Guid this client lost.
+    TakeOver,
+}
+
+/// Sign-in parameters (the gateway's sign-in body) and the policy for an agent that is
+/// already signed in. Only the password is required; every other field has the
+/// gateway's default.
 ///
 /// ```
-/// use ccgw::{InitialState, SignIn};
-/// let sign_in = SignIn::new("secret").phone("40038").initial_state(InitialState::Busy);
+/// use ccgw::{IfSignedIn, InitialState, SignIn};
+/// let sign_in = SignIn::new("secret")
+///     .phone("40038")
+///     .initial_state(InitialState::Busy)
+///     .if_signed_in(IfSignedIn::TakeOver);
 /// assert!(!format!("{sign_in:?}").contains("secret"));
 /// ```
 #[derive(Clone)]
@@ -40,6 +59,7 @@ pub struct SignIn {
     phone_linkage: bool,
     check_in_webm: bool,
     check_in_mailm: bool,
+    pub(crate) if_signed_in: IfSignedIn,
 }
 
 impl fmt::Debug for SignIn {
@@ -48,6 +68,7 @@ impl fmt::Debug for SignIn {
             .field("password", &"<redacted>")
             .field("phone", &self.phone)
             .field("initial_state", &self.initial_state)
+            .field("if_signed_in", &self.if_signed_in)
             .finish_non_exhaustive()
     }
 }
@@ -67,7 +88,15 @@ impl SignIn {
             phone_linkage: false,
             check_in_webm: true,
             check_in_mailm: false,
+            if_signed_in: IfSignedIn::Fail,
         }
+    }
+
+    /// What to do when the agent is already signed in (default [`IfSignedIn::Fail`]).
+    #[must_use]
+    pub fn if_signed_in(mut self, policy: IfSignedIn) -> Self {
+        self.if_signed_in = policy;
+        self
     }
 
     /// The phone number the agent works with (at most 24 characters).

@@ -1,0 +1,306 @@
+//! Confirmed state changes and wanted states: rest, prolong and cancel that return only
+//! once the agent is known to be where they asked, and `ensure_*` that drive it there.
+//!
+//! The rules, the same for every confirmed operation:
+//!
+//! - the event stream is opened before the request is sent, so the event cannot slip by;
+//! - only an event that matches the request confirms it (a rest's
+//!   `AgentState_SetRest_Success` must carry the request's cause), and only when the state
+//!   read after it agrees — a late event of an earlier request, or a rest that became
+//!   pre-rest because the agent is in a call, does not;
+//! - an unknown outcome is settled by waiting for the event or reading the state, never by
+//!   sending again;
+//! - when the event does not come (another consumer's poll may have taken it: the gateway
+//!   has one event queue per agent), the state is read after [`FIRST_STATE_READ`] and
+//!   then every [`STATE_READ_EVERY`]; the result says which of the two confirmed it.
+
+use std::time::Duration;
+
+use ccgw_client::operations::{self, Operation};
+use tokio::time::Instant;
+
+use crate::agent::{Agent, AgentState};
+use crate::error::{Disposition, Error};
+use crate::events::AgentEvent;
+use crate::values::{RestCause, RestDuration};
+
+/// When the state is first read if the confirming event has not come.
+pub const FIRST_STATE_READ: Duration = Duration::from_secs(1);
+/// How often the state is read after that, until the wait ends.
+pub const STATE_READ_EVERY: Duration = Duration::from_secs(2);
+/// Pause before trying again after a passing refusal ([`Disposition::BackOff`]) or a
+/// request that was not sent ([`Disposition::Resend`]) in `ensure_*`.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// What confirmed a state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Confirmed {
+    /// The operation's own event arrived, and the state read after it agreed.
+    ByEvent,
+    /// The event did not arrive (another poller may have taken it); the state, read,
+    /// shows the change.
+    ByState,
+}
+
+/// How [`Agent::ensure_rest`] or [`Agent::ensure_idle`] got the agent to the wanted state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Converged {
+    /// It was already there; nothing was sent.
+    AlreadyThere,
+    /// The request was accepted and confirmed.
+    Applied(Confirmed),
+    /// The request's outcome was unknown (no answer); the event or the state settled it.
+    AppliedAfterUnknown(Confirmed),
+}
+
+/// The state a confirmed operation drives the agent to.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// In rest, with this cause.
+    Rest(RestCause),
+    /// Idle.
+    Idle,
+}
+
+impl Target {
+    /// Whether `event` is this target's event.
+    fn confirmed_by(self, event: &AgentEvent) -> bool {
+        match (self, event) {
+            (Target::Rest(cause), AgentEvent::RestStarted { reason }) => {
+                // The gateway echoes the cause as `content.reason`; a reason that is not a
+                // number (none at all, say) cannot contradict it.
+                reason
+                    .trim()
+                    .parse::<u8>()
+                    .map_or(true, |r| r == cause.get())
+            }
+            (Target::Idle, AgentEvent::RestCancelled) => true,
+            _ => false,
+        }
+    }
+
+    fn reached(self, state: AgentState) -> bool {
+        match self {
+            Target::Rest(_) => state == AgentState::Rest,
+            Target::Idle => state == AgentState::Idle,
+        }
+    }
+}
+
+impl Agent {
+    /// Applies for rest and returns once the gateway confirms it (see the module rules):
+    /// the matching `AgentState_SetRest_Success`, or the state read as rest when the event
+    /// does not come. After `wait` without either: [`Error::NotConfirmed`] with the state
+    /// read last. A talking agent enters rest only when its call ends (pre-rest), so give
+    /// such agents a longer `wait`.
+    pub async fn rest_confirmed(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+        wait: Duration,
+    ) -> Result<Confirmed, Error> {
+        self.confirmed(operations::REST, Target::Rest(cause), wait, true, || {
+            self.rest(duration, cause)
+        })
+        .await
+        .map(|(by, _)| by)
+    }
+
+    /// [`prolong_rest`](Self::prolong_rest), confirmed like
+    /// [`rest_confirmed`](Self::rest_confirmed). When the request's outcome is unknown
+    /// only the event confirms it: an agent in rest was in rest before, too.
+    pub async fn prolong_confirmed(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+        wait: Duration,
+    ) -> Result<Confirmed, Error> {
+        self.confirmed(operations::REST, Target::Rest(cause), wait, false, || {
+            self.prolong_rest(duration, cause)
+        })
+        .await
+        .map(|(by, _)| by)
+    }
+
+    /// [`cancel_rest`](Self::cancel_rest), confirmed by `AgentState_CancelRest_Success`
+    /// or by the state read as idle.
+    pub async fn cancel_confirmed(&self, wait: Duration) -> Result<Confirmed, Error> {
+        self.confirmed(operations::CANCEL_REST, Target::Idle, wait, true, || {
+            self.cancel_rest()
+        })
+        .await
+        .map(|(by, _)| by)
+    }
+
+    /// Drives the agent into rest: nothing if it is in rest (or pre-rest) already,
+    /// otherwise a confirmed rest. Passing refusals (`000-004`, `000-007`, `100-007`) and
+    /// requests that certainly were not sent are tried again within `wait`; an unknown
+    /// outcome is settled, never resent. Returns how the agent got there.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: ccgw::Agent) -> Result<(), ccgw::Error> {
+    /// use std::time::Duration;
+    /// use ccgw::{Converged, RestCause, RestDuration};
+    /// match agent.ensure_rest(RestDuration::from_secs(900)?, RestCause::from(3), Duration::from_secs(30)).await? {
+    ///     Converged::AlreadyThere => println!("was resting already"),
+    ///     Converged::Applied(by) => println!("rest applied, confirmed {by:?}"),
+    ///     Converged::AppliedAfterUnknown(by) => println!("an unknown outcome settled {by:?}"),
+    ///     _ => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensure_rest(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+        wait: Duration,
+    ) -> Result<Converged, Error> {
+        self.ensure(Target::Rest(cause), wait, |left| async move {
+            let state = self.status().await?.state;
+            if matches!(state, AgentState::Rest | AgentState::PreRest) {
+                return Ok(None);
+            }
+            self.confirmed(operations::REST, Target::Rest(cause), left, true, || {
+                self.rest(duration, cause)
+            })
+            .await
+            .map(Some)
+        })
+        .await
+    }
+
+    /// Drives the agent to idle: nothing if it is idle, a confirmed cancel if it is in
+    /// rest or pre-rest; any other state (busy, talking, …) is not this crate's to change
+    /// and is refused as `100-009` would be, without sending. Same retry rules as
+    /// [`ensure_rest`](Self::ensure_rest).
+    pub async fn ensure_idle(&self, wait: Duration) -> Result<Converged, Error> {
+        self.ensure(Target::Idle, wait, |left| async move {
+            let state = self.status().await?.state;
+            match state {
+                AgentState::Idle => Ok(None),
+                AgentState::Rest | AgentState::PreRest => self
+                    .confirmed(operations::CANCEL_REST, Target::Idle, left, true, || {
+                        self.cancel_rest()
+                    })
+                    .await
+                    .map(Some),
+                other => Err(Error::NotConfirmed {
+                    operation: operations::CANCEL_REST.log_name,
+                    waited: Duration::ZERO,
+                    state: Some(other),
+                }),
+            }
+        })
+        .await
+    }
+
+    /// Runs `step` (read the state, act if needed) until it converges, trying again
+    /// after passing refusals and unsent requests until `wait` has elapsed.
+    async fn ensure<F, Fut>(&self, target: Target, wait: Duration, step: F) -> Result<Converged, Error>
+    where
+        F: Fn(Duration) -> Fut,
+        Fut: Future<Output = Result<Option<(Confirmed, bool)>, Error>>,
+    {
+        let deadline = Instant::now() + wait;
+        loop {
+            match step(deadline.saturating_duration_since(Instant::now())).await {
+                Ok(None) => return Ok(Converged::AlreadyThere),
+                Ok(Some((by, false))) => return Ok(Converged::Applied(by)),
+                Ok(Some((by, true))) => return Ok(Converged::AppliedAfterUnknown(by)),
+                Err(e)
+                    if matches!(e.disposition(), Disposition::BackOff | Disposition::Resend)
+                        && Instant::now() + RETRY_PAUSE < deadline =>
+                {
+                    tracing::debug!(agent_id = self.id.get(), ?target, error = %e, "trying again");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends with `send` and confirms (see the module rules). Returns what confirmed it
+    /// and whether the request's outcome had been unknown. `state_proves`: whether the
+    /// state alone may confirm an unknown outcome.
+    async fn confirmed<F, Fut>(
+        &self,
+        operation: Operation,
+        target: Target,
+        wait: Duration,
+        state_proves: bool,
+        send: F,
+    ) -> Result<(Confirmed, bool), Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(), Error>>,
+    {
+        // Subscribe first, so the confirmation cannot slip past.
+        let mut events = self.events();
+        let started = Instant::now();
+        let deadline = started + wait;
+        let unknown = match send().await {
+            Ok(()) => false,
+            Err(e) if e.is_outcome_unknown() => {
+                tracing::info!(agent_id = self.id.get(), error = %e, "outcome unknown; settling it by event or state");
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        let state_proves = state_proves || !unknown;
+        let mut stream_open = true;
+        let mut next_read = (started + FIRST_STATE_READ).min(deadline);
+        loop {
+            let item = if stream_open {
+                tokio::select! {
+                    item = events.next() => Some(item),
+                    () = tokio::time::sleep_until(next_read) => None,
+                }
+            } else {
+                tokio::time::sleep_until(next_read).await;
+                None
+            };
+            let by_event = match item {
+                Some(Some(Ok(event))) if target.confirmed_by(&event) => true,
+                // Events may have been missed: read the state now.
+                Some(Some(Ok(AgentEvent::Gap { .. }) | Err(Error::EventsLost { .. }))) => {
+                    next_read = Instant::now();
+                    continue;
+                }
+                Some(Some(Ok(_))) => continue,
+                Some(Some(Err(e))) if e.needs_sign_in() => return Err(e),
+                Some(Some(Err(_)) | None) => {
+                    // The stream ended for another reason; the state still tells.
+                    stream_open = false;
+                    continue;
+                }
+                None => false,
+            };
+            let state = match self.status().await {
+                Ok(status) => Some(status.state),
+                Err(e) if e.needs_sign_in() => return Err(e),
+                Err(_) => None,
+            };
+            if state.is_some_and(|s| target.reached(s)) && (by_event || state_proves) {
+                let by = if by_event {
+                    Confirmed::ByEvent
+                } else {
+                    Confirmed::ByState
+                };
+                return Ok((by, unknown));
+            }
+            let now = Instant::now();
+            if !by_event && now >= deadline {
+                return Err(Error::NotConfirmed {
+                    operation: operation.log_name,
+                    waited: now - started,
+                    state,
+                });
+            }
+            if !by_event {
+                next_read = (now + STATE_READ_EVERY).min(deadline);
+            }
+        }
+    }
+}

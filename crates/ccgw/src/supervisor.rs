@@ -1,0 +1,338 @@
+//! A supervised agent session: one agent kept signed in, its events flowing, through
+//! forced sign-outs, orphaned Guids and outages — the model is kube-rs's `watcher`, a
+//! stream that recovers by itself and reports what it did as stream items.
+
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::agent::{Agent, SignedInBy};
+use crate::client::GatewayClient;
+use crate::error::{Disposition, Error};
+use crate::events::AgentEvent;
+use crate::signin::{IfSignedIn, SignIn};
+use crate::values::AgentId;
+
+/// Items buffered for a slow reader of a supervised session before its event pump
+/// starts to drop events (reported as [`SessionEvent::EventsMissed`]).
+const CAPACITY: usize = 256;
+
+/// How a supervised session retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Supervision {
+    /// First pause after a failed sign-in (default 500 ms); doubled after each failure.
+    pub backoff_min: Duration,
+    /// Longest pause (default 30 s). Each pause is drawn between half of it and all of
+    /// it (jitter), so many agents that lost their sessions together do not come back
+    /// in step.
+    pub backoff_max: Duration,
+    /// Consecutive failed sign-ins after which the session gives up (`None`, the
+    /// default: never, as long as the failures are passing ones). A refusal that cannot
+    /// pass (wrong password, `100-015`, …) gives up at once.
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Self {
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_attempts: None,
+        }
+    }
+}
+
+impl Supervision {
+    /// The default with another backoff range.
+    #[must_use]
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.backoff_min = min;
+        self.backoff_max = max.max(min);
+        self
+    }
+
+    /// The default, giving up after `attempts` consecutive failed sign-ins.
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+}
+
+/// Why a supervised session lost its gateway session.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LostBecause {
+    /// Signed out by someone else: `100-006` (a supervisor's forced sign-out, the
+    /// gateway's inactivity sign-out).
+    SignedOut(Error),
+    /// The gateway kept refusing the session's Guid (`000-003` past the rotation
+    /// tolerance): the session is orphaned and will be taken over.
+    GuidRefused(Error),
+    /// Events could not be polled for as long as the gateway keeps a session.
+    Unreachable(Error),
+}
+
+impl LostBecause {
+    fn of(error: Error) -> LostBecause {
+        match error.disposition() {
+            Disposition::TakeOver => LostBecause::GuidRefused(error),
+            Disposition::SignInAgain if matches!(error, Error::EventsUnavailable { .. }) => {
+                LostBecause::Unreachable(error)
+            }
+            _ => LostBecause::SignedOut(error),
+        }
+    }
+
+    /// The error that ended the session.
+    pub fn error(&self) -> &Error {
+        match self {
+            LostBecause::SignedOut(e) | LostBecause::GuidRefused(e) | LostBecause::Unreachable(e) => e,
+        }
+    }
+}
+
+/// One item of a supervised session: a gateway event, or what the supervision did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// An event of the agent.
+    Event(AgentEvent),
+    /// The first sign-in succeeded (`by`: a plain sign-in or a takeover).
+    SignedIn {
+        /// How.
+        by: SignedInBy,
+    },
+    /// The session was lost; the supervision signs in again.
+    Lost(LostBecause),
+    /// Signed in again after a loss; events flow again.
+    Recovered {
+        /// How (a takeover when the gateway still held the lost session).
+        by: SignedInBy,
+        /// Time from the loss to the new session.
+        after: Duration,
+    },
+    /// A slow reader missed this many events.
+    EventsMissed {
+        /// How many.
+        count: u64,
+    },
+    /// The supervision stopped for good; the stream ends after this item.
+    GaveUp(Error),
+}
+
+/// One agent kept signed in with its events flowing (see [`SessionEvent`] for what it
+/// reports). It signs in with [`IfSignedIn::TakeOver`], so a session the gateway still
+/// holds — a Guid this client lost, a previous run of the same program — is taken over.
+///
+/// Dropping it stops the supervision at once (its tasks end; the gateway signs the
+/// agent out after 2 minutes without a poll); [`sign_out`](Self::sign_out) stops it and
+/// signs out.
+///
+/// ```no_run
+/// use ccgw::{AgentId, GatewayClient, SessionEvent, SignIn, SupervisedAgent, Supervision};
+///
+/// # async fn demo(client: GatewayClient) -> Result<(), ccgw::Error> {
+/// let mut session = SupervisedAgent::start(&client, AgentId::new(101)?, SignIn::new("pw101"), Supervision::default());
+/// while let Some(item) = session.next().await {
+///     match item {
+///         SessionEvent::Event(event) => println!("{}", event.event_type()),
+///         SessionEvent::Lost(why) => eprintln!("session lost: {}", why.error()),
+///         SessionEvent::Recovered { by, after } => eprintln!("back after {after:?} ({by:?})"),
+///         SessionEvent::GaveUp(e) => return Err(e),
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct SupervisedAgent {
+    id: AgentId,
+    items: mpsc::Receiver<SessionEvent>,
+    current: Arc<Mutex<Option<Agent>>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SupervisedAgent {
+    /// Starts supervising agent `id`: signs it in (taking an existing session over)
+    /// and follows its events. Needs a tokio runtime; without one the stream reports
+    /// [`SessionEvent::GaveUp`] at once.
+    pub fn start(
+        client: &GatewayClient,
+        id: AgentId,
+        sign_in: SignIn,
+        supervision: Supervision,
+    ) -> SupervisedAgent {
+        let (tx, items) = mpsc::channel(CAPACITY);
+        let current = Arc::new(Mutex::new(None));
+        let task = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Some(runtime.spawn(supervise(
+                client.clone(),
+                id,
+                sign_in.if_signed_in(IfSignedIn::TakeOver),
+                supervision,
+                tx,
+                Arc::clone(&current),
+            ))),
+            Err(_) => {
+                let _ = tx.try_send(SessionEvent::GaveUp(Error::EventsUnavailable {
+                    reason: "no tokio runtime to supervise the session on".to_owned(),
+                }));
+                None
+            }
+        };
+        SupervisedAgent {
+            id,
+            items,
+            current,
+            task,
+        }
+    }
+
+    /// The agent's ID.
+    pub fn id(&self) -> AgentId {
+        self.id
+    }
+
+    /// The next item; `None` once the supervision has stopped.
+    pub async fn next(&mut self) -> Option<SessionEvent> {
+        self.items.recv().await
+    }
+
+    /// The handle of the current session, for operations (`None` while signed out
+    /// between a loss and its recovery). A handle kept across a recovery answers
+    /// [`Error::NotSignedIn`] or `000-003`; take a new one.
+    pub fn agent(&self) -> Option<Agent> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Stops the supervision and signs the agent out.
+    pub async fn sign_out(mut self) -> Result<(), Error> {
+        self.stop();
+        let agent = self.agent();
+        match agent {
+            Some(agent) => agent.sign_out().await,
+            None => Ok(()),
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for SupervisedAgent {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A pause between `min` and `max`: exponential in `attempt`, with jitter.
+fn backoff(supervision: &Supervision, attempt: u32) -> Duration {
+    let exp = supervision
+        .backoff_min
+        .saturating_mul(2u32.saturating_pow(attempt.min(16)));
+    let top = exp.min(supervision.backoff_max);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(attempt);
+    let share = (hasher.finish() % 1000) as u32;
+    top / 2 + top / 2 * share / 1000
+}
+
+async fn supervise(
+    client: GatewayClient,
+    id: AgentId,
+    sign_in: SignIn,
+    supervision: Supervision,
+    tx: mpsc::Sender<SessionEvent>,
+    current: Arc<Mutex<Option<Agent>>>,
+) {
+    let set_current = |agent: Option<Agent>| {
+        *current.lock().unwrap_or_else(PoisonError::into_inner) = agent;
+    };
+    let mut lost_at: Option<Instant> = None;
+    let mut attempt = 0u32;
+    loop {
+        let (agent, by) = match client.sign_in_reporting(id, &sign_in).await {
+            Ok(signed_in) => signed_in,
+            Err(e) => {
+                attempt += 1;
+                let passing = matches!(
+                    e.disposition(),
+                    Disposition::Resend
+                        | Disposition::BackOff
+                        | Disposition::SettleUnknown
+                        | Disposition::SignInAgain
+                        | Disposition::TakeOver
+                );
+                if !passing || supervision.max_attempts.is_some_and(|max| attempt >= max) {
+                    let _ = tx.send(SessionEvent::GaveUp(e)).await;
+                    return;
+                }
+                tracing::info!(agent_id = id.get(), attempt, error = %e, "sign-in failed; trying again");
+                tokio::time::sleep(backoff(&supervision, attempt)).await;
+                continue;
+            }
+        };
+        attempt = 0;
+        set_current(Some(agent.clone()));
+        let item = match lost_at.take() {
+            None => SessionEvent::SignedIn { by },
+            Some(at) => SessionEvent::Recovered {
+                by,
+                after: at.elapsed(),
+            },
+        };
+        if tx.send(item).await.is_err() {
+            return;
+        }
+        let mut events = agent.events();
+        let lost = loop {
+            let item = match events.next().await {
+                Some(Ok(event)) => SessionEvent::Event(event),
+                Some(Err(Error::EventsLost { count })) => SessionEvent::EventsMissed { count },
+                Some(Err(e)) if e.needs_sign_in() => break LostBecause::of(e),
+                Some(Err(e))
+                    if matches!(
+                        e.disposition(),
+                        Disposition::FixConfiguration | Disposition::DoNotResend
+                    ) =>
+                {
+                    set_current(None);
+                    let _ = tx.send(SessionEvent::GaveUp(e)).await;
+                    return;
+                }
+                Some(Err(e)) => {
+                    // Not a lost session (no runtime cannot happen here): open again.
+                    tracing::debug!(agent_id = id.get(), error = %e, "event stream ended; opening it again");
+                    events = agent.events();
+                    continue;
+                }
+                None => {
+                    tokio::time::sleep(supervision.backoff_min).await;
+                    events = agent.events();
+                    continue;
+                }
+            };
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        };
+        drop(events);
+        set_current(None);
+        lost_at = Some(Instant::now());
+        tracing::info!(agent_id = id.get(), error = %lost.error(), "session lost; signing in again");
+        if tx.send(SessionEvent::Lost(lost)).await.is_err() {
+            return;
+        }
+    }
+}
