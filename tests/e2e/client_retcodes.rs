@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use ccgw::{Error, RetCode};
+use ccgw::{Disposition, Error, RetCode};
 use ccgw_tests::{Reply, TestServer};
 use common::{agent, assert_error_clean, plain_client, rest};
 
@@ -66,16 +66,20 @@ async fn every_code_maps_to_its_variant() {
             }
             other => panic!("{code}: expected a gateway refusal, got {other:?}"),
         }
+        let disposition = expected.disposition().expect("a failure code");
+        assert_eq!(err.disposition(), disposition, "{code}");
         assert_eq!(
             err.needs_sign_in(),
-            matches!(code, "100-006" | "000-003"),
+            matches!(disposition, Disposition::SignInAgain | Disposition::TakeOver),
             "{code}"
         );
         assert_eq!(err.is_state_change_refused(), code == "100-009", "{code}");
-        assert!(
-            !err.is_retry_safe(),
-            "{code}: the gateway answered, so the request arrived"
+        assert_eq!(
+            err.is_retry_safe(),
+            disposition == Disposition::BackOff,
+            "{code}: the gateway answered, so only a passing refusal may be sent again"
         );
+        assert!(!err.is_outcome_unknown(), "{code}: the gateway answered");
         assert!(err.to_string().contains(code), "{err}");
         assert_error_clean(&err);
     }

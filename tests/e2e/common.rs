@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use ccgw::{Agent, AgentId, Error, GatewayClient, Guid, RestCause, RestDuration};
+use ccgw_sim::Simulator;
 use ccgw_tests::logs;
 
 /// The Guid every test uses: it must never appear in logs, `Debug`, `Display` or errors.
@@ -79,4 +80,45 @@ pub(crate) fn assert_logs_clean_of(secret: &str) {
     }
     let logs = logs::captured();
     assert!(!logs.contains(secret), "a Guid leaked into the logs");
+}
+
+/// A client that trusts `sim`'s CA only, with the default settings; logs captured.
+pub(crate) fn client_for(sim: &Simulator) -> GatewayClient {
+    client_with(sim, |b| b)
+}
+
+/// Like [`client_for`], with settings changed by `tune`.
+pub(crate) fn client_with(
+    sim: &Simulator,
+    tune: impl FnOnce(ccgw::ClientBuilder) -> ccgw::ClientBuilder,
+) -> GatewayClient {
+    ccgw_tests::logs::capture();
+    tune(
+        GatewayClient::builder(sim.base_url())
+            .system_roots(false)
+            .add_root_certificate_pem(sim.ca_pem().expect("HTTPS simulator")),
+    )
+    .build()
+    .expect("client builds")
+}
+
+pub(crate) fn secs(n: u32) -> RestDuration {
+    RestDuration::from_secs(n).expect("in range")
+}
+
+/// Waits until `done` holds, checking every 20 ms; fails after 10 s.
+pub(crate) async fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    wait_until_within(Duration::from_secs(10), what, done).await;
+}
+
+/// Waits until `done` holds, checking every 20 ms; fails after `limit`.
+pub(crate) async fn wait_until_within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

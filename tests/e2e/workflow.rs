@@ -5,6 +5,8 @@
 #[path = "common.rs"]
 mod common;
 
+use common::{client_for, secs, wait_until};
+
 use std::time::Duration;
 
 use ccgw::{
@@ -30,18 +32,6 @@ fn dynamic() -> AuthMode {
     }
 }
 
-fn client_for(sim: &Simulator) -> GatewayClient {
-    ccgw_tests::logs::capture();
-    GatewayClient::builder(sim.base_url())
-        .system_roots(false)
-        .add_root_certificate_pem(sim.ca_pem().expect("HTTPS simulator"))
-        .build()
-        .expect("client builds")
-}
-
-fn secs(n: u32) -> RestDuration {
-    RestDuration::from_secs(n).expect("in range")
-}
 
 /// The next event that is not one of the sign-in events, within `WAIT`.
 async fn next_rest_event(events: &mut EventStream) -> AgentEvent {
@@ -51,22 +41,12 @@ async fn next_rest_event(events: &mut EventStream) -> AgentEvent {
             .expect("an event in time")
             .expect("the stream is open");
         match item.expect("no error") {
-            AgentEvent::Other { .. } => {}
+            AgentEvent::Other { .. } | AgentEvent::Gap { .. } => {}
             event => return event,
         }
     }
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn rest_cancel_rounds(auth_mode: AuthMode) {
     let sim = Simulator::start_with_clock(sim_config(auth_mode), Clock::manual())

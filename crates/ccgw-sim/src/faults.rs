@@ -114,9 +114,12 @@ impl Kind {
 /// The settings and their dice.
 #[derive(Debug)]
 pub(crate) struct Dice {
-    /// Whether any fault is set: requests skip the lock when none is.
+    /// Whether any fault is set (or an answer is to be lost): requests skip the locks
+    /// when none is.
     active: AtomicBool,
     state: Mutex<(Faults, fastrand::Rng)>,
+    /// Path fragments whose next request is handled and its answer lost, once each.
+    lose_next: Mutex<Vec<String>>,
 }
 
 impl Dice {
@@ -124,6 +127,7 @@ impl Dice {
         let dice = Self {
             active: AtomicBool::new(false),
             state: Mutex::new((Faults::default(), fastrand::Rng::new())),
+            lose_next: Mutex::default(),
         };
         dice.set(faults);
         dice
@@ -131,15 +135,37 @@ impl Dice {
 
     pub(crate) fn set(&self, faults: Faults) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        self.active.store(faults.any(), Ordering::SeqCst);
+        let pending = !self
+            .lose_next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        self.active.store(faults.any() || pending, Ordering::SeqCst);
         let rng = fastrand::Rng::with_seed(faults.seed);
         *state = (faults, rng);
     }
 
     /// The fault for one request (and the delay, for [`Kind::Delay`]).
-    fn roll(&self) -> Option<(Kind, Duration)> {
+    /// Makes the next request whose path contains `fragment` lose its answer: it is
+    /// handled, then its connection closed.
+    pub(crate) fn lose_next_answer(&self, fragment: &str) {
+        self.lose_next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(fragment.to_owned());
+        self.active.store(true, Ordering::SeqCst);
+    }
+
+    fn roll(&self, path: &str) -> Option<(Kind, Duration)> {
         if !self.active.load(Ordering::Relaxed) {
             return None;
+        }
+        {
+            let mut lose = self.lose_next.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(i) = lose.iter().position(|f| path.contains(f.as_str())) {
+                lose.remove(i);
+                return Some((Kind::DropAfter, Duration::ZERO));
+            }
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (faults, rng) = &mut *state;
@@ -170,7 +196,7 @@ pub(crate) async fn layer(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some((kind, wait)) = gw.dice.roll() else {
+    let Some((kind, wait)) = gw.dice.roll(request.uri().path()) else {
         return next.run(request).await;
     };
     bump(kind.counter(&gw.counters));

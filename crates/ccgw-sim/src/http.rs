@@ -388,6 +388,7 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> R
         if tokio::time::timeout_at(wake, notified).await.is_err()
             && tokio::time::Instant::now() >= deadline
         {
+            crate::model::bump(&gw.counters.polls_held_out);
             return json_response(&Gateway::poll_timeout(rotated), "event", Some(Value::Null));
         }
     }

@@ -170,6 +170,8 @@ counters! {
     events_emitted,
     /// Events handed to a poller.
     events_delivered,
+    /// Event polls answered without an event after the whole hold.
+    polls_held_out,
     /// Events dropped because the session ended before they were polled.
     events_discarded,
     /// Faults: connections closed before a request was handled.

@@ -98,6 +98,12 @@ impl SimHandle {
         self.gateway.login(agent, &body, false).set_guid
     }
 
+    /// The next request whose path contains `fragment` (e.g. `"/rest/"`) is handled, then
+    /// its connection closed before the answer: applied, answer lost. Once.
+    pub fn lose_next_answer(&self, fragment: &str) {
+        self.gateway.dice.lose_next_answer(fragment);
+    }
+
     /// Replaces the random faults from now on (e.g. [`Faults::default`] ends them).
     pub fn set_faults(&self, faults: Faults) {
         self.gateway.dice.set(faults);

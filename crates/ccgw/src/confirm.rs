@@ -157,8 +157,7 @@ impl Agent {
         cause: RestCause,
         wait: Duration,
     ) -> Result<Converged, Error> {
-        self.ensure(Target::Rest(cause), wait, |left| async move {
-            let state = self.status().await?.state;
+        self.ensure(Target::Rest(cause), wait, |state, left| async move {
             if matches!(state, AgentState::Rest | AgentState::PreRest) {
                 return Ok(None);
             }
@@ -176,8 +175,7 @@ impl Agent {
     /// and is refused as `100-009` would be, without sending. Same retry rules as
     /// [`ensure_rest`](Self::ensure_rest).
     pub async fn ensure_idle(&self, wait: Duration) -> Result<Converged, Error> {
-        self.ensure(Target::Idle, wait, |left| async move {
-            let state = self.status().await?.state;
+        self.ensure(Target::Idle, wait, |state, left| async move {
             match state {
                 AgentState::Idle => Ok(None),
                 AgentState::Rest | AgentState::PreRest => self
@@ -196,23 +194,43 @@ impl Agent {
         .await
     }
 
-    /// Runs `step` (read the state, act if needed) until it converges, trying again
-    /// after passing refusals and unsent requests until `wait` has elapsed.
+    /// Reads the state and runs `step` (act if needed) until it converges, trying again
+    /// after passing refusals and unsent requests — and after any failed state read,
+    /// which changes nothing — until `wait` has elapsed.
     async fn ensure<F, Fut>(&self, target: Target, wait: Duration, step: F) -> Result<Converged, Error>
     where
-        F: Fn(Duration) -> Fut,
+        F: Fn(AgentState, Duration) -> Fut,
         Fut: Future<Output = Result<Option<(Confirmed, bool)>, Error>>,
     {
         let deadline = Instant::now() + wait;
+        let retry = |e: &Error, passing: &[Disposition]| {
+            passing.contains(&e.disposition()) && Instant::now() + RETRY_PAUSE < deadline
+        };
         loop {
-            match step(deadline.saturating_duration_since(Instant::now())).await {
+            let state = match self.status().await {
+                Ok(status) => status.state,
+                Err(e)
+                    if retry(
+                        &e,
+                        &[
+                            Disposition::Resend,
+                            Disposition::BackOff,
+                            Disposition::SettleUnknown,
+                        ],
+                    ) =>
+                {
+                    tracing::debug!(agent_id = self.id.get(), ?target, error = %e, "reading the state again");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            match step(state, left).await {
                 Ok(None) => return Ok(Converged::AlreadyThere),
                 Ok(Some((by, false))) => return Ok(Converged::Applied(by)),
                 Ok(Some((by, true))) => return Ok(Converged::AppliedAfterUnknown(by)),
-                Err(e)
-                    if matches!(e.disposition(), Disposition::BackOff | Disposition::Resend)
-                        && Instant::now() + RETRY_PAUSE < deadline =>
-                {
+                Err(e) if retry(&e, &[Disposition::BackOff, Disposition::Resend]) => {
                     tracing::debug!(agent_id = self.id.get(), ?target, error = %e, "trying again");
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }

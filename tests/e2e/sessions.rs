@@ -1,0 +1,417 @@
+//! The session contract under the settings integrators pick: the poll timeout applies
+//! when the request timeout is shorter than the gateway's hold, forced sign-in takes a
+//! session over, a supervised session recovers an orphaned one, confirmations accept only
+//! their own outcome, a signed-out handle sends nothing, and no event stream hangs.
+
+#[path = "common.rs"]
+mod common;
+
+use std::time::Duration;
+
+use ccgw::{
+    AgentEvent, AgentId, AgentState, Confirmed, Converged, Disposition, Error, IfSignedIn,
+    LostBecause, RestCause, RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent,
+    Supervision,
+};
+use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
+use common::{client_for, client_with, secs, wait_until, wait_until_within};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn id(n: u32) -> AgentId {
+    AgentId::new(n).expect("in range")
+}
+
+fn quick_sim() -> Config {
+    Config {
+        poll_hold: Duration::from_millis(200),
+        ..Config::default()
+    }
+}
+
+/// The next item that is not a sign-in event, within `WAIT`.
+async fn next_rest_item(session: &mut SupervisedAgent) -> SessionEvent {
+    loop {
+        let item = tokio::time::timeout(WAIT, session.next())
+            .await
+            .expect("an item in time")
+            .expect("the session is supervised");
+        match item {
+            SessionEvent::Event(AgentEvent::Other { .. } | AgentEvent::Gap { .. }) => {}
+            item => return item,
+        }
+    }
+}
+
+/// A request timeout of 5 s against the gateway's 10 s hold: the event poll runs under
+/// the poll timeout (default 40 s), so an idle poll is answered, not lost. If the poll
+/// timeout were not applied, the poll would fail after 5 s and the stream would report a
+/// gap long before the hold ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_poll_timeout_applies_when_the_request_timeout_is_shorter_than_the_hold() {
+    let sim = Simulator::start(Config::default()).await.expect("sim");
+    assert_eq!(sim.handle().config().poll_hold, Duration::from_secs(10));
+    let client = client_with(&sim, |b| b.request_timeout(Duration::from_secs(5)));
+    let agent = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+    let mut events = agent.events();
+    let handle = sim.handle();
+    wait_until_within(Duration::from_secs(20), "an idle poll answered after the whole hold", || {
+        handle.stats().polls_held_out >= 1
+    })
+    .await;
+    // The answer is on its way; the next poll starts once it arrived.
+    let requests = handle.stats().requests;
+    wait_until("the next poll", || handle.stats().requests > requests).await;
+    while let Ok(item) = tokio::time::timeout(Duration::ZERO, events.next()).await {
+        match item {
+            Some(Ok(AgentEvent::Other { .. })) => {}
+            other => panic!("only the sign-in events were expected, got {other:?}"),
+        }
+    }
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forced_sign_in_takes_the_session_over() {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let client = client_for(&sim);
+    let first = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+    let mut first_events = first.events();
+
+    let refused = client
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect_err("already signed in");
+    assert_eq!(refused.retcode(), Some(&RetCode::AlreadySignedIn));
+    assert_eq!(refused.disposition(), Disposition::TakeOver);
+
+    let (second, by) = client
+        .sign_in_reporting(id(101), &SignIn::new("pw101").if_signed_in(IfSignedIn::TakeOver))
+        .await
+        .expect("taken over");
+    assert_eq!(by, SignedInBy::TakeOver);
+    assert_eq!(sim.handle().stats().takeovers, 1);
+    assert_eq!(second.status().await.expect("status").state, AgentState::Idle);
+
+    // The previous Guid stops working at once, and its stream ends.
+    let stale = first.status().await.expect_err("the old Guid is refused");
+    assert_eq!(stale.retcode(), Some(&RetCode::NoPermission));
+    assert_eq!(stale.disposition(), Disposition::TakeOver);
+    let end = tokio::time::timeout(WAIT, async {
+        loop {
+            match first_events.next().await {
+                Some(Ok(_)) => {}
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the old stream ends");
+    assert!(
+        matches!(&end, Some(Err(e)) if e.retcode() == Some(&RetCode::NoPermission)),
+        "{end:?}"
+    );
+    second.sign_out().await.expect("signed out");
+
+    // A platform that does not allow it.
+    let strict = Simulator::start(Config {
+        forced_sign_in: false,
+        ..quick_sim()
+    })
+    .await
+    .expect("sim");
+    let client = client_for(&strict);
+    let _held = client.sign_in(id(102), &SignIn::new("pw102")).await.expect("signed in");
+    let refused = client
+        .force_sign_in(id(102), &SignIn::new("pw102"))
+        .await
+        .expect_err("100-015");
+    assert_eq!(refused.retcode(), Some(&RetCode::CannotForceSignIn));
+    assert_eq!(refused.disposition(), Disposition::DoNotResend);
+    sim.shutdown().await;
+    strict.shutdown().await;
+}
+
+/// The session is orphaned: while every answer is lost, the Guid rotates twice, so the
+/// Guid the client holds is past the gateway's grace, and the gateway still holds the
+/// session. The supervised session notices (000-003 past the tolerance), takes the
+/// session over with a forced sign-in, reports it, and its stream continues.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
+    let config = Config {
+        auth_mode: AuthMode::Dynamic {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(60),
+        },
+        ..quick_sim()
+    };
+    let sim = Simulator::start_with_clock(config, Clock::manual())
+        .await
+        .expect("sim");
+    let handle = sim.handle();
+    let client = client_for(&sim);
+    let mut session = SupervisedAgent::start(
+        &client,
+        id(101),
+        SignIn::new("pw101"),
+        Supervision::default().backoff(Duration::from_millis(100), Duration::from_secs(2)),
+    );
+    assert!(matches!(
+        next_rest_item(&mut session).await,
+        SessionEvent::SignedIn {
+            by: SignedInBy::SignIn
+        }
+    ));
+    let orphaned = handle.current_guid(101).expect("signed in");
+
+    handle.set_faults(Faults {
+        drop_after: 1.0,
+        ..Faults::default()
+    });
+    // The Guid rotates on a poll whose answer is lost; then the client's Guid passes
+    // its grace while every answer is still lost.
+    let rotations = handle.stats().guid_rotations;
+    handle.advance(Duration::from_secs(61));
+    wait_until("a rotation whose answer is lost", || {
+        handle.stats().guid_rotations > rotations
+    })
+    .await;
+    handle.advance(Duration::from_secs(61));
+    let dropped = handle.stats().faults_dropped_after;
+    wait_until("requests with the expired Guid", || {
+        handle.stats().faults_dropped_after >= dropped + 2
+    })
+    .await;
+    handle.set_faults(Faults::default());
+    let faults_ended = tokio::time::Instant::now();
+
+    let lost = next_rest_item(&mut session).await;
+    assert!(
+        matches!(&lost, SessionEvent::Lost(LostBecause::GuidRefused(_))),
+        "{lost:?}"
+    );
+    let recovered = next_rest_item(&mut session).await;
+    let SessionEvent::Recovered { by, after } = recovered else {
+        panic!("expected the recovery, got {recovered:?}");
+    };
+    assert_eq!(by, SignedInBy::TakeOver);
+    assert_eq!(handle.stats().takeovers, 1);
+    println!(
+        "recovered by a takeover {after:?} after the loss was reported, {:?} after the faults ended",
+        faults_ended.elapsed()
+    );
+    assert_ne!(handle.current_guid(101), Some(orphaned.clone()));
+
+    // The stream continues on the new session.
+    let agent = session.agent().expect("a session");
+    agent
+        .rest(secs(600), RestCause::from(4))
+        .await
+        .expect("rest on the new session");
+    assert!(matches!(
+        next_rest_item(&mut session).await,
+        SessionEvent::Event(AgentEvent::RestStarted { reason }) if reason == "4"
+    ));
+    session.sign_out().await.expect("signed out");
+    assert_eq!(handle.agent_state(101), None);
+    common::assert_logs_clean_of(&orphaned);
+    sim.shutdown().await;
+}
+
+/// An earlier rest's `AgentState_SetRest_Success`, still queued, does not confirm a new
+/// rest: here the agent is in a call, so the new rest is only pre-rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let handle = sim.handle();
+    let agent = client_for(&sim)
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
+    // Nobody polls yet: both events stay queued at the gateway.
+    agent.rest(secs(600), RestCause::from(1)).await.expect("rest");
+    agent.cancel_rest().await.expect("cancel");
+    assert!(handle.set_talking(101, true));
+    let err = agent
+        .rest_confirmed(secs(600), RestCause::from(1), Duration::from_secs(3))
+        .await
+        .expect_err("pre-rest is not rest");
+    assert!(
+        matches!(
+            err,
+            Error::NotConfirmed {
+                state: Some(AgentState::PreRest),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.disposition(), Disposition::SettleUnknown);
+    // The call ends: rest starts, and a confirmed prolong sees its own event.
+    assert!(handle.set_talking(101, false));
+    assert_eq!(
+        agent
+            .prolong_confirmed(secs(900), RestCause::from(2), WAIT)
+            .await
+            .expect("prolonged"),
+        Confirmed::ByEvent
+    );
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
+/// `ensure_*` converge and say how: already there, applied, or applied after an answer
+/// was lost (settled by the event, never by sending again).
+#[tokio::test(flavor = "multi_thread")]
+async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let handle = sim.handle();
+    let agent = client_for(&sim)
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
+    let _events = agent.events();
+
+    handle.lose_next_answer("/rest/");
+    assert_eq!(
+        agent
+            .ensure_rest(secs(600), RestCause::from(3), WAIT)
+            .await
+            .expect("in rest"),
+        Converged::AppliedAfterUnknown(Confirmed::ByEvent)
+    );
+    assert_eq!(handle.stats().rest_entered, 1, "sent once, never resent");
+    assert_eq!(
+        agent
+            .ensure_rest(secs(600), RestCause::from(3), WAIT)
+            .await
+            .expect("in rest"),
+        Converged::AlreadyThere
+    );
+    assert_eq!(
+        agent.ensure_idle(WAIT).await.expect("idle"),
+        Converged::Applied(Confirmed::ByEvent)
+    );
+    assert_eq!(
+        agent.ensure_idle(WAIT).await.expect("idle"),
+        Converged::AlreadyThere
+    );
+    assert_eq!(handle.agent_state(101), Some(4));
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
+/// Another consumer's poll takes the event (the gateway has one queue per agent): the
+/// confirmation reads the state instead of waiting out its whole wait.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_state() {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let client = client_for(&sim);
+    let agent = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+    let guid = agent.current_guid().expect("Guid");
+    // Another process's handle: its own pump.
+    let other = client.agent(id(101), guid);
+    let mut taken = other.events();
+    let thief = tokio::spawn(async move {
+        while let Some(Ok(event)) = taken.next().await {
+            if matches!(event, AgentEvent::RestStarted { .. }) {
+                return true;
+            }
+        }
+        false
+    });
+    let mut confirmed = Vec::new();
+    for _ in 0..3 {
+        let by = agent
+            .rest_confirmed(secs(600), RestCause::from(3), WAIT)
+            .await
+            .expect("confirmed within the wait");
+        confirmed.push(by);
+        agent.cancel_confirmed(WAIT).await.expect("cancelled");
+    }
+    assert_eq!(agent.status().await.expect("status").state, AgentState::Idle);
+    thief.abort();
+    println!("confirmations with a second poller: {confirmed:?}");
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
+/// After `sign_out`, the handle sends nothing: a typed error that says to sign in again,
+/// and `keep_alive` stops at its next tick.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let handle = sim.handle();
+    let agent = client_for(&sim)
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
+    let every = Duration::from_millis(300);
+    let keeper = agent.keep_alive(every);
+    agent.sign_out().await.expect("signed out");
+    let requests = handle.stats().requests;
+    let err = agent.status().await.expect_err("signed out");
+    assert!(matches!(err, Error::NotSignedIn { operation: "getAgentStatus" }), "{err:?}");
+    assert_eq!(err.disposition(), Disposition::SignInAgain);
+    assert!(err.needs_sign_in());
+    assert!(err.to_string().contains("sign in again"), "{err}");
+    wait_until_within(every + Duration::from_secs(1), "keep_alive stopped", || {
+        !keeper.is_running()
+    })
+    .await;
+    assert_eq!(handle.stats().requests, requests, "nothing was sent after sign-out");
+    // A stream opened now ends at once with the same error.
+    let end = tokio::time::timeout(WAIT, agent.events().next())
+        .await
+        .expect("the stream ends");
+    assert!(matches!(end, Some(Err(Error::NotSignedIn { .. }))), "{end:?}");
+    sim.shutdown().await;
+}
+
+/// Streams opened while the pump is ending either get the end or start a new pump;
+/// none hangs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_opened_while_the_pump_ends_gets_the_end() {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let handle = sim.handle();
+    let client = client_for(&sim);
+    for round in 0..20 {
+        let agent = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+        let mut first = agent.events();
+        // Drain the sign-in events, so the pump sits in a held poll.
+        for _ in 0..2 {
+            let _ = tokio::time::timeout(WAIT, first.next()).await;
+        }
+        let opener = {
+            let agent = agent.clone();
+            tokio::spawn(async move {
+                let mut streams = Vec::new();
+                for _ in 0..200 {
+                    streams.push(agent.events());
+                    tokio::task::yield_now().await;
+                }
+                streams
+            })
+        };
+        assert!(handle.force_sign_out(101));
+        let streams = opener.await.expect("opener");
+        for (n, mut stream) in streams.into_iter().enumerate() {
+            let end = tokio::time::timeout(WAIT, async {
+                loop {
+                    match stream.next().await {
+                        Some(Ok(_)) => {}
+                        other => return other,
+                    }
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: stream {n} hangs"));
+            assert!(
+                matches!(&end, Some(Err(e)) if e.needs_sign_in()),
+                "round {round}: stream {n} ended with {end:?}"
+            );
+        }
+    }
+    sim.shutdown().await;
+}
