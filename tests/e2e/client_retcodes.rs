@@ -70,7 +70,10 @@ async fn every_code_maps_to_its_variant() {
         assert_eq!(err.disposition(), disposition, "{code}");
         assert_eq!(
             err.needs_sign_in(),
-            matches!(disposition, Disposition::SignInAgain | Disposition::TakeOver),
+            matches!(
+                disposition,
+                Disposition::SignInAgain | Disposition::TakeOver
+            ),
             "{code}"
         );
         assert_eq!(err.is_state_change_refused(), code == "100-009", "{code}");

@@ -52,12 +52,17 @@ async fn the_poll_timeout_applies_when_the_request_timeout_is_shorter_than_the_h
     let sim = Simulator::start(Config::default()).await.expect("sim");
     assert_eq!(sim.handle().config().poll_hold, Duration::from_secs(10));
     let client = client_with(&sim, |b| b.request_timeout(Duration::from_secs(5)));
-    let agent = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+    let agent = client
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
     let mut events = agent.events();
     let handle = sim.handle();
-    wait_until_within(Duration::from_secs(20), "an idle poll answered after the whole hold", || {
-        handle.stats().polls_held_out >= 1
-    })
+    wait_until_within(
+        Duration::from_secs(20),
+        "an idle poll answered after the whole hold",
+        || handle.stats().polls_held_out >= 1,
+    )
     .await;
     // The answer is on its way; the next poll starts once it arrived.
     let requests = handle.stats().requests;
@@ -76,7 +81,10 @@ async fn the_poll_timeout_applies_when_the_request_timeout_is_shorter_than_the_h
 async fn forced_sign_in_takes_the_session_over() {
     let sim = Simulator::start(quick_sim()).await.expect("sim");
     let client = client_for(&sim);
-    let first = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+    let first = client
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
     let mut first_events = first.events();
 
     let refused = client
@@ -87,12 +95,18 @@ async fn forced_sign_in_takes_the_session_over() {
     assert_eq!(refused.disposition(), Disposition::TakeOver);
 
     let (second, by) = client
-        .sign_in_reporting(id(101), &SignIn::new("pw101").if_signed_in(IfSignedIn::TakeOver))
+        .sign_in_reporting(
+            id(101),
+            &SignIn::new("pw101").if_signed_in(IfSignedIn::TakeOver),
+        )
         .await
         .expect("taken over");
     assert_eq!(by, SignedInBy::TakeOver);
     assert_eq!(sim.handle().stats().takeovers, 1);
-    assert_eq!(second.status().await.expect("status").state, AgentState::Idle);
+    assert_eq!(
+        second.status().await.expect("status").state,
+        AgentState::Idle
+    );
 
     // The previous Guid stops working at once, and its stream ends.
     let stale = first.status().await.expect_err("the old Guid is refused");
@@ -122,7 +136,10 @@ async fn forced_sign_in_takes_the_session_over() {
     .await
     .expect("sim");
     let client = client_for(&strict);
-    let _held = client.sign_in(id(102), &SignIn::new("pw102")).await.expect("signed in");
+    let _held = client
+        .sign_in(id(102), &SignIn::new("pw102"))
+        .await
+        .expect("signed in");
     let refused = client
         .force_sign_in(id(102), &SignIn::new("pw102"))
         .await
@@ -230,7 +247,10 @@ async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
         .await
         .expect("signed in");
     // Nobody polls yet: both events stay queued at the gateway.
-    agent.rest(secs(600), RestCause::from(1)).await.expect("rest");
+    agent
+        .rest(secs(600), RestCause::from(1))
+        .await
+        .expect("rest");
     agent.cancel_rest().await.expect("cancel");
     assert!(handle.set_talking(101, true));
     let err = agent
@@ -308,7 +328,10 @@ async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
 async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_state() {
     let sim = Simulator::start(quick_sim()).await.expect("sim");
     let client = client_for(&sim);
-    let agent = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+    let agent = client
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
     let guid = agent.current_guid().expect("Guid");
     // Another process's handle: its own pump.
     let other = client.agent(id(101), guid);
@@ -330,7 +353,10 @@ async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_stat
         confirmed.push(by);
         agent.cancel_confirmed(WAIT).await.expect("cancelled");
     }
-    assert_eq!(agent.status().await.expect("status").state, AgentState::Idle);
+    assert_eq!(
+        agent.status().await.expect("status").state,
+        AgentState::Idle
+    );
     thief.abort();
     println!("confirmations with a second poller: {confirmed:?}");
     agent.sign_out().await.expect("signed out");
@@ -352,7 +378,15 @@ async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
     agent.sign_out().await.expect("signed out");
     let requests = handle.stats().requests;
     let err = agent.status().await.expect_err("signed out");
-    assert!(matches!(err, Error::NotSignedIn { operation: "getAgentStatus" }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::NotSignedIn {
+                operation: "getAgentStatus"
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(err.disposition(), Disposition::SignInAgain);
     assert!(err.needs_sign_in());
     assert!(err.to_string().contains("sign in again"), "{err}");
@@ -360,12 +394,19 @@ async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
         !keeper.is_running()
     })
     .await;
-    assert_eq!(handle.stats().requests, requests, "nothing was sent after sign-out");
+    assert_eq!(
+        handle.stats().requests,
+        requests,
+        "nothing was sent after sign-out"
+    );
     // A stream opened now ends at once with the same error.
     let end = tokio::time::timeout(WAIT, agent.events().next())
         .await
         .expect("the stream ends");
-    assert!(matches!(end, Some(Err(Error::NotSignedIn { .. }))), "{end:?}");
+    assert!(
+        matches!(end, Some(Err(Error::NotSignedIn { .. }))),
+        "{end:?}"
+    );
     sim.shutdown().await;
 }
 
@@ -377,7 +418,10 @@ async fn a_stream_opened_while_the_pump_ends_gets_the_end() {
     let handle = sim.handle();
     let client = client_for(&sim);
     for round in 0..20 {
-        let agent = client.sign_in(id(101), &SignIn::new("pw101")).await.expect("signed in");
+        let agent = client
+            .sign_in(id(101), &SignIn::new("pw101"))
+            .await
+            .expect("signed in");
         let mut first = agent.events();
         // Drain the sign-in events, so the pump sits in a held poll.
         for _ in 0..2 {

@@ -32,7 +32,6 @@ fn dynamic() -> AuthMode {
     }
 }
 
-
 /// The next event that is not one of the sign-in events, within `WAIT`.
 async fn next_rest_event(events: &mut EventStream) -> AgentEvent {
     loop {
@@ -46,7 +45,6 @@ async fn next_rest_event(events: &mut EventStream) -> AgentEvent {
         }
     }
 }
-
 
 async fn rest_cancel_rounds(auth_mode: AuthMode) {
     let sim = Simulator::start_with_clock(sim_config(auth_mode), Clock::manual())

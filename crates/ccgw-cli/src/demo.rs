@@ -6,8 +6,8 @@ use ccgw::{AgentEvent, AgentId, EventStream, GatewayClient, RestCause, RestDurat
 use ccgw_sim::{AuthMode, Config, Simulator, Transport};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::failure::Failure;
 use crate::describe;
+use crate::failure::Failure;
 
 const AGENT: u32 = 101;
 /// Longest wait for any one event.

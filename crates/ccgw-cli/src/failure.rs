@@ -121,9 +121,9 @@ impl Failure {
             Error::OutcomeUnknown { .. } => {
                 format!("{chain}; check `ccgw status --agent {agent}` before trying again")
             }
-            Error::Tls(_) => format!(
-                "{chain}; pass the gateway's CA certificate with --ca-file or CCGW_CA_FILE"
-            ),
+            Error::Tls(_) => {
+                format!("{chain}; pass the gateway's CA certificate with --ca-file or CCGW_CA_FILE")
+            }
             Error::Connect(_) | Error::TimeoutBeforeSend { .. } => {
                 format!("{chain}; is the gateway running and the URL right?")
             }
@@ -149,7 +149,11 @@ mod tests {
         let mut codes: Vec<u8> = EXIT_CODES.iter().map(|(_, c, _)| *c).collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), EXIT_CODES.len(), "two dispositions share a code");
+        assert_eq!(
+            codes.len(),
+            EXIT_CODES.len(),
+            "two dispositions share a code"
+        );
         assert!(!codes.contains(&0) && !codes.contains(&1));
     }
 }

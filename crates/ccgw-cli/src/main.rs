@@ -28,7 +28,9 @@ use crate::failure::Failure;
 /// `--help`'s closing text: the exit codes (one per disposition of `ccgw`'s errors)
 /// and where secrets come from.
 fn after_help() -> String {
-    let mut text = String::from("Exit codes:\n  0  success\n  1  another failure (e.g. the Guid file cannot be written)\n");
+    let mut text = String::from(
+        "Exit codes:\n  0  success\n  1  another failure (e.g. the Guid file cannot be written)\n",
+    );
     for (disposition, code, meaning) in failure::EXIT_CODES {
         text.push_str(&format!("  {code}  {meaning} [{disposition}]\n"));
     }
@@ -387,8 +389,9 @@ async fn run(command: Command) -> Result<(), Failure> {
             let (handle, mut source) = agent_handle(&agent)?;
             let mut events = handle.events();
             let mut seen = 0u64;
-            // The Guid rotates on poll answers: keep the file current, so that other
-            // commands for this agent use a Guid the gateway still accepts.
+            // The Guid rotates on poll answers — this command's and those of other
+            // commands for the same agent: keep the file and this process in step, so
+            // that every command uses a Guid the gateway still accepts.
             let mut keep_file = tokio::time::interval(GUID_FILE_REFRESH);
             let outcome = loop {
                 if count.is_some_and(|n| seen >= n) {
@@ -396,7 +399,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 }
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => break Ok(()),
-                    _ = keep_file.tick() => source.save(&handle)?,
+                    _ = keep_file.tick() => source.sync(&handle)?,
                     item = events.next() => match item {
                         None => break Ok(()),
                         Some(Err(e)) => break Err(e),

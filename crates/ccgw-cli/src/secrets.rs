@@ -127,6 +127,34 @@ impl GuidSource {
         }
     }
 
+    /// For a long-running command (`ccgw events`) while other commands for the same agent
+    /// run: keeps the newest Guid in the file and in the agent. A Guid this process got
+    /// (a rotation on its answers) is written; otherwise one another command wrote (a
+    /// rotation on its answers, which this process did not see) is taken.
+    pub(crate) fn sync(&mut self, agent: &ccgw::Agent) -> Result<(), Failure> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        if agent
+            .current_guid()
+            .is_some_and(|current| current != self.guid)
+        {
+            return self.save(agent);
+        }
+        let on_disk = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| Guid::new(text.trim()).ok());
+        if let Some(guid) = on_disk.filter(|g| *g != self.guid) {
+            tracing::info!(
+                agent_id = agent.id().get(),
+                "taking the Guid another command stored"
+            );
+            agent.set_guid(guid.clone());
+            self.guid = guid;
+        }
+        Ok(())
+    }
+
     /// After sign-out the Guid is worthless: remove its file.
     pub(crate) fn forget(&self) {
         if let Some(file) = &self.file {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use ccgw_sim::{Config, Simulator};
+use ccgw_sim::{AuthMode, Config, Simulator};
 
 const PASSWORD: &str = "pw101";
 
@@ -18,13 +18,17 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
+        Env::start_with(Config {
+            poll_hold: Duration::from_millis(300),
+            ..Config::default()
+        })
+        .await
+    }
+
+    async fn start_with(config: Config) -> Env {
         let dir =
             std::env::temp_dir().join(format!("ccgw-cli-{}-{}", std::process::id(), unique()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let config = Config {
-            poll_hold: Duration::from_millis(300),
-            ..Config::default()
-        };
         let sim = Simulator::start(config).await.expect("simulator");
         let ca_file = dir.join("ca.pem");
         std::fs::write(&ca_file, sim.ca_pem().expect("CA")).expect("CA file");
@@ -44,6 +48,22 @@ impl Env {
             .arg("-vvv")
             .args(args);
         cmd
+    }
+
+    /// `ccgw -v <args>` as a process of its own, output piped.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("ccgw"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CCGW_URL", self.sim.base_url())
+            .env("CCGW_CA_FILE", &self.ca_file)
+            .env("CCGW_STATE_DIR", &self.dir)
+            .arg("-v")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("ccgw starts")
     }
 
     fn guid_file(&self, agent: u32) -> PathBuf {
@@ -248,7 +268,11 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         "{err}"
     );
     // 7: signed in already — the session can be taken over.
-    let (_, err) = run(env.ccgw(&["sign-in", "--agent", "101"]), 7, &[PASSWORD, &guid]);
+    let (_, err) = run(
+        env.ccgw(&["sign-in", "--agent", "101"]),
+        7,
+        &[PASSWORD, &guid],
+    );
     assert!(
         err.contains("already signed in (100-002)") && err.contains("--take-over"),
         "{err}"
@@ -282,8 +306,15 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
     let guid = read_guid(&env.guid_file(101));
     env.sim.handle().inject("getAgentStatus", "000-007");
-    let (_, err) = run(env.ccgw(&["status", "--agent", "101"]), 8, &[PASSWORD, &guid]);
-    assert!(err.contains("000-007") && err.contains("try again"), "{err}");
+    let (_, err) = run(
+        env.ccgw(&["status", "--agent", "101"]),
+        8,
+        &[PASSWORD, &guid],
+    );
+    assert!(
+        err.contains("000-007") && err.contains("try again"),
+        "{err}"
+    );
 
     // 2: TLS without the CA is the configuration's to fix.
     let mut no_ca = env.ccgw(&["sign-in", "--agent", "101"]);
@@ -329,6 +360,129 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         "{err}"
     );
     let _ = holder.join();
+}
+
+/// An operator's settings: a 1 s request timeout against a gateway that holds polls for
+/// 3 s and rotates Guids every 2 s (replaced ones valid 4 s). `ccgw events` follows for
+/// 14 s without a warning (its polls run under the poll timeout), and `ccgw rest
+/// --confirm` succeeds meanwhile for the same agent although the events process may take
+/// the confirming event (one event queue per agent): the state confirms it.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold() {
+    let env = Env::start_with(Config {
+        poll_hold: Duration::from_millis(3000),
+        auth_mode: AuthMode::Dynamic {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(4),
+        },
+        ..Config::default()
+    })
+    .await;
+    let handle = env.sim.handle();
+    run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    // Alone first: the confirmation's own poll runs under the poll timeout too.
+    let (out, _) = run(
+        env.ccgw(&[
+            "rest",
+            "--agent",
+            "101",
+            "--for",
+            "600",
+            "--confirm",
+            "--timeout",
+            "1s",
+        ]),
+        0,
+        &[PASSWORD],
+    );
+    assert!(out.contains("confirmed by its event"), "{out}");
+    run(
+        env.ccgw(&[
+            "cancel-rest",
+            "--agent",
+            "101",
+            "--confirm",
+            "--timeout",
+            "1s",
+        ]),
+        0,
+        &[PASSWORD],
+    );
+
+    let started = std::time::Instant::now();
+    let mut events = env.spawn(&["events", "--agent", "101", "--timeout", "1s"]);
+    let held = handle.stats().polls_held_out;
+    wait_until(
+        Duration::from_secs(10),
+        "the events process holds a poll",
+        || handle.stats().polls_held_out > held,
+    )
+    .await;
+    for _ in 0..2 {
+        // Bounded by --wait: a confirmation that waited out its event would fail.
+        let (out, _) = run(
+            env.ccgw(&[
+                "rest",
+                "--agent",
+                "101",
+                "--for",
+                "600",
+                "--confirm",
+                "--timeout",
+                "1s",
+                "--wait",
+                "5s",
+            ]),
+            0,
+            &[PASSWORD],
+        );
+        assert!(out.contains("confirmed by"), "{out}");
+        run(
+            env.ccgw(&[
+                "cancel-rest",
+                "--agent",
+                "101",
+                "--confirm",
+                "--wait",
+                "5s",
+                "--timeout",
+                "1s",
+            ]),
+            0,
+            &[PASSWORD],
+        );
+    }
+    wait_until(Duration::from_secs(30), "14 s of following events", || {
+        started.elapsed() >= Duration::from_secs(14)
+    })
+    .await;
+    assert!(
+        events.try_wait().expect("status").is_none(),
+        "`ccgw events` is still following"
+    );
+    let _ = events.kill();
+    let out = events.wait_with_output().expect("output");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!stderr.contains("WARN"), "warnings:\n{stderr}");
+    assert!(
+        !stdout.contains("may have been missed"),
+        "a poll answer was lost:\n{stdout}"
+    );
+    assert_eq!(env.sim.handle().agent_state(101), Some(4), "idle");
+}
+
+async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -161,7 +161,10 @@ impl Dice {
             return None;
         }
         {
-            let mut lose = self.lose_next.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut lose = self
+                .lose_next
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if let Some(i) = lose.iter().position(|f| path.contains(f.as_str())) {
                 lose.remove(i);
                 return Some((Kind::DropAfter, Duration::ZERO));

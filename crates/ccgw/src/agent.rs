@@ -7,17 +7,15 @@ use std::future::Future;
 use std::num::NonZeroU64;
 use std::time::Duration;
 
+use ccgw_client::ResponseValue;
 use ccgw_client::operations::{self, Operation};
 use ccgw_client::types;
-use ccgw_client::ResponseValue;
 use tokio::time::Instant;
 use tracing::Instrument as _;
 use tracing::field::Empty;
 use zeroize::Zeroizing;
 
-use crate::client::{
-    GatewayClient, classify_body_error, classify_transport, read_excerpt,
-};
+use crate::client::{GatewayClient, classify_body_error, classify_transport, read_excerpt};
 use crate::error::{Error, ErrorChain, RetCode};
 use crate::events::{AgentEvent, EventStream, PumpSlot};
 use crate::guid::Guid;
@@ -189,7 +187,9 @@ impl GatewayClient {
     /// Start polling events (or keep a heartbeat) right away: the gateway signs out an
     /// agent that does neither for 2 minutes.
     pub async fn sign_in(&self, id: AgentId, request: &SignIn) -> Result<Agent, Error> {
-        self.sign_in_reporting(id, request).await.map(|(agent, _)| agent)
+        self.sign_in_reporting(id, request)
+            .await
+            .map(|(agent, _)| agent)
     }
 
     /// Forced sign-in (`forceLogin`): signs agent `id` in even if it is signed in, taking
@@ -214,7 +214,10 @@ impl GatewayClient {
                 if e.retcode() == Some(&RetCode::AlreadySignedIn)
                     && request.if_signed_in == IfSignedIn::TakeOver =>
             {
-                tracing::info!(agent_id = id.get(), "already signed in; taking the session over");
+                tracing::info!(
+                    agent_id = id.get(),
+                    "already signed in; taking the session over"
+                );
                 agent.open_session(operations::FORCE_LOGIN, request).await?;
                 Ok((agent, SignedInBy::TakeOver))
             }
@@ -359,9 +362,9 @@ impl Agent {
         self.exchange(operations::CANCEL_REST, || {
             self.api.cancel_rest(self.wire_id())
         })
-            .instrument(span)
-            .await
-            .map(drop)
+        .instrument(span)
+        .await
+        .map(drop)
     }
 
     /// The agent's current state.
@@ -407,9 +410,9 @@ impl Agent {
         self.exchange(operations::HAND_SHAKE, || {
             self.api.hand_shake(self.wire_id())
         })
-            .instrument(span)
-            .await
-            .map(drop)
+        .instrument(span)
+        .await
+        .map(drop)
     }
 
     /// Asks the gateway for the session's current Guid (`updateGuid`) and uses it from

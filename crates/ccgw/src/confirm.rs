@@ -197,7 +197,12 @@ impl Agent {
     /// Reads the state and runs `step` (act if needed) until it converges, trying again
     /// after passing refusals and unsent requests — and after any failed state read,
     /// which changes nothing — until `wait` has elapsed.
-    async fn ensure<F, Fut>(&self, target: Target, wait: Duration, step: F) -> Result<Converged, Error>
+    async fn ensure<F, Fut>(
+        &self,
+        target: Target,
+        wait: Duration,
+        step: F,
+    ) -> Result<Converged, Error>
     where
         F: Fn(AgentState, Duration) -> Fut,
         Fut: Future<Output = Result<Option<(Confirmed, bool)>, Error>>,

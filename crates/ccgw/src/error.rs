@@ -83,31 +83,156 @@ pub enum RetCode {
 /// Every known code: its text, variant, meaning and disposition (`None`: success).
 const TABLE: [(&str, RetCode, &str, Option<Disposition>); 26] = [
     ("0", RetCode::Success, "success", None),
-    ("000-001", RetCode::WrongEventMethod, "wrong way of obtaining agent events", Some(Disposition::FixConfiguration)),
-    ("000-002", RetCode::InvalidParameter, "a parameter or the URL is invalid", Some(Disposition::DoNotResend)),
-    ("000-003", RetCode::NoPermission, "no permission; the Guid is wrong or has expired", Some(Disposition::TakeOver)),
-    ("000-004", RetCode::SwitchingOver, "the agent is being switched over", Some(Disposition::BackOff)),
-    ("000-005", RetCode::InspectingSelf, "the agent to be inspected is the inspector", Some(Disposition::DoNotResend)),
-    ("000-006", RetCode::MessageParameter, "message parameter error", Some(Disposition::DoNotResend)),
-    ("000-007", RetCode::CalledRepeatedly, "the interface was called repeatedly", Some(Disposition::BackOff)),
-    ("100-001", RetCode::SignInParameterInvalid, "sign-in parameter empty or invalid", Some(Disposition::FixConfiguration)),
-    ("100-002", RetCode::AlreadySignedIn, "the agent is already signed in", Some(Disposition::TakeOver)),
-    ("100-003", RetCode::CtiUnavailable, "the CTI is unavailable", Some(Disposition::BackOff)),
-    ("100-004", RetCode::WrongCredentials, "wrong user name or password", Some(Disposition::FixConfiguration)),
-    ("100-005", RetCode::SignOutParameterInvalid, "invalid sign-out parameter", Some(Disposition::DoNotResend)),
-    ("100-006", RetCode::NotSignedIn, "the agent is not signed in", Some(Disposition::SignInAgain)),
-    ("100-007", RetCode::OperationException, "exception while executing the agent operation", Some(Disposition::BackOff)),
-    ("100-008", RetCode::AlreadySignedOut, "the agent is already signed out", Some(Disposition::SignInAgain)),
-    ("100-009", RetCode::StateChangeRefused, "the agent's state does not allow this change", Some(Disposition::DoNotResend)),
-    ("100-010", RetCode::WrongStateAtSignOut, "wrong state at sign-out", Some(Disposition::BackOff)),
-    ("100-011", RetCode::InvalidSignInParameter, "invalid parameter at sign-in", Some(Disposition::FixConfiguration)),
-    ("100-012", RetCode::WrongAgentType, "wrong agent type", Some(Disposition::FixConfiguration)),
-    ("100-013", RetCode::InvalidPhoneNumber, "invalid phone number", Some(Disposition::FixConfiguration)),
-    ("100-014", RetCode::PhoneNumberOutOfRange, "phone number outside the configured range", Some(Disposition::FixConfiguration)),
-    ("100-015", RetCode::CannotForceSignIn, "already signed in and cannot be forced out", Some(Disposition::DoNotResend)),
-    ("100-016", RetCode::InvalidIpAddress, "invalid IP address", Some(Disposition::FixConfiguration)),
-    ("100-017", RetCode::UportalAuthenticationFailed, "uPortal authentication failed", Some(Disposition::FixConfiguration)),
-    ("100-018", RetCode::VdnMismatch, "VDN mismatch", Some(Disposition::FixConfiguration)),
+    (
+        "000-001",
+        RetCode::WrongEventMethod,
+        "wrong way of obtaining agent events",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "000-002",
+        RetCode::InvalidParameter,
+        "a parameter or the URL is invalid",
+        Some(Disposition::DoNotResend),
+    ),
+    (
+        "000-003",
+        RetCode::NoPermission,
+        "no permission; the Guid is wrong or has expired",
+        Some(Disposition::TakeOver),
+    ),
+    (
+        "000-004",
+        RetCode::SwitchingOver,
+        "the agent is being switched over",
+        Some(Disposition::BackOff),
+    ),
+    (
+        "000-005",
+        RetCode::InspectingSelf,
+        "the agent to be inspected is the inspector",
+        Some(Disposition::DoNotResend),
+    ),
+    (
+        "000-006",
+        RetCode::MessageParameter,
+        "message parameter error",
+        Some(Disposition::DoNotResend),
+    ),
+    (
+        "000-007",
+        RetCode::CalledRepeatedly,
+        "the interface was called repeatedly",
+        Some(Disposition::BackOff),
+    ),
+    (
+        "100-001",
+        RetCode::SignInParameterInvalid,
+        "sign-in parameter empty or invalid",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-002",
+        RetCode::AlreadySignedIn,
+        "the agent is already signed in",
+        Some(Disposition::TakeOver),
+    ),
+    (
+        "100-003",
+        RetCode::CtiUnavailable,
+        "the CTI is unavailable",
+        Some(Disposition::BackOff),
+    ),
+    (
+        "100-004",
+        RetCode::WrongCredentials,
+        "wrong user name or password",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-005",
+        RetCode::SignOutParameterInvalid,
+        "invalid sign-out parameter",
+        Some(Disposition::DoNotResend),
+    ),
+    (
+        "100-006",
+        RetCode::NotSignedIn,
+        "the agent is not signed in",
+        Some(Disposition::SignInAgain),
+    ),
+    (
+        "100-007",
+        RetCode::OperationException,
+        "exception while executing the agent operation",
+        Some(Disposition::BackOff),
+    ),
+    (
+        "100-008",
+        RetCode::AlreadySignedOut,
+        "the agent is already signed out",
+        Some(Disposition::SignInAgain),
+    ),
+    (
+        "100-009",
+        RetCode::StateChangeRefused,
+        "the agent's state does not allow this change",
+        Some(Disposition::DoNotResend),
+    ),
+    (
+        "100-010",
+        RetCode::WrongStateAtSignOut,
+        "wrong state at sign-out",
+        Some(Disposition::BackOff),
+    ),
+    (
+        "100-011",
+        RetCode::InvalidSignInParameter,
+        "invalid parameter at sign-in",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-012",
+        RetCode::WrongAgentType,
+        "wrong agent type",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-013",
+        RetCode::InvalidPhoneNumber,
+        "invalid phone number",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-014",
+        RetCode::PhoneNumberOutOfRange,
+        "phone number outside the configured range",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-015",
+        RetCode::CannotForceSignIn,
+        "already signed in and cannot be forced out",
+        Some(Disposition::DoNotResend),
+    ),
+    (
+        "100-016",
+        RetCode::InvalidIpAddress,
+        "invalid IP address",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-017",
+        RetCode::UportalAuthenticationFailed,
+        "uPortal authentication failed",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "100-018",
+        RetCode::VdnMismatch,
+        "VDN mismatch",
+        Some(Disposition::FixConfiguration),
+    ),
 ];
 
 impl RetCode {
@@ -470,9 +595,7 @@ impl Error {
             | Error::ResponseTooLarge { .. }
             | Error::NotConfirmed { .. }
             | Error::EventsLost { .. } => Disposition::SettleUnknown,
-            Error::EventsUnavailable { .. } | Error::NotSignedIn { .. } => {
-                Disposition::SignInAgain
-            }
+            Error::EventsUnavailable { .. } | Error::NotSignedIn { .. } => Disposition::SignInAgain,
         }
     }
 
@@ -550,6 +673,148 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The documentation's tables: variant name → disposition column.
+    fn documented(prefix: &str) -> std::collections::BTreeMap<String, String> {
+        include_str!("../README.md")
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let name = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                let name = name.strip_prefix(prefix)?;
+                Some((name.to_owned(), (*cells.get(3)?).to_owned()))
+            })
+            .collect()
+    }
+
+    /// One error of each variant. The index match is exhaustive: a new variant does not
+    /// compile until it has an index here, and the test fails until it has a sample and
+    /// a documented row.
+    fn samples() -> Vec<Error> {
+        const VARIANTS: usize = 16;
+        fn index(e: &Error) -> usize {
+            match e {
+                Error::InvalidArgument(_) => 0,
+                Error::InvalidGuid(_) => 1,
+                Error::Config { .. } => 2,
+                Error::Gateway { .. } => 3,
+                Error::UnexpectedStatus { .. } => 4,
+                Error::Connect(_) => 5,
+                Error::Tls(_) => 6,
+                Error::TimeoutBeforeSend { .. } => 7,
+                Error::OutcomeUnknown { .. } => 8,
+                Error::MalformedResponse { .. } => 9,
+                Error::UnexpectedContentType { .. } => 10,
+                Error::NotConfirmed { .. } => 11,
+                Error::EventsUnavailable { .. } => 12,
+                Error::EventsLost { .. } => 13,
+                Error::ResponseTooLarge { .. } => 14,
+                Error::NotSignedIn { .. } => 15,
+            }
+        }
+        // reqwest errors have no public constructor: a request to an invalid URL makes
+        // one (never sent).
+        let reqwest_error = || {
+            reqwest::Client::new()
+                .get("http://[::1")
+                .build()
+                .expect_err("an invalid URL")
+        };
+        let samples = vec![
+            Error::from(crate::AgentId::new(1).expect_err("out of range")),
+            Error::from(InvalidGuid::Empty),
+            Error::Config {
+                reason: String::new(),
+                source: None,
+            },
+            Error::Gateway {
+                operation: "rest",
+                code: RetCode::StateChangeRefused,
+                message: String::new(),
+            },
+            Error::UnexpectedStatus {
+                status: StatusCode::BAD_GATEWAY,
+                body_excerpt: String::new(),
+            },
+            Error::Connect(reqwest_error()),
+            Error::Tls(reqwest_error()),
+            Error::TimeoutBeforeSend {
+                timeout: Duration::from_secs(5),
+                source: reqwest_error(),
+            },
+            Error::OutcomeUnknown {
+                reason: String::new(),
+                source: None,
+            },
+            Error::MalformedResponse {
+                reason: String::new(),
+                body_excerpt: String::new(),
+                source: None,
+            },
+            Error::UnexpectedContentType { content_type: None },
+            Error::NotConfirmed {
+                operation: "rest",
+                waited: Duration::from_secs(1),
+                state: None,
+            },
+            Error::EventsUnavailable {
+                reason: String::new(),
+            },
+            Error::EventsLost { count: 1 },
+            Error::ResponseTooLarge { limit: 1 },
+            Error::NotSignedIn { operation: "rest" },
+        ];
+        let mut seen: Vec<usize> = samples.iter().map(index).collect();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (0..VARIANTS).collect::<Vec<_>>(),
+            "one sample per variant"
+        );
+        samples
+    }
+
+    #[test]
+    fn the_documented_dispositions_are_the_code_s() {
+        let errors = documented("Error::");
+        for e in samples() {
+            let row = errors
+                .get(e.kind())
+                .unwrap_or_else(|| panic!("Error::{} has no row in the README's table", e.kind()));
+            let expected = match e {
+                Error::Gateway { .. } => "by its return code",
+                _ => e.disposition().name(),
+            };
+            assert_eq!(row, expected, "Error::{}", e.kind());
+        }
+        assert_eq!(
+            errors.len(),
+            samples().len(),
+            "a row for a variant that does not exist"
+        );
+
+        let codes = documented("RetCode::");
+        for code in RetCode::known().chain([RetCode::Other("123-456".into())]) {
+            let name = match &code {
+                RetCode::Other(_) => "Other".to_owned(),
+                known => format!("{known:?}"),
+            };
+            let row = codes
+                .get(&name)
+                .unwrap_or_else(|| panic!("RetCode::{name} has no row in the README's table"));
+            let expected = code.disposition().map_or("—", Disposition::name);
+            assert_eq!(row, expected, "RetCode::{name}");
+        }
+        assert_eq!(codes.len(), RetCode::known().count() + 1);
+        // Every disposition is used by something.
+        for d in Disposition::ALL {
+            assert!(
+                samples().iter().any(|e| e.disposition() == d)
+                    || RetCode::known().any(|c| c.disposition() == Some(d)),
+                "{d} is never used"
+            );
+        }
+    }
 
     /// Found by the `retcode` fuzz target: control characters once vanished from an
     /// unknown code, so `"0\0\0\0\0"` printed — and parsed back — as success.

@@ -13,11 +13,11 @@ mod supervisor;
 mod values;
 
 pub use agent::{Agent, AgentState, AgentStatus, KeepAlive, SignedInBy};
-pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
 pub use client::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POLL_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
 };
+pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
 pub use error::{Disposition, Error, ErrorChain, RetCode};
 pub use events::{AgentEvent, EventStream};
 pub use guid::{Guid, InvalidGuid};

@@ -91,7 +91,9 @@ impl LostBecause {
     /// The error that ended the session.
     pub fn error(&self) -> &Error {
         match self {
-            LostBecause::SignedOut(e) | LostBecause::GuidRefused(e) | LostBecause::Unreachable(e) => e,
+            LostBecause::SignedOut(e)
+            | LostBecause::GuidRefused(e)
+            | LostBecause::Unreachable(e) => e,
         }
     }
 }
