@@ -9,11 +9,8 @@ use common::{client_for, secs, wait_until};
 
 use std::time::Duration;
 
-use ccgw::{
-    AgentEvent, AgentId, AgentState, Error, EventStream, GatewayClient, InitialState, RestCause,
-    RestDuration, SignIn,
-};
-use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
+use ccgw::{AgentEvent, AgentId, AgentState, Error, EventStream, InitialState, RestCause, SignIn};
+use ccgw_sim::{AuthMode, Clock, Config, Simulator};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -113,7 +110,12 @@ async fn dynamic_auth_rest_cancel_rest_across_three_guid_rotations() {
 
 /// A simulator in dynamic authentication on the test clock, with agent `id` signed in.
 async fn signed_in_on_test_clock(id: u32) -> (Simulator, ccgw::Agent) {
-    let sim = Simulator::start_with_clock(sim_config(dynamic()), Clock::manual())
+    // Polls held 2 s: long enough to move the clock while one is held.
+    let config = Config {
+        poll_hold: Duration::from_secs(2),
+        ..sim_config(dynamic())
+    };
+    let sim = Simulator::start_with_clock(config, Clock::manual())
         .await
         .expect("sim");
     let agent = client_for(&sim)
@@ -126,30 +128,45 @@ async fn signed_in_on_test_clock(id: u32) -> (Simulator, ccgw::Agent) {
     (sim, agent)
 }
 
-/// Loses the answer that carries a rotated Guid (every answer is handled but lost while
-/// the Guid rotates), then waits for `agent` to hold the current Guid again, and across
-/// one more rotation, which retires the missed Guid's predecessor. Returns the Guid the
-/// agent started with.
-async fn lose_a_rotation_then_recover(handle: &ccgw_sim::SimHandle, agent: &ccgw::Agent) -> String {
+/// Loses the answer that carries a rotated Guid — the answer of the next request on
+/// `path` (`/agentevent/`: a held poll, rotated by moving the clock while it is held;
+/// `/handshake`: a heartbeat after the clock moved) — then waits for `agent` to hold the
+/// current Guid again, and across one more rotation, which retires the missed Guid's
+/// predecessor. Returns the Guid the agent started with.
+async fn lose_a_rotation_then_recover(
+    handle: &ccgw_sim::SimHandle,
+    agent: &ccgw::Agent,
+    path: &str,
+) -> String {
     let id = agent.id().get();
     let client_guid = || agent.current_guid().map(|g| g.expose_secret().to_owned());
     let first = handle.current_guid(id).expect("signed in");
     let rotations = handle.stats().guid_rotations;
-    handle.set_faults(Faults {
-        drop_after: 1.0,
-        ..Faults::default()
-    });
-    wait_until("an answer lost", || {
-        handle.stats().faults_dropped_after >= 1
+    let dropped = handle.stats().faults_dropped_after;
+    let held = path.contains("agentevent");
+    if held {
+        // Nothing queued, so the next poll is held.
+        wait_until("the queued events delivered", || {
+            let stats = handle.stats();
+            stats.events_delivered == stats.events_emitted
+        })
+        .await;
+    } else {
+        handle.advance(Duration::from_secs(61));
+    }
+    handle.lose_next_answer(path);
+    wait_until("the request whose answer is lost", || {
+        handle.stats().faults_dropped_after > dropped
     })
     .await;
-    handle.advance(Duration::from_secs(61));
+    if held {
+        handle.advance(Duration::from_secs(61));
+    }
     wait_until("the Guid rotated on a lost answer", || {
         handle.stats().guid_rotations == rotations + 1
     })
     .await;
     assert_eq!(client_guid(), Some(first.clone()), "the client missed it");
-    handle.set_faults(Faults::default());
 
     wait_until("the client asked for the current Guid", || {
         client_guid() == handle.current_guid(id)
@@ -172,7 +189,7 @@ async fn a_rotated_guid_lost_with_its_poll_answer_is_asked_for_and_the_session_s
     let (sim, agent) = signed_in_on_test_clock(101).await;
     let handle = sim.handle();
     let mut events = agent.events();
-    let first = lose_a_rotation_then_recover(&handle, &agent).await;
+    let first = lose_a_rotation_then_recover(&handle, &agent, "/agentevent/").await;
     agent
         .rest_confirmed(secs(600), RestCause::from(2), WAIT)
         .await
@@ -385,7 +402,7 @@ async fn keep_alive_asks_for_a_rotated_guid_lost_with_a_heartbeat_answer() {
     let (sim, agent) = signed_in_on_test_clock(107).await;
     let handle = sim.handle();
     let keeper = agent.keep_alive(Duration::from_millis(100));
-    let first = lose_a_rotation_then_recover(&handle, &agent).await;
+    let first = lose_a_rotation_then_recover(&handle, &agent, "/handshake").await;
     assert!(keeper.is_running());
     agent
         .rest(secs(60), RestCause::NONE)

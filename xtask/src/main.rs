@@ -79,9 +79,9 @@ enum Cmd {
     },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
-    /// The soak under faults (`tests/e2e/soak.rs`), longer than the 90 s the test command
-    /// gives it: agents work against the simulator while it injects faults, then every
-    /// agent's state must converge, with no task leaked and memory flat.
+    /// The soak under faults (`tests/e2e/soak/`), longer than the test command gives it:
+    /// agents work against the simulator while it injects faults, then every agent's
+    /// state must converge, with no session orphaned, no task leaked and memory flat.
     Soak {
         /// Minutes of faults.
         #[arg(long, default_value_t = 10)]
@@ -92,6 +92,10 @@ enum Cmd {
         /// Seed of the simulator's fault dice and the agents' choices.
         #[arg(long)]
         seed: Option<u64>,
+        /// Run one profile only: classic (short timeouts) or integrator (a 5 s request
+        /// timeout against the gateway's 10 s hold). Default: both.
+        #[arg(long, value_parser = ["classic", "integrator"])]
+        profile: Option<String>,
         /// Build optimised (less CPU per request; the default matches the test command).
         #[arg(long)]
         release: bool,
@@ -117,8 +121,9 @@ fn main() -> ExitCode {
             minutes,
             agents,
             seed,
+            profile,
             release,
-        } => soak(&root, minutes, agents, seed, release),
+        } => soak(&root, minutes, agents, seed, profile.as_deref(), release),
         Cmd::Test => test_cmd(&root),
     };
     match result {
@@ -287,7 +292,14 @@ fn cargo_step(
     }
 }
 
-fn soak(root: &Path, minutes: u64, agents: u32, seed: Option<u64>, release: bool) -> Result<()> {
+fn soak(
+    root: &Path,
+    minutes: u64,
+    agents: u32,
+    seed: Option<u64>,
+    profile: Option<&str>,
+    release: bool,
+) -> Result<()> {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root)
         .args(["test", "--locked", "-p", "ccgw-tests", "--test", "soak"])
@@ -298,6 +310,9 @@ fn soak(root: &Path, minutes: u64, agents: u32, seed: Option<u64>, release: bool
     }
     if let Some(seed) = seed {
         cmd.env("CCGW_SOAK_SEED", seed.to_string());
+    }
+    if let Some(profile) = profile {
+        cmd.env("CCGW_SOAK_PROFILE", profile);
     }
     let status = cmd.status().context("cannot run cargo")?;
     if !status.success() {

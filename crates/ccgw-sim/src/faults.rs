@@ -248,7 +248,7 @@ mod tests {
         let mut seen = std::collections::HashMap::new();
         let rolls = 100_000;
         for _ in 0..rolls {
-            *seen.entry(dice.roll().map(|(k, _)| k)).or_insert(0u32) += 1;
+            *seen.entry(dice.roll("/x").map(|(k, _)| k)).or_insert(0u32) += 1;
         }
         let share = |k| f64::from(seen.get(&k).copied().unwrap_or(0)) / f64::from(rolls);
         assert!((share(Some(Kind::DropBefore)) - 0.1).abs() < 0.01);
@@ -261,6 +261,22 @@ mod tests {
     #[test]
     fn no_faults_by_default() {
         let dice = Dice::new(Faults::default());
-        assert!((0..10_000).all(|_| dice.roll().is_none()));
+        assert!((0..10_000).all(|_| dice.roll("/x").is_none()));
+    }
+
+    #[test]
+    fn a_lost_answer_is_lost_once_and_only_for_its_path() {
+        let dice = Dice::new(Faults::default());
+        dice.lose_next_answer("/rest/");
+        assert!(dice.roll("/agentgateway/resource/agentevent/101").is_none());
+        assert_eq!(
+            dice.roll("/agentgateway/resource/onlineagent/101/rest/60/1")
+                .map(|(k, _)| k),
+            Some(Kind::DropAfter)
+        );
+        assert!(
+            dice.roll("/agentgateway/resource/onlineagent/101/rest/60/1")
+                .is_none()
+        );
     }
 }

@@ -447,9 +447,18 @@ impl Agent {
     /// the current one. A failure is only logged; the caller's next request reports what
     /// matters (a gateway without the operation, a session that is gone, a network that
     /// is down).
-    pub(crate) async fn refresh_after_lost_answer(&self) {
-        if let Err(e) = self.refresh_guid().await {
-            tracing::debug!(agent_id = self.id.get(), error = %ErrorChain(&e), "could not refresh the session credential");
+    ///
+    /// Returns whether to try again before the next poll or heartbeat: the refresh's own
+    /// answer was lost, or nothing was sent. Polling meanwhile could rotate the Guid once
+    /// more with its answer lost too, and then the Guid this client holds would no longer
+    /// be accepted at all.
+    pub(crate) async fn refresh_after_lost_answer(&self) -> bool {
+        match self.refresh_guid().await {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::debug!(agent_id = self.id.get(), error = %ErrorChain(&e), "could not refresh the session credential");
+                e.answer_may_be_lost() || e.disposition() == crate::error::Disposition::Resend
+            }
         }
     }
 
@@ -469,8 +478,10 @@ impl Agent {
                 let mut resync = false;
                 loop {
                     ticks.tick().await;
-                    if std::mem::take(&mut resync) {
-                        agent.refresh_after_lost_answer().await;
+                    if std::mem::take(&mut resync) && agent.refresh_after_lost_answer().await {
+                        // Not refreshed yet: no heartbeat (it may rotate the Guid) until it is.
+                        resync = true;
+                        continue;
                     }
                     match agent.heartbeat().await {
                         Ok(()) => {}

@@ -12,7 +12,10 @@
 //!   sending again;
 //! - when the event does not come (another consumer's poll may have taken it: the gateway
 //!   has one event queue per agent), the state is read after [`FIRST_STATE_READ`] and
-//!   then every [`STATE_READ_EVERY`]; the result says which of the two confirmed it.
+//!   then every [`STATE_READ_EVERY`]; the result says which of the two confirmed it;
+//! - once the request was accepted (or its outcome is unknown), a failure is never
+//!   reported as a refusal: a session that ends before the change is confirmed gives
+//!   [`Error::NotConfirmed`] (settle it: the change may have been applied).
 
 use std::time::Duration;
 
@@ -292,7 +295,9 @@ impl Agent {
                     continue;
                 }
                 Some(Some(Ok(_))) => continue,
-                Some(Some(Err(e))) if e.needs_sign_in() => return Err(e),
+                Some(Some(Err(e))) if e.needs_sign_in() => {
+                    return Err(unconfirmed(operation, started, None, &e));
+                }
                 Some(Some(Err(_)) | None) => {
                     // The stream ended for another reason; the state still tells.
                     stream_open = false;
@@ -302,7 +307,9 @@ impl Agent {
             };
             let state = match self.status().await {
                 Ok(status) => Some(status.state),
-                Err(e) if e.needs_sign_in() => return Err(e),
+                Err(e) if e.needs_sign_in() => {
+                    return Err(unconfirmed(operation, started, None, &e));
+                }
                 Err(_) => None,
             };
             if state.is_some_and(|s| target.reached(s)) && (by_event || state_proves) {
@@ -325,5 +332,21 @@ impl Agent {
                 next_read = (now + STATE_READ_EVERY).min(deadline);
             }
         }
+    }
+}
+
+/// The request was accepted (or its outcome is unknown) but the session ended before it
+/// could be confirmed: not a refusal — the change may well have been applied.
+fn unconfirmed(
+    operation: Operation,
+    started: Instant,
+    state: Option<AgentState>,
+    why: &Error,
+) -> Error {
+    tracing::info!(operation = operation.log_name, error = %why, "the session ended before the change was confirmed");
+    Error::NotConfirmed {
+        operation: operation.log_name,
+        waited: started.elapsed(),
+        state,
     }
 }

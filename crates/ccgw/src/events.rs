@@ -233,8 +233,18 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
         if running.leave_if_unheard(&tx) {
             return;
         }
-        if std::mem::take(&mut resync) {
-            agent.refresh_after_lost_answer().await;
+        if resync {
+            if agent.refresh_after_lost_answer().await {
+                // Not refreshed: no poll (it may rotate the Guid again) until it is.
+                if let Some(reason) = given_up(&mut failing_since) {
+                    running.end(&tx, End::Unavailable(reason));
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+            resync = false;
             let state = agent.status().await.ok().map(|s| s.state);
             let _ = tx.send(Item::Event(AgentEvent::Gap { state }));
         }
@@ -281,12 +291,8 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
             }
             (_, e) => {
                 resync = e.answer_may_be_lost();
-                let since = *failing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= UNREACHABLE_LIMIT {
-                    let reason = format!(
-                        "events could not be polled for {UNREACHABLE_LIMIT:?}: {}",
-                        ErrorChain(&e)
-                    );
+                if let Some(reason) = given_up(&mut failing_since) {
+                    let reason = format!("{reason}: {}", ErrorChain(&e));
                     running.end(&tx, End::Unavailable(reason));
                     return;
                 }
@@ -296,6 +302,14 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
             }
         }
     }
+}
+
+/// Starts the clock of a failure spell; after [`UNREACHABLE_LIMIT`] of it, the reason
+/// to give up (by then the gateway has signed the agent out).
+fn given_up(failing_since: &mut Option<Instant>) -> Option<String> {
+    let since = *failing_since.get_or_insert_with(Instant::now);
+    (since.elapsed() >= UNREACHABLE_LIMIT)
+        .then(|| format!("events could not be polled for {UNREACHABLE_LIMIT:?}"))
 }
 
 /// The events of one agent, oldest first (see [`Agent::events`](crate::Agent::events)).
