@@ -59,7 +59,7 @@ async fn record_every_operation_and_documented_code() {
     let signed_out = || client.agent(id(109), Guid::new("G.AgentGateway0").expect("guid"));
 
     // login: 0, 100-002, 100-004 through the client; 100-001 and 100-011 need bodies it never sends.
-    let agent = client
+    client
         .sign_in(id(101), &SignIn::new("pw101"))
         .await
         .expect("0");
@@ -96,6 +96,63 @@ async fn record_every_operation_and_documented_code() {
             .await
             .expect("json");
         assert_eq!(answer["retcode"], expected);
+    }
+
+    // forceLogin: 0 (taking 101's session over), 100-004 through the client; 100-001 and
+    // 100-011 need bodies it never sends; 100-015 below, on a platform without it.
+    let agent = client
+        .force_sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("0");
+    assert_eq!(
+        code(
+            client
+                .force_sign_in(id(102), &SignIn::new("nope"))
+                .await
+                .map(drop)
+        ),
+        "100-004"
+    );
+    for (body, expected) in [
+        (json!({"phonenum": "1"}), "100-001"),
+        (json!({"password": "pw102", "status": 7}), "100-011"),
+    ] {
+        let answer: serde_json::Value = raw
+            .put(url("/onlineagent/102/forcelogin"))
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("answer")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(answer["retcode"], expected);
+    }
+    {
+        let strict = Simulator::start(Config {
+            forced_sign_in: false,
+            record: Some(file.clone()),
+            ..Config::default()
+        })
+        .await
+        .expect("sim");
+        strict.handle().sign_in(101).expect("signed in");
+        let client = GatewayClient::builder(strict.base_url())
+            .system_roots(false)
+            .add_root_certificate_pem(strict.ca_pem().expect("CA"))
+            .build()
+            .expect("client");
+        assert_eq!(
+            code(
+                client
+                    .force_sign_in(id(101), &SignIn::new("pw101"))
+                    .await
+                    .map(drop)
+            ),
+            "100-015"
+        );
+        strict.shutdown().await;
     }
 
     // rest: 0, 100-009, 000-002 (cause not configured), 100-007 (injected), 100-006, 000-003.

@@ -13,6 +13,7 @@ use ccgw::{
     LostBecause, RestCause, RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent,
     Supervision,
 };
+use ccgw_client::operations;
 use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
 use common::{client_for, client_with, secs, wait_until, wait_until_within};
 

@@ -11,6 +11,7 @@ use ccgw::{
     Agent, AgentId, AgentState, Converged, Disposition, Error, EventStream, GatewayClient,
     IfSignedIn, RestCause, RestDuration, RetCode, SignIn, SignedInBy,
 };
+use ccgw_client::operations::{self, Operation};
 use ccgw_sim::SimHandle;
 
 /// How long one confirmed operation may take before its outcome counts as unknown.
@@ -122,13 +123,13 @@ impl Driver {
     }
 
     /// Files an error by its disposition: what it says about the agent's state.
-    fn failed(&mut self, operation: &'static str, e: &Error) {
+    fn failed(&mut self, operation: Operation, e: &Error) {
         match (e.disposition(), e.retcode()) {
             (Disposition::SignInAgain, _) => {
                 self.tally.add("answers: session gone (100-006)");
                 self.signed_out();
             }
-            (Disposition::TakeOver, _) if operation == "getAgentEvent" => {
+            (Disposition::TakeOver, _) if operation == operations::GET_AGENT_EVENT => {
                 // The event stream gave up on a Guid the gateway keeps refusing while it
                 // still holds the session: an orphaned session. The next sign-in takes
                 // it over.
@@ -152,8 +153,8 @@ impl Driver {
                 // Only possible if the belief was wrong.
                 self.tally.add("WRONG BELIEF: 100-009 state change refused");
                 eprintln!(
-                    "agent {}: {operation} refused as a wrong state change",
-                    self.id
+                    "agent {}: {} refused as a wrong state change",
+                    self.id, operation.log_name
                 );
                 self.belief = Belief::Unknown;
             }
@@ -202,7 +203,7 @@ impl Driver {
                 self.belief = Belief::Idle;
             }
             Err(e) => {
-                self.failed("login", &e);
+                self.failed(operations::LOGIN, &e);
                 self.belief = Belief::SignedOut;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -234,7 +235,7 @@ impl Driver {
                 true
             }
             Err(e) => {
-                self.failed("getAgentStatus", &e);
+                self.failed(operations::GET_AGENT_STATUS, &e);
                 false
             }
         }
@@ -250,14 +251,16 @@ impl Driver {
         let Ok(duration) = RestDuration::from_secs(self.rng.u32(1..=4)) else {
             return;
         };
-        let (operation, outcome, after) = match self.belief {
+        let (confirmed, operation, outcome, after) = match self.belief {
             Belief::Idle => (
-                "rest",
+                "confirmed: rest",
+                operations::REST,
                 agent.ensure_rest(duration, cause, CONFIRM_WAIT).await,
                 Belief::Rest,
             ),
             Belief::Rest if self.rng.bool() => (
-                "prolong",
+                "confirmed: prolong",
+                operations::REST,
                 agent
                     .prolong_confirmed(duration, cause, CONFIRM_WAIT)
                     .await
@@ -265,7 +268,8 @@ impl Driver {
                 Belief::Rest,
             ),
             Belief::Rest => (
-                "cancelRest",
+                "confirmed: cancel",
+                operations::CANCEL_REST,
                 agent.ensure_idle(CONFIRM_WAIT).await,
                 Belief::Idle,
             ),
@@ -278,11 +282,7 @@ impl Driver {
                 self.belief = after;
             }
             Ok(how) => {
-                self.tally.add(match operation {
-                    "rest" => "confirmed: rest",
-                    "prolong" => "confirmed: prolong",
-                    _ => "confirmed: cancel",
-                });
+                self.tally.add(confirmed);
                 if matches!(how, Converged::AppliedAfterUnknown(_)) {
                     self.tally.add("unknown outcomes settled by ccgw");
                 }
@@ -302,7 +302,7 @@ impl Driver {
             Some(Err(Error::EventsLost { .. })) => self.tally.add("events lost by a slow reader"),
             Some(Err(e)) => {
                 self.tally.add("event streams ended");
-                self.failed("getAgentEvent", &e);
+                self.failed(operations::GET_AGENT_EVENT, &e);
                 // A stream that ended for another reason is opened again.
                 if let Some(agent) = &self.agent {
                     self.events = Some(agent.events());
