@@ -170,8 +170,8 @@ impl Driver {
             }
             (disposition, _) => {
                 eprintln!(
-                    "agent {}: {operation}: unexpected {e:?} ({disposition})",
-                    self.id
+                    "agent {}: {}: unexpected {e:?} ({disposition})",
+                    self.id, operation.log_name
                 );
                 self.tally.add("errors: other");
                 self.belief = Belief::Unknown;
