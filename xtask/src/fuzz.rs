@@ -3,20 +3,22 @@
 //! fails the run; libFuzzer leaves the input in `fuzz/artifacts/<target>/`.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
+
+use crate::installs::{CARGO_FUZZ, cargo_with_tools, ensure_cargo_tool};
 
 /// The fuzz targets (`fuzz/fuzz_targets/*.rs`).
 const TARGETS: [&str; 5] = ["envelope", "event", "guid", "retcode", "sim_path"];
 
 pub(crate) fn fuzz(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> {
-    let version = Command::new("cargo")
+    ensure_cargo_tool(root, &CARGO_FUZZ)?;
+    let version = cargo_with_tools(root)?
         .args(["+nightly", "fuzz", "--version"])
         .output();
     if !version.is_ok_and(|o| o.status.success()) {
         bail!(
-            "cargo-fuzz with a nightly toolchain is needed: `cargo install cargo-fuzz --locked --version 0.13.2` (.ci/run does this)"
+            "cargo-fuzz needs the nightly toolchain: `rustup toolchain install nightly` (the fuzz targets use sanitizers)"
         );
     }
     let fuzz_dir = root.join("fuzz");
@@ -26,7 +28,7 @@ pub(crate) fn fuzz(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> 
         let work = root.join("target/fuzz-corpus").join(target);
         std::fs::create_dir_all(&work)?;
         eprintln!("fuzzing {target} for {seconds} s");
-        let output = Command::new("cargo")
+        let output = cargo_with_tools(root)?
             .current_dir(&fuzz_dir)
             .args(["+nightly", "fuzz", "run", "-O", target])
             .arg(&work)

@@ -9,6 +9,7 @@
 
 mod bench;
 mod fuzz;
+mod installs;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -349,18 +350,34 @@ fn test_cmd(root: &Path) -> Result<()> {
             ],
             &[],
         ),
-        // deny.toml says what is allowed and why; cargo-deny is installed by `.ci/run`.
-        cargo_step(
-            "supply chain (cargo deny check licenses bans sources)",
-            &["deny", "--locked", "check", "licenses", "bans", "sources"],
-            &[],
-        ),
-        // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is `cargo xtask gen`.
-        cargo_step(
-            "tests (cargo test --workspace)",
-            &["test", "--workspace", "--locked", "--no-fail-fast"],
-            &[("INSTA_UPDATE", "no")],
-        ),
+        // deny.toml says what is allowed and why; cargo-deny is installed on first use.
+        Step {
+            name: "supply chain (cargo deny check licenses bans sources)",
+            run: Box::new(|root| {
+                installs::ensure_cargo_tool(root, &installs::CARGO_DENY)?;
+                tools::run(
+                    installs::cargo_with_tools(root)?
+                        .current_dir(root)
+                        .args(["deny", "--locked", "check", "licenses", "bans", "sources"]),
+                    "cargo deny",
+                )
+            }),
+        },
+        // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is
+        // `cargo xtask gen`. curl: a test runs the sign-in line the simulator prints.
+        Step {
+            name: "tests (cargo test --workspace)",
+            run: Box::new(|root| {
+                installs::ensure_command(&["curl"], "curl")?;
+                tools::run(
+                    Command::new(cargo())
+                        .current_dir(root)
+                        .args(["test", "--workspace", "--locked", "--no-fail-fast"])
+                        .env("INSTA_UPDATE", "no"),
+                    "cargo test",
+                )
+            }),
+        },
         Step {
             name: "recorded pairs match the spec (openapi-core)",
             run: Box::new(tools::recorded_pairs),

@@ -284,15 +284,7 @@ pub(crate) fn docs(root: &Path) -> Result<()> {
             .env("REDOCLY_SUPPRESS_UPDATE_NOTICE", "true"),
         "redocly build-docs",
     )?;
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .context("no Chromium found (Debian package chromium; .ci/run installs it)")?;
+    let chromium = crate::installs::ensure_chromium()?;
     let url = format!("file://{}", html.display());
     let profile = out_dir.join("chromium-profile");
     let flags = [

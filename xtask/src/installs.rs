@@ -1,0 +1,137 @@
+//! Tools the test command needs beyond the toolchain, installed on first use: the cargo
+//! subcommands cargo-deny and cargo-fuzz, pinned, into `target/xtask-tools/` (as the
+//! Python and npm tools are, in `tools.rs`); Chromium and curl from the system's packages.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::tools::{cargo, run};
+
+/// A cargo subcommand installed from crates.io at a pinned version.
+pub(crate) struct CargoTool {
+    /// Crate name, which is also the binary's (`cargo-deny`).
+    pub(crate) name: &'static str,
+    pub(crate) version: &'static str,
+}
+
+/// The supply-chain check (`deny.toml` is the policy).
+pub(crate) const CARGO_DENY: CargoTool = CargoTool {
+    name: "cargo-deny",
+    version: "0.20.2",
+};
+
+/// The fuzzing front end (the targets build with the nightly toolchain).
+pub(crate) const CARGO_FUZZ: CargoTool = CargoTool {
+    name: "cargo-fuzz",
+    version: "0.13.2",
+};
+
+/// Where pinned cargo tools are installed (`bin/` inside).
+pub(crate) fn cargo_tools_root(root: &Path) -> PathBuf {
+    root.join("target/xtask-tools/cargo")
+}
+
+/// Installs `tool` unless the pinned version is there already (`cargo install --locked
+/// --version V --root target/xtask-tools/cargo`).
+pub(crate) fn ensure_cargo_tool(root: &Path, tool: &CargoTool) -> Result<()> {
+    let dir = cargo_tools_root(root);
+    let stamp = dir.join(format!(".installed-{}", tool.name));
+    if dir.join("bin").join(tool.name).exists()
+        && std::fs::read_to_string(&stamp).is_ok_and(|v| v == tool.version)
+    {
+        return Ok(());
+    }
+    eprintln!(
+        "installing {} {} (pinned) into {} — once; later runs reuse it",
+        tool.name,
+        tool.version,
+        dir.display()
+    );
+    run(
+        Command::new(cargo())
+            .args([
+                "install",
+                "--locked",
+                "--quiet",
+                "--version",
+                tool.version,
+                "--root",
+            ])
+            .arg(&dir)
+            .arg(tool.name),
+        &format!("cargo install {} {}", tool.name, tool.version),
+    )?;
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(&stamp, tool.version)?;
+    Ok(())
+}
+
+/// `cargo` (the rustup proxy on `PATH`, so that `+nightly` works) with the pinned cargo
+/// tools first on `PATH`, so that `cargo deny` and `cargo fuzz` find them.
+pub(crate) fn cargo_with_tools(root: &Path) -> Result<Command> {
+    let bin = cargo_tools_root(root).join("bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let joined = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path)))
+        .context("cannot build PATH")?;
+    let mut cmd = Command::new("cargo");
+    // The rustup proxy picks the toolchain; the `CARGO` of this xtask's run is stable's.
+    cmd.env("PATH", joined)
+        .env_remove("CARGO")
+        .env_remove("RUSTUP_TOOLCHAIN");
+    Ok(cmd)
+}
+
+/// The Chromium binary, installed from the system's packages when missing (see
+/// [`ensure_command`]).
+pub(crate) fn ensure_chromium() -> Result<&'static str> {
+    ensure_command(
+        &["chromium", "chromium-browser", "google-chrome"],
+        "chromium",
+    )
+}
+
+/// The first of `candidates` that runs (`--version`); when none does, Debian's `package`
+/// is installed if this runs as root with apt, otherwise the error names the command
+/// that installs it.
+pub(crate) fn ensure_command(candidates: &[&'static str], package: &str) -> Result<&'static str> {
+    if let Some(found) = find(candidates) {
+        return Ok(found);
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let apt = Command::new("apt-get")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !(root_user && apt) {
+        bail!(
+            "{} is missing: install it with `sudo apt-get install -y {package}` (Debian's package)",
+            candidates[0]
+        );
+    }
+    eprintln!("installing {package} from the system's packages (apt-get install {package})");
+    run(
+        Command::new("apt-get").args(["update", "-qq"]),
+        "apt-get update",
+    )?;
+    run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends", package])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        &format!("apt-get install {package}"),
+    )?;
+    find(candidates).with_context(|| format!("{package} was installed but is not on PATH"))
+}
+
+fn find(candidates: &[&'static str]) -> Option<&'static str> {
+    candidates.iter().copied().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
