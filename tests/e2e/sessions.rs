@@ -455,3 +455,77 @@ async fn a_stream_opened_while_the_pump_ends_gets_the_end() {
     }
     sim.shutdown().await;
 }
+
+/// A forced sign-out (100-006) is reported as lost and recovered with a plain sign-in;
+/// dropping the supervised session and the client leaves no task behind, even while a
+/// poll is held for the gateway's 10 s.
+#[test]
+fn a_supervised_session_signs_in_again_and_leaves_no_task_behind() {
+    // The simulator on a runtime of its own, so that the client's runtime counts only
+    // the client's tasks.
+    let sim_runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let sim = sim_runtime
+        .block_on(Simulator::start(Config::default()))
+        .expect("sim");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let handle = sim.handle();
+    runtime.block_on(async {
+        let tasks = || {
+            tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks()
+        };
+        let before = tasks();
+        let client = client_for(&sim);
+        let mut session = SupervisedAgent::start(
+            &client,
+            id(103),
+            SignIn::new("pw103"),
+            Supervision::default(),
+        );
+        assert!(matches!(
+            next_rest_item(&mut session).await,
+            SessionEvent::SignedIn { .. }
+        ));
+        assert!(handle.force_sign_out(103));
+        assert!(matches!(
+            next_rest_item(&mut session).await,
+            SessionEvent::Lost(LostBecause::SignedOut(_))
+        ));
+        assert!(matches!(
+            next_rest_item(&mut session).await,
+            SessionEvent::Recovered {
+                by: SignedInBy::SignIn,
+                ..
+            }
+        ));
+        let held = handle.stats().polls_held_out;
+        // The sign-in events are polled; the poll after them is held for 10 s.
+        wait_until("the sign-in events polled", || {
+            let stats = handle.stats();
+            stats.events_delivered + stats.events_discarded == stats.events_emitted
+        })
+        .await;
+        let requests = handle.stats().requests;
+        wait_until("a held poll", || handle.stats().requests > requests).await;
+        drop(session);
+        drop(client);
+        wait_until_within(
+            Duration::from_secs(3),
+            "every task of the client gone",
+            || tasks() <= before,
+        )
+        .await;
+        assert_eq!(
+            handle.stats().polls_held_out,
+            held,
+            "it did not wait for the hold"
+        );
+    });
+    drop(runtime);
+    sim_runtime.block_on(sim.shutdown());
+}

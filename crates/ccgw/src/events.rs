@@ -147,6 +147,8 @@ enum Item {
 pub(crate) struct Pump {
     tx: broadcast::Sender<Item>,
     id: u64,
+    /// Ends the pump at once, even in the middle of a held poll.
+    stop: Arc<tokio::sync::Notify>,
 }
 
 /// Where an agent (and its clones) keep their pump.
@@ -168,13 +170,33 @@ pub(crate) fn subscribe(agent: &Agent) -> EventStream {
     };
     let (tx, rx) = broadcast::channel(CAPACITY);
     let id = next_id();
-    *slot = Some(Pump { tx: tx.clone(), id });
+    let stop = Arc::new(tokio::sync::Notify::new());
+    *slot = Some(Pump {
+        tx: tx.clone(),
+        id,
+        stop: Arc::clone(&stop),
+    });
     let guard = Running {
         slot: Arc::clone(&agent.pump),
         id,
     };
-    runtime.spawn(run(agent.clone(), tx, guard));
+    let agent = agent.clone();
+    runtime.spawn(async move {
+        tokio::select! {
+            () = run(agent, tx, guard) => {}
+            // Dropping `run` drops its place in the slot and its sender: every stream ends.
+            () = stop.notified() => {}
+        }
+    });
     EventStream::new(rx)
+}
+
+/// Stops `agent`'s pump at once (its streams end without an error); the next
+/// [`subscribe`] starts a new one.
+pub(crate) fn stop(agent: &Agent) {
+    if let Some(pump) = lock(&agent.pump).as_ref() {
+        pump.stop.notify_one();
+    }
 }
 
 fn next_id() -> u64 {

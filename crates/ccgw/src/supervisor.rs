@@ -131,9 +131,10 @@ pub enum SessionEvent {
 /// reports). It signs in with [`IfSignedIn::TakeOver`], so a session the gateway still
 /// holds — a Guid this client lost, a previous run of the same program — is taken over.
 ///
-/// Dropping it stops the supervision at once (its tasks end; the gateway signs the
-/// agent out after 2 minutes without a poll); [`sign_out`](Self::sign_out) stops it and
-/// signs out.
+/// Dropping it stops the supervision at once: its task and its event pump end, even in
+/// the middle of a held poll (the gateway signs the agent out after 2 minutes without a
+/// poll); [`sign_out`](Self::sign_out) stops it and signs out. Connections stay in the
+/// [`GatewayClient`]'s pool.
 ///
 /// ```no_run
 /// use ccgw::{AgentId, GatewayClient, SessionEvent, SignIn, SupervisedAgent, Supervision};
@@ -225,9 +226,13 @@ impl SupervisedAgent {
         }
     }
 
+    /// Ends the supervision's task and the current session's event pump, now.
     fn stop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(agent) = self.agent() {
+            crate::events::stop(&agent);
         }
     }
 }
