@@ -23,20 +23,23 @@
 pub mod cli;
 mod clock;
 mod config;
+mod counters;
 mod faults;
 mod http;
 mod model;
 mod server;
 mod tls;
+mod wire;
 
 use std::path::PathBuf;
 
 pub use clock::Clock;
 pub use config::{AgentConfig, AuthMode, Config, InvalidPath, Transport};
+pub use counters::Stats;
 pub use faults::Faults;
 pub use http::check_rest_values;
-pub use model::{Stats, retcode};
 pub use server::{SimHandle, Simulator};
+pub use wire::retcode;
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]

@@ -16,8 +16,9 @@ use tokio::task::JoinSet;
 
 use crate::clock::Clock;
 use crate::config::{Config, Transport};
+use crate::counters::Stats;
 use crate::faults::{Faults, HangUp};
-use crate::model::{Gateway, Stats};
+use crate::model::Gateway;
 use crate::{SimError, http, tls};
 
 /// A running simulator. Dropping it stops it too; [`Simulator::shutdown`] waits for that.

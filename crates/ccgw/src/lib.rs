@@ -4,11 +4,14 @@
 mod agent;
 mod client;
 mod confirm;
+mod disposition;
 mod error;
 mod events;
 mod guid;
 mod redact;
+mod retcode;
 mod signin;
+mod state;
 mod supervisor;
 mod values;
 

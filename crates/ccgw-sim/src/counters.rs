@@ -1,0 +1,76 @@
+//! What the simulator counts: one declaration for the live counters and their snapshot.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Declares the simulator's counters once: the live atomics and their snapshot type.
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// What the simulator counted (all since start).
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $($(#[doc = $doc])* pub(crate) $name: AtomicU64,)*
+        }
+
+        /// A point-in-time copy of what the simulator counted (all since start).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct Stats {
+            $($(#[doc = $doc])* pub $name: u64,)*
+        }
+
+        impl Counters {
+            /// A snapshot.
+            pub(crate) fn snapshot(&self) -> Stats {
+                Stats { $($name: self.$name.load(Ordering::SeqCst),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Requests answered, any operation.
+    requests,
+    /// Successful sign-ins (forced ones included).
+    logins,
+    /// Sessions taken over by a forced sign-in (`forceLogin` on a signed-in agent).
+    takeovers,
+    /// Sign-outs by `logout`.
+    logouts,
+    /// Sign-outs because nothing polled for the inactivity limit.
+    inactivity_signouts,
+    /// Transitions into rest (8), from `rest` or from pre-rest when a call ends.
+    rest_entered,
+    /// Rest set again with `prolong=true` while in rest.
+    rest_prolonged,
+    /// Transitions into pre-rest (9).
+    pre_rest_entered,
+    /// Rest ended by `cancelRest`.
+    rest_cancelled,
+    /// `AgentState_Rest_Timeout` reminders generated.
+    rest_timeouts,
+    /// Guid rotations (dynamic authentication).
+    guid_rotations,
+    /// Events queued.
+    events_emitted,
+    /// Events handed to a poller.
+    events_delivered,
+    /// Event polls answered without an event after the whole hold.
+    polls_held_out,
+    /// Events dropped because the session ended before they were polled.
+    events_discarded,
+    /// Faults: connections closed before a request was handled.
+    faults_dropped_before,
+    /// Faults: connections closed after a request was handled, before its answer.
+    faults_dropped_after,
+    /// Faults: requests held, then their connection closed.
+    faults_stalled,
+    /// Faults: answers delayed.
+    faults_delayed,
+    /// Faults: requests answered `000-004` (switch-over).
+    faults_switch_over,
+    /// Faults: requests answered `000-007` (called repeatedly).
+    faults_repeated_call,
+}
+
+pub(crate) fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::SeqCst);
+}
