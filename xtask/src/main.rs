@@ -101,8 +101,16 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, cargo deny, tests (the soak included), pairs, schemathesis, TypeScript, rendered docs, fuzzing, cargo doc.
-    Test,
+    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, cargo deny, tests, the 10,000-agent runs, the soak, pairs, schemathesis, TypeScript, rendered docs, fuzzing, cargo doc.
+    Test {
+        /// Run only the steps whose name contains one of these words (e.g. `--only soak
+        /// --only fuzz`).
+        #[arg(long, value_name = "WORD")]
+        only: Vec<String>,
+        /// Skip the steps whose name contains one of these words.
+        #[arg(long, value_name = "WORD")]
+        skip: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -125,7 +133,7 @@ fn main() -> ExitCode {
             profile,
             release,
         } => soak(&root, minutes, agents, seed, profile.as_deref(), release),
-        Cmd::Test => test_cmd(&root),
+        Cmd::Test { only, skip } => test_cmd(&root, &only, &skip),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -322,7 +330,7 @@ fn soak(
     Ok(())
 }
 
-fn test_cmd(root: &Path) -> Result<()> {
+fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
     let steps = [
         cargo_step(
             "format (cargo fmt --check)",
@@ -378,6 +386,27 @@ fn test_cmd(root: &Path) -> Result<()> {
                 )
             }),
         },
+        cargo_step(
+            "scale: 10,000 agents at once (simulator and client)",
+            &[
+                "test",
+                "--locked",
+                "-p",
+                "ccgw-sim",
+                "--test",
+                "load",
+                "-p",
+                "ccgw-tests",
+                "--test",
+                "workflow_scale",
+            ],
+            &[],
+        ),
+        cargo_step(
+            "soak under faults, classic and integrator profiles",
+            &["test", "--locked", "-p", "ccgw-tests", "--test", "soak"],
+            &[],
+        ),
         Step {
             name: "recorded pairs match the spec (openapi-core)",
             run: Box::new(tools::recorded_pairs),
@@ -406,6 +435,18 @@ fn test_cmd(root: &Path) -> Result<()> {
     ];
     let total = Instant::now();
     let mut results = Vec::new();
+    let named = |name: &str, words: &[String]| {
+        words
+            .iter()
+            .any(|w| name.to_lowercase().contains(&w.to_lowercase()))
+    };
+    let steps: Vec<&Step> = steps
+        .iter()
+        .filter(|s| (only.is_empty() || named(s.name, only)) && !named(s.name, skip))
+        .collect();
+    if steps.is_empty() {
+        bail!("no step matches --only {only:?} --skip {skip:?}");
+    }
     for (i, step) in steps.iter().enumerate() {
         eprintln!("\n==> [{}/{}] {}", i + 1, steps.len(), step.name);
         let started = Instant::now();
