@@ -330,6 +330,48 @@ fn soak(
     Ok(())
 }
 
+/// `cargo install ccgw-cli --no-default-features` gives a binary without the simulator's
+/// server stack: no axum, no hyper server, no rcgen in its tree.
+fn operator_binary_has_no_server(root: &Path) -> Result<()> {
+    let out = Command::new(cargo())
+        .current_dir(root)
+        .args([
+            "tree",
+            "--locked",
+            "-p",
+            "ccgw-cli",
+            "--no-default-features",
+            "-e",
+            "normal",
+            "-f",
+            "{p} {f}",
+        ])
+        .output()
+        .context("cannot run cargo tree")?;
+    if !out.status.success() {
+        bail!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let server: Vec<&str> = tree
+        .lines()
+        .filter(|l| {
+            l.contains("axum")
+                || l.contains("rcgen")
+                || (l.contains(" hyper v") && l.contains("server"))
+        })
+        .collect();
+    if !server.is_empty() {
+        bail!(
+            "ccgw-cli without default features has a server stack in its tree:\n{}",
+            server.join("\n")
+        );
+    }
+    Ok(())
+}
+
 fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
     let steps = [
         cargo_step(
@@ -370,6 +412,10 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
                     "cargo deny",
                 )
             }),
+        },
+        Step {
+            name: "operator's binary without a server stack (cargo tree)",
+            run: Box::new(operator_binary_has_no_server),
         },
         // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is
         // `cargo xtask gen`. curl: a test runs the sign-in line the simulator prints.

@@ -9,6 +9,7 @@ macro_rules! say {
     }};
 }
 
+#[cfg(feature = "sim")]
 mod demo;
 mod failure;
 mod secrets;
@@ -132,8 +133,10 @@ enum Command {
         count: Option<u64>,
     },
     /// Run the embedded CC-Gateway simulator (same options as `ccgw-sim`).
+    #[cfg(feature = "sim")]
     Sim(ccgw_sim::cli::SimArgs),
     /// Show the whole rest workflow against the embedded simulator (no gateway needed).
+    #[cfg(feature = "sim")]
     Demo {
         /// Length of the short rest whose timeout the demo waits out, in seconds.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=60))]
@@ -415,9 +418,11 @@ async fn run(command: Command) -> Result<(), Failure> {
             source.save(&handle)?;
             outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))
         }
+        #[cfg(feature = "sim")]
         Command::Sim(args) => ccgw_sim::cli::run(args)
             .await
             .map_err(|e| Failure::Other(format!("{e:#}"))),
+        #[cfg(feature = "sim")]
         Command::Demo { rest_seconds } => demo::run(rest_seconds).await,
     }
 }
@@ -475,6 +480,18 @@ fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
         AgentId::new(args.agent)
     }
     .map_err(|e| Failure::Input(e.to_string()))?;
+    if !args.allow_http
+        && args
+            .url
+            .trim()
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+    {
+        return Err(Failure::Input(format!(
+            "the gateway URL {:?} uses plain http: the Guid would travel unencrypted; use https, or pass --allow-http (CCGW_ALLOW_HTTP=1) for local tests only",
+            args.url
+        )));
+    }
     let mut builder = GatewayClient::builder(&args.url)
         .allow_plain_http(args.allow_http)
         .request_timeout(Duration::from_secs(args.timeout.max(1)));

@@ -239,6 +239,13 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         &[PASSWORD],
     );
     assert!(err.contains("units"), "{err}");
+    let mut plain = env.ccgw(&["status", "--agent", "101"]);
+    plain.env("CCGW_URL", "http://127.0.0.1:9");
+    let (_, err) = run(plain, 2, &[PASSWORD]);
+    assert!(
+        err.contains("plain http") && err.contains("--allow-http"),
+        "{err}"
+    );
     let mut no_password = env.ccgw(&["sign-in", "--agent", "101"]);
     no_password.env_remove("CCGW_PASSWORD");
     let (_, err) = run(no_password, 2, &[]);

@@ -177,9 +177,19 @@ pub async fn run(args: SimArgs) -> Result<()> {
             .unwrap_or_default(),
         ..Config::default()
     };
-    let sim = Simulator::start(config.clone())
-        .await
-        .with_context(|| format!("cannot start the simulator on {}", args.listen))?;
+    let sim = match Simulator::start(config.clone()).await {
+        Ok(sim) => sim,
+        Err(crate::SimError::Bind(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            anyhow::bail!(
+                "cannot start the simulator: {} is in use; pick another address with --listen (port 0: any free port)",
+                args.listen
+            );
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot start the simulator on {}", args.listen));
+        }
+    };
     let ca_file = sim
         .ca_file()
         .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
@@ -250,6 +260,20 @@ pub async fn run(args: SimArgs) -> Result<()> {
                 guid.as_str().unwrap_or_default()
             );
         }
+        let allow_http = if ca_file.is_none() {
+            " CCGW_ALLOW_HTTP=1"
+        } else {
+            ""
+        };
+        say!("\nPoint the ccgw command line at it:");
+        say!(
+            "  export CCGW_URL={}{}{allow_http}",
+            sim.base_url(),
+            ca_file
+                .as_ref()
+                .map(|p| format!(" CCGW_CA_FILE={}", p.display()))
+                .unwrap_or_default()
+        );
         say!(
             "\nSign agent {} in (the Guid is in the Set-GUID header):",
             first.id

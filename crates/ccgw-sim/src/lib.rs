@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod cli;
 mod clock;
 mod config;
@@ -46,7 +47,7 @@ pub use wire::retcode;
 #[non_exhaustive]
 pub enum SimError {
     /// The listen address could not be bound.
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Bind(#[source] std::io::Error),
     /// Certificates could not be made.
     #[error("cannot set up TLS: {0}")]

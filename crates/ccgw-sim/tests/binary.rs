@@ -45,6 +45,10 @@ fn the_printed_curl_line_signs_an_agent_in() {
     assert!(text.contains("base URL   https://127.0.0.1:"), "{text}");
     assert!(text.contains("CA file"), "{text}");
     assert!(text.contains("101 / pw101"), "{text}");
+    assert!(
+        text.contains("export CCGW_URL=https://127.0.0.1:") && text.contains("CCGW_CA_FILE=/"),
+        "{text}"
+    );
 
     let out = Command::new("sh")
         .args(["-c", &format!("{curl} --silent --show-error --max-time 10")])
@@ -111,4 +115,21 @@ fn faults_from_the_command_line_are_injected() {
     let answer = String::from_utf8_lossy(&out.stdout);
     assert!(answer.contains(r#""retcode":"000-004""#), "{answer}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_address_in_use_names_the_setting_to_change() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
+        .args(["--listen", &addr, "--http"])
+        .output()
+        .expect("the binary runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("{addr} is in use")) && err.contains("--listen"),
+        "{err}"
+    );
+    assert_eq!(err.matches("in use").count(), 1, "said once: {err}");
 }
