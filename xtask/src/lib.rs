@@ -5,6 +5,7 @@
 //! the command runs. Nothing else in the workspace depends on it.
 
 pub mod spec_check;
+mod surface;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use sha2::{Digest as _, Sha256};
 
 pub use spec_check::{Problem, check_spec};
+pub use surface::surface;
 
 /// The spec, relative to the workspace root.
 pub const SPEC: &str = "openapi/ccgateway.yaml";
@@ -22,8 +24,39 @@ pub const GENERATED: &str = "crates/ccgw-client/src/generated.rs";
 pub const SPEC_JSON: &str = "openapi/ccgateway.json";
 /// The spec's changelog: one `## <version>` section per `info.version`.
 pub const CHANGELOG: &str = "openapi/CHANGELOG.md";
-/// The command that regenerates [`GENERATED`] (and re-records the drift snapshot).
+/// The command that regenerates [`GENERATED`], [`SPEC_JSON`] and [`SURFACE`].
 pub const GEN_COMMAND: &str = "cargo xtask gen";
+/// The generated client's surface as an insta snapshot (see [`surface`]), checked by
+/// `xtask/tests/drift.rs` and written by [`GEN_COMMAND`].
+pub const SURFACE: &str = "xtask/tests/snapshots/drift__surface.snap";
+
+/// The snapshot file for `surface`, in insta's format.
+pub fn surface_snapshot(surface: &str) -> String {
+    format!("---\nsource: xtask/tests/drift.rs\nexpression: surface\n---\n{surface}")
+}
+
+/// Writes `contents` to `root/path`, or with `check` fails with a diff if the file
+/// differs — one function for both, so that the check and the writer cannot disagree
+/// (rust-analyzer's `ensure_file_contents`). The failure names [`GEN_COMMAND`]. Returns
+/// whether the file was written.
+pub fn ensure_file_contents(root: &Path, path: &str, contents: &str, check: bool) -> Result<bool> {
+    let full = root.join(path);
+    let current = normalise_newlines(&std::fs::read_to_string(&full).unwrap_or_default());
+    if current == contents {
+        return Ok(false);
+    }
+    if check {
+        bail!(
+            "{path} is out of date with {SPEC}:\n{}\n  run `{GEN_COMMAND}` and commit the result",
+            unified_diff(path, &current, contents)
+        );
+    }
+    if let Some(dir) = full.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&full, contents).with_context(|| format!("cannot write {path}"))?;
+    Ok(true)
+}
 
 /// The workspace root (the parent of this crate's manifest directory).
 pub fn workspace_root() -> PathBuf {

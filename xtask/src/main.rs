@@ -18,13 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
-use xtask::{
-    GEN_COMMAND, GENERATED, SPEC, SPEC_JSON, generate, load_spec, normalise_newlines,
-    workspace_root,
-};
-
-/// Snapshot written by `xtask/tests/drift.rs` (insta names it after the test file).
-const SNAPSHOT: &str = "xtask/tests/snapshots/drift__generated.snap";
+use xtask::{GEN_COMMAND, GENERATED, SPEC, SPEC_JSON, generate, load_spec, workspace_root};
 
 #[derive(Parser)]
 #[command(
@@ -119,7 +113,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Gen { check, spec, out } => gen_cmd(&root, check, spec.as_deref(), out.as_deref()),
         Cmd::SpecLint => tools::spec_lint(&root),
-        Cmd::Spec => write_spec_json(&root, false),
+        Cmd::Spec => write_spec_json(&root),
         Cmd::Docs => tools::docs(&root),
         Cmd::Typescript => tools::typescript(&root),
         Cmd::Pairs => tools::recorded_pairs(&root),
@@ -161,50 +155,33 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
     }
 
     let version = xtask::check_version(root)?;
-    write_spec_json(root, check)?;
     let code = generate(&load_spec(&root.join(SPEC), SPEC)?)?;
-    let generated_path = root.join(GENERATED);
-    let current = std::fs::read_to_string(&generated_path).unwrap_or_default();
-    let snapshot_fresh = snapshot_matches(&root.join(SNAPSHOT), &code);
-
-    if check {
-        compare(GENERATED, &normalise_newlines(&current), &code)?;
-        if !snapshot_fresh {
-            bail!(
-                "{SNAPSHOT} is out of date with the spec\n  run `{GEN_COMMAND}` and commit the result"
-            );
+    let files = [
+        (SPEC_JSON, xtask::spec_json(root)?),
+        (
+            xtask::SURFACE,
+            xtask::surface_snapshot(&xtask::surface(&code)?),
+        ),
+        (GENERATED, code),
+    ];
+    for (path, contents) in &files {
+        let written = xtask::ensure_file_contents(root, path, contents, check)?;
+        if written {
+            eprintln!("wrote {path} ({} lines)", contents.lines().count());
         }
+    }
+    if check {
         eprintln!(
-            "{GENERATED}, {SNAPSHOT} and {SPEC_JSON} are up to date with {SPEC} (version {version})"
+            "{GENERATED}, {} and {SPEC_JSON} are up to date with {SPEC} (version {version})",
+            xtask::SURFACE
         );
-        return Ok(());
-    }
-
-    if normalise_newlines(&current) == code {
-        eprintln!("{GENERATED} is up to date");
-    } else {
-        std::fs::write(&generated_path, &code)
-            .with_context(|| format!("cannot write {GENERATED}"))?;
-        eprintln!("wrote {GENERATED} ({} lines)", code.lines().count());
-    }
-    if snapshot_fresh {
-        eprintln!("{SNAPSHOT} is up to date");
-    } else {
-        rerecord_snapshot(root)?;
     }
     Ok(())
 }
 
-/// Writes (or, with `check`, compares) the JSON form of the spec.
-fn write_spec_json(root: &Path, check: bool) -> Result<()> {
-    let fresh = xtask::spec_json(root)?;
-    let path = root.join(SPEC_JSON);
-    let current = normalise_newlines(&std::fs::read_to_string(&path).unwrap_or_default());
-    if check {
-        return compare(SPEC_JSON, &current, &fresh);
-    }
-    if current != fresh {
-        std::fs::write(&path, &fresh).with_context(|| format!("cannot write {SPEC_JSON}"))?;
+/// Writes the JSON form of the spec (`cargo xtask spec`).
+fn write_spec_json(root: &Path) -> Result<()> {
+    if xtask::ensure_file_contents(root, SPEC_JSON, &xtask::spec_json(root)?, false)? {
         eprintln!("wrote {SPEC_JSON}");
     }
     Ok(())
@@ -219,52 +196,6 @@ fn compare(path: &str, current: &str, fresh: &str) -> Result<()> {
         "{path} is out of date with {SPEC}: the diff above is what regeneration changes\n  \
          run `{GEN_COMMAND}` and commit the result"
     )
-}
-
-/// Compares the insta snapshot's contents (after its metadata header) with `code`.
-fn snapshot_matches(path: &Path, code: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
-    let text = normalise_newlines(&text);
-    let body = text
-        .strip_prefix("---\n")
-        .and_then(|rest| rest.split_once("\n---\n"))
-        .map_or("", |(_, body)| body);
-    body.trim_end() == code.trim_end()
-}
-
-/// Re-records the snapshot through insta itself (its own file format and naming).
-fn rerecord_snapshot(root: &Path) -> Result<()> {
-    eprintln!("re-recording {SNAPSHOT} (cargo test -p xtask --test drift)");
-    let status = Command::new(cargo())
-        .current_dir(root)
-        .args([
-            "test",
-            "--quiet",
-            "-p",
-            "xtask",
-            "--test",
-            "drift",
-            "--",
-            "--exact",
-            "generated_code_snapshot",
-        ])
-        .env("INSTA_UPDATE", "always")
-        .env("INSTA_FORCE_PASS", "1")
-        .status()
-        .context("cannot run cargo")?;
-    if !status.success() {
-        bail!("re-recording the snapshot failed ({status})");
-    }
-    if !snapshot_matches(
-        &root.join(SNAPSHOT),
-        &std::fs::read_to_string(root.join(GENERATED))?,
-    ) {
-        bail!("{SNAPSHOT} still differs from {GENERATED} after re-recording");
-    }
-    eprintln!("wrote {SNAPSHOT}");
-    Ok(())
 }
 
 use tools::cargo;
