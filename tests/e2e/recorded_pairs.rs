@@ -81,12 +81,27 @@ async fn record_every_operation_and_documented_code() {
         ),
         "100-004"
     );
-    for (body, expected) in [
-        (json!({"phonenum": "1"}), "100-001"),
-        (json!({"password": "pw102", "status": 7}), "100-011"),
+    // The same for forceLogin, which takes the same body.
+    for (body, expected, path) in [
+        (json!({"phonenum": "1"}), "100-001", "/onlineagent/102"),
+        (
+            json!({"password": "pw102", "status": 7}),
+            "100-011",
+            "/onlineagent/102",
+        ),
+        (
+            json!({"phonenum": "1"}),
+            "100-001",
+            "/onlineagent/102/forcelogin",
+        ),
+        (
+            json!({"password": "pw102", "status": 7}),
+            "100-011",
+            "/onlineagent/102/forcelogin",
+        ),
     ] {
         let answer: serde_json::Value = raw
-            .put(url("/onlineagent/102"))
+            .put(url(path))
             .header("Content-Type", "application/json; charset=UTF-8")
             .body(body.to_string())
             .send()
@@ -99,7 +114,7 @@ async fn record_every_operation_and_documented_code() {
     }
 
     // forceLogin: 0 (taking 101's session over), 100-004 through the client; 100-001 and
-    // 100-011 need bodies it never sends; 100-015 below, on a platform without it.
+    // 100-011 above; 100-015 below, on a platform without it.
     let agent = client
         .force_sign_in(id(101), &SignIn::new("pw101"))
         .await
@@ -113,22 +128,6 @@ async fn record_every_operation_and_documented_code() {
         ),
         "100-004"
     );
-    for (body, expected) in [
-        (json!({"phonenum": "1"}), "100-001"),
-        (json!({"password": "pw102", "status": 7}), "100-011"),
-    ] {
-        let answer: serde_json::Value = raw
-            .put(url("/onlineagent/102/forcelogin"))
-            .header("Content-Type", "application/json; charset=UTF-8")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("answer")
-            .json()
-            .await
-            .expect("json");
-        assert_eq!(answer["retcode"], expected);
-    }
     {
         let strict = Simulator::start(Config {
             forced_sign_in: false,

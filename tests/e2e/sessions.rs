@@ -30,6 +30,16 @@ fn quick_sim() -> Config {
     }
 }
 
+/// A quick simulator with agent 101 signed in through a default client.
+async fn signed_in_101() -> (Simulator, ccgw::Agent) {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let agent = client_for(&sim)
+        .sign_in(id(101), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
+    (sim, agent)
+}
+
 /// The next item that is not a sign-in event, within `WAIT`.
 async fn next_rest_item(session: &mut SupervisedAgent) -> SessionEvent {
     loop {
@@ -241,12 +251,8 @@ async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
 /// rest: here the agent is in a call, so the new rest is only pre-rest.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
-    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
-    let agent = client_for(&sim)
-        .sign_in(id(101), &SignIn::new("pw101"))
-        .await
-        .expect("signed in");
     // Nobody polls yet: both events stay queued at the gateway.
     agent
         .rest(secs(600), RestCause::from(1))
@@ -286,12 +292,8 @@ async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
 /// was lost (settled by the event, never by sending again).
 #[tokio::test(flavor = "multi_thread")]
 async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
-    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
-    let agent = client_for(&sim)
-        .sign_in(id(101), &SignIn::new("pw101"))
-        .await
-        .expect("signed in");
     let _events = agent.events();
 
     handle.lose_next_answer("/rest/");
@@ -368,12 +370,8 @@ async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_stat
 /// and `keep_alive` stops at its next tick.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
-    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
-    let agent = client_for(&sim)
-        .sign_in(id(101), &SignIn::new("pw101"))
-        .await
-        .expect("signed in");
     let every = Duration::from_millis(300);
     let keeper = agent.keep_alive(every);
     agent.sign_out().await.expect("signed out");
