@@ -1,0 +1,106 @@
+//! The results as JSON and as the README's Markdown tables.
+
+use serde_json::{Value, json};
+
+use crate::measure::*;
+
+pub(crate) fn report(
+    names: &[&str],
+    stats: &[Stats],
+    demo_names: &[&str],
+    demo: &[Stats],
+    capacity: &Value,
+    scale: &[Value],
+) -> Value {
+    let row = |name: &str, s: &Stats, base: &Stats| {
+        let (lo, hi) = Stats::spread(&s.round_medians_us);
+        json!({
+            "client": name,
+            "latency_median_us": s.median_latency(),
+            "latency_p99_us": s.p99_latency(),
+            "latency_round_medians_us": [lo, hi],
+            "latency_ratio": s.median_latency() / base.median_latency(),
+            "throughput_rps": Stats::median_of(&s.throughput),
+            "throughput_rounds": s.throughput,
+            "throughput_ratio": Stats::median_of(&s.throughput) / Stats::median_of(&base.throughput),
+            "cpu_us_per_request": Stats::median_of(&s.cpu_us_per_req),
+            "cpu_rounds": s.cpu_us_per_req,
+            "cpu_ratio": Stats::median_of(&s.cpu_us_per_req) / Stats::median_of(&base.cpu_us_per_req),
+        })
+    };
+    json!({
+        "per_request": names.iter().zip(stats).map(|(n, s)| row(n, s, &stats[0])).collect::<Vec<_>>(),
+        "ccgw_vs_generated": {
+            "latency": stats[3].median_latency() / stats[2].median_latency(),
+            "cpu": Stats::median_of(&stats[3].cpu_us_per_req) / Stats::median_of(&stats[2].cpu_us_per_req),
+        },
+        "connection_per_call": demo_names.iter().zip(demo).map(|(n, s)| row(n, s, &demo[0])).collect::<Vec<_>>(),
+        "simulator_capacity": capacity,
+        "scale": scale,
+    })
+}
+
+pub(crate) fn markdown(v: &Value) -> String {
+    let mut md = String::from(
+        "### Per-request cost, rest over HTTPS on loopback (ratios to raw hyper, same run)\n\n",
+    );
+    md.push_str("| client | latency median µs (round medians) | p99 µs | ratio | 64 in flight req/s (rounds) | ratio | client CPU µs/req | ratio |\n|---|---|---|---|---|---|---|---|\n");
+    let fmt_rows = |md: &mut String, rows: &Value| {
+        for r in rows.as_array().into_iter().flatten() {
+            let rounds = |k: &str| {
+                r[k].as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_f64)
+                    .map(|x| format!("{x:.0}"))
+                    .collect::<Vec<_>>()
+                    .join("–")
+            };
+            md.push_str(&format!(
+                "| {} | {:.0} ({}) | {:.0} | {:.2} | {:.0} ({}) | {:.2} | {:.1} | {:.2} |\n",
+                r["client"].as_str().unwrap_or_default(),
+                r["latency_median_us"].as_f64().unwrap_or_default(),
+                rounds("latency_round_medians_us"),
+                r["latency_p99_us"].as_f64().unwrap_or_default(),
+                r["latency_ratio"].as_f64().unwrap_or_default(),
+                r["throughput_rps"].as_f64().unwrap_or_default(),
+                rounds("throughput_rounds"),
+                r["throughput_ratio"].as_f64().unwrap_or_default(),
+                r["cpu_us_per_request"].as_f64().unwrap_or_default(),
+                r["cpu_ratio"].as_f64().unwrap_or_default(),
+            ));
+        }
+    };
+    fmt_rows(&mut md, &v["per_request"]);
+    md.push_str(&format!(
+        "\nccgw vs the generated client alone: latency {:.3}×, client CPU {:.3}×.\n",
+        v["ccgw_vs_generated"]["latency"]
+            .as_f64()
+            .unwrap_or_default(),
+        v["ccgw_vs_generated"]["cpu"].as_f64().unwrap_or_default()
+    ));
+    md.push_str("\n### Pooled ccgw vs a new connection per call (ratios to pooled ccgw)\n\n");
+    md.push_str("| client | latency median µs (round medians) | p99 µs | ratio | 64 in flight req/s (rounds) | ratio | client CPU µs/req | ratio |\n|---|---|---|---|---|---|---|---|\n");
+    fmt_rows(&mut md, &v["connection_per_call"]);
+    let c = &v["simulator_capacity"];
+    md.push_str(&format!(
+        "\n### Simulator capacity (64 in flight, raw hyper load generator)\n\nccgw-sim {:.0} req/s, minimal hyper server {:.0} req/s: **{:.2}×**.\n",
+        c["sim_rps"].as_f64().unwrap_or_default(),
+        c["minimal_hyper_rps"].as_f64().unwrap_or_default(),
+        c["ratio"].as_f64().unwrap_or_default()
+    ));
+    md.push_str("\n### Agents with open event streams (ccgw-sim in a separate process)\n\n| agents | set-up s | client RSS KiB per agent | peak RSS MiB | idle CPU s per minute |\n|---|---|---|---|---|\n");
+    for s in v["scale"].as_array().into_iter().flatten() {
+        md.push_str(&format!(
+            "| {} | {:.1} | {:.1} | {} | {:.2} |\n",
+            s["agents"],
+            s["setup_seconds"].as_f64().unwrap_or_default(),
+            s["rss_kib_per_agent"].as_f64().unwrap_or_default(),
+            s["peak_rss_mib"],
+            s["idle_cpu_seconds_per_minute"]
+                .as_f64()
+                .unwrap_or_default()
+        ));
+    }
+    md
+}

@@ -1,0 +1,191 @@
+//! The TLS setup and the minimal hyper server every client is measured against, and
+//! the simulator's capacity against that server.
+
+use anyhow::{Context as _, Result};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clients::*;
+use crate::measure::*;
+use crate::{Args, BODY, GUID, IN_FLIGHT};
+
+pub(crate) struct Tls {
+    pub(crate) ca_pem: String,
+    pub(crate) server: Arc<rustls::ServerConfig>,
+    pub(crate) client: Arc<rustls::ClientConfig>,
+}
+
+pub(crate) fn tls() -> Result<Tls> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate()?;
+    let ca = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
+        .signed_by(&key, &issuer)?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone(), ca.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone())?;
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Tls {
+        ca_pem: ca.pem(),
+        server: Arc::new(server),
+        client: Arc::new(client),
+    })
+}
+
+/// A minimal hyper + rustls server answering every request with the rest success body,
+/// on its own thread; returns its address.
+pub(crate) fn minimal_server(config: Arc<rustls::ServerConfig>) -> Result<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(|_req| async {
+                        let mut response =
+                            http::Response::new(Full::new(Bytes::from_static(BODY.as_bytes())));
+                        response.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static("application/json;charset=UTF-8"),
+                        );
+                        Ok::<_, std::convert::Infallible>(response)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+    });
+    Ok(addr)
+}
+
+pub(crate) fn sim_capacity(
+    args: &Args,
+    tls: &Tls,
+    minimal: std::net::SocketAddr,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Value> {
+    // The simulator on its own thread and runtime, like the minimal server.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok(srt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        srt.block_on(async move {
+            let sim = match ccgw_sim::Simulator::start(ccgw_sim::Config::default()).await {
+                Ok(sim) => sim,
+                Err(_) => return,
+            };
+            let guid = sim.handle().sign_in(101);
+            let _ = tx.send((sim.addr(), sim.ca_pem().map(str::to_owned), guid));
+            std::future::pending::<()>().await;
+        });
+    });
+    let (sim_addr, sim_ca, guid) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .context("the simulator did not start")?;
+    let guid = guid.context("agent 101 could not sign in")?;
+    let mut sim_roots = rustls::RootCertStore::empty();
+    for cert in
+        rustls::pki_types::pem::PemObject::pem_slice_iter(sim_ca.context("no CA")?.as_bytes())
+    {
+        sim_roots.add(cert?)?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut sim_tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(sim_roots)
+        .with_no_client_auth();
+    sim_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+
+    struct Load {
+        raw: RawHyper,
+        guid: String,
+        name: &'static str,
+    }
+    impl Client for Load {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn call(&self, lane: usize) -> BoxFut<'_> {
+            Box::pin(self.raw.post(
+                lane,
+                "/agentgateway/resource/onlineagent/101/rest/600/3?prolong=true",
+                &self.guid,
+            ))
+        }
+    }
+    let (minimal_load, sim_load) = rt.block_on(async {
+        let minimal_load = Load {
+            raw: RawHyper::connect(minimal, Arc::clone(&tls.client), IN_FLIGHT).await?,
+            guid: GUID.to_owned(),
+            name: "minimal hyper server",
+        };
+        let sim_load = Load {
+            raw: RawHyper::connect(sim_addr, Arc::new(sim_tls), IN_FLIGHT).await?,
+            guid,
+            name: "ccgw-sim",
+        };
+        Ok::<_, anyhow::Error>((minimal_load, sim_load))
+    })?;
+    let mut stats = [Stats::default(), Stats::default()];
+    rt.block_on(async {
+        for round in 0..args.rounds {
+            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let load: &dyn Client = if i == 0 { &minimal_load } else { &sim_load };
+                loaded(load, args.seconds, &mut stats[i]).await?;
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    let minimal_rate = Stats::median_of(&stats[0].throughput);
+    let sim_rate = Stats::median_of(&stats[1].throughput);
+    Ok(json!({
+        "minimal_hyper_rps": minimal_rate,
+        "minimal_hyper_rps_rounds": stats[0].throughput,
+        "sim_rps": sim_rate,
+        "sim_rps_rounds": stats[1].throughput,
+        "ratio": sim_rate / minimal_rate,
+    }))
+}
