@@ -1,11 +1,14 @@
 //! `cargo xtask`: the maintainer chores of this workspace (see the cargo-xtask pattern).
+//! `cargo xtask --help` lists them with their options:
 //!
-//! - `cargo xtask gen` regenerates `crates/ccgw-client/src/generated.rs` from
-//!   `openapi/ccgateway.yaml` and re-records the drift snapshot;
-//! - `cargo xtask gen --check` writes nothing and fails on any difference;
-//! - `cargo xtask spec-lint` runs the other teams' spec tools (pinned, installed on
-//!   first use under `target/xtask-tools/`);
-//! - `cargo xtask test` runs everything CI runs.
+//! - `gen` regenerates `crates/ccgw-client/src/generated.rs`, `openapi/ccgateway.json`
+//!   and the surface snapshot from `openapi/ccgateway.yaml`; `gen --check` writes
+//!   nothing and fails on any difference;
+//! - `spec-lint`, `spec`, `docs`, `typescript`, `pairs`, `schemathesis`: the spec as
+//!   other teams use it (tools pinned, installed on first use under
+//!   `target/xtask-tools/`);
+//! - `fuzz`, `soak`, `bench`: the longer runs, with their lengths as options;
+//! - `test` runs everything CI runs (`--only`/`--skip` for part of it).
 
 mod bench;
 mod fuzz;
@@ -34,7 +37,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Regenerate the client from the spec (and re-record the drift snapshot).
+    /// Regenerate the client, the JSON spec and the surface snapshot from the spec.
     Gen {
         /// Write nothing; fail with a diff if the committed files differ from a fresh generation.
         #[arg(long)]
@@ -42,7 +45,7 @@ enum Cmd {
         /// Generate from another spec (e.g. to try a change); requires --out.
         #[arg(long, requires = "out", value_name = "PATH")]
         spec: Option<PathBuf>,
-        /// Write the generated module here instead of the client crate (no snapshot update).
+        /// Write the generated module here instead of the client crate (nothing else is written).
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
     },

@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 
 use crate::failure::Failure;
 
-/// The password: `CCGW_PASSWORD`, else the first line of `file`, else a prompt.
+/// The password: the first line of `file` (`--password-file`), else `CCGW_PASSWORD`, else
+/// a prompt on a terminal.
 pub(crate) fn password(file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
     if let Some(file) = file {
         let text = std::fs::read_to_string(file).map_err(|e| {
