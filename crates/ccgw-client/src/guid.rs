@@ -53,6 +53,18 @@ pub fn parse_guid(value: &str) -> Result<&str, InvalidGuid> {
         .get(..SET_GUID_PREFIX.len())
         .filter(|head| head.eq_ignore_ascii_case(SET_GUID_PREFIX))
         .map_or(trimmed, |_| &trimmed[SET_GUID_PREFIX.len()..]);
+    check_bare_guid(bare)
+}
+
+/// Checks a bare Guid as it is — no trimming, no `JSESSIONID=` prefix taken off — by the
+/// rules of [`parse_guid`]. What [`parse_guid`] returns always passes.
+///
+/// ```
+/// use ccgw_client::{InvalidGuid, check_bare_guid};
+/// assert_eq!(check_bare_guid("abc.AgentGateway0"), Ok("abc.AgentGateway0"));
+/// assert_eq!(check_bare_guid(" abc"), Err(InvalidGuid::NotHeaderSafe));
+/// ```
+pub fn check_bare_guid(bare: &str) -> Result<&str, InvalidGuid> {
     if bare.is_empty() {
         return Err(InvalidGuid::Empty);
     }
@@ -79,6 +91,22 @@ mod tests {
         ] {
             assert_eq!(parse_guid(input), Ok(bare));
         }
+    }
+
+    /// Found by the `guid` fuzz target: a Guid whose bare value itself begins with
+    /// `JSESSIONID=` lost that part a second time when the session took it.
+    #[test]
+    fn a_parsed_guid_is_taken_as_it_is() {
+        for input in [
+            "JSESSIONID=JSESSIONID=",
+            "JSESSIONID=JSESSIONID=x",
+            "JSESSIONID= x",
+        ] {
+            if let Ok(bare) = parse_guid(input) {
+                assert_eq!(check_bare_guid(bare), Ok(bare), "{input:?}");
+            }
+        }
+        assert_eq!(parse_guid("JSESSIONID=JSESSIONID="), Ok("JSESSIONID="));
     }
 
     #[test]

@@ -39,5 +39,5 @@ mod session;
 
 pub use generated::*;
 pub use guard::{DEFAULT_RESPONSE_LIMIT, ResponseRejected, is_json_content_type};
-pub use guid::{InvalidGuid, MAX_GUID_LEN, parse_guid};
+pub use guid::{InvalidGuid, MAX_GUID_LEN, check_bare_guid, parse_guid};
 pub use session::Session;

@@ -24,7 +24,7 @@ use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::guard::{DEFAULT_RESPONSE_LIMIT, guard};
-use crate::guid::{InvalidGuid, parse_guid};
+use crate::guid::{InvalidGuid, check_bare_guid, parse_guid};
 use crate::{Client, Error, operations};
 
 /// The request header that carries the Guid (the gateway's auth page names it `guid`).
@@ -104,7 +104,7 @@ impl Session {
     /// Takes the Guid from a `Set-GUID` value (`JSESSIONID=<guid>`); returns whether
     /// it was usable.
     pub fn set_guid_from_header(&self, value: &str) -> bool {
-        self.set_guid(value).is_ok()
+        parse_guid(value).is_ok_and(|bare| self.set_guid(bare).is_ok())
     }
 
     /// The cap on response bodies in bytes.
@@ -114,12 +114,12 @@ impl Session {
 
     /// Sets (or replaces) the Guid used by every following request.
     ///
-    /// Checked by [`parse_guid`]: bare (a Guid looks like
-    /// `279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0`) or `JSESSIONID=<guid>`;
-    /// anything else — CR, LF, controls, non-ASCII — is rejected, so it can never inject
-    /// a header.
+    /// The bare value, taken as it is (a Guid looks like
+    /// `279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0`; [`parse_guid`] takes one out
+    /// of `JSESSIONID=<guid>`), checked by [`check_bare_guid`]: anything else — spaces,
+    /// CR, LF, controls, non-ASCII — is rejected, so it can never inject a header.
     pub fn set_guid(&self, guid: &str) -> Result<(), InvalidGuid> {
-        let guid = parse_guid(guid)?;
+        let guid = check_bare_guid(guid)?;
         let mut value = HeaderValue::from_str(guid).map_err(|_| InvalidGuid::NotHeaderSafe)?;
         value.set_sensitive(true);
         let mut current = self.guid.write().unwrap_or_else(PoisonError::into_inner);
