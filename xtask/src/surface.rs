@@ -47,7 +47,7 @@ fn is_client(ty: &syn::Type) -> bool {
 /// `name(param: Type [min..=max], …) -> Response` and the request line.
 fn operation(out: &mut String, method: &syn::ImplItemFn) {
     let docs = docs(&method.attrs);
-    if !method.sig.asyncness.is_some() {
+    if method.sig.asyncness.is_none() {
         return;
     }
     let params: Vec<String> = method
