@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-/// What the caller should do about an error. Every [`Error`] variant and every
-/// [`RetCode`] has exactly one ([`Error::disposition`], [`RetCode::disposition`]); the
+/// What the caller should do about an error. Every [`Error`](crate::Error) variant and
+/// every [`RetCode`](crate::RetCode) has exactly one
+/// ([`Error::disposition`](crate::Error::disposition),
+/// [`RetCode::disposition`](crate::RetCode::disposition)); the
 /// crate documentation has the whole table.
 ///
 /// ```

@@ -76,7 +76,7 @@ impl AgentState {
     }
 }
 
-/// The answer of [`Agent::status`].
+/// The answer of [`Agent::status`](crate::Agent::status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentStatus {
     /// The state.
