@@ -223,3 +223,25 @@ fn every_example_parses_with_the_generated_types() {
         "the examples show every result shape gateways send"
     );
 }
+
+/// The simulator names its operations itself (it shares no code with the client); its
+/// list must be the spec's `operationId`s, or `SimHandle::inject` would name a ghost.
+#[test]
+fn the_simulator_serves_exactly_the_spec_s_operations() {
+    let spec: serde_json::Value =
+        serde_yaml_ng::from_str(include_str!("../../openapi/ccgateway.yaml")).expect("spec");
+    let mut in_spec: Vec<String> = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().into_iter().flat_map(|ops| ops.values()))
+        .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+        .collect();
+    let mut served: Vec<String> = ccgw_sim::operation::ALL
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    in_spec.sort();
+    served.sort();
+    assert_eq!(served, in_spec);
+}

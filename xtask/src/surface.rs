@@ -196,7 +196,7 @@ Arguments:
 Allowed by the spec: `1..=86399` (not checked by this generated code).
 - `prolong`: Again.
 */
-    pub async fn rest<'a>(&'a self, time: ::std::num::NonZeroU64, prolong: Option<bool>) -> Result<ResponseValue<types::RestResponse>, Error<()>> { todo!() }
+    pub async fn rest<'a>(&'a self, time: ::std::num::NonZeroU64, prolong: Option<bool>) -> Result<ResponseValue<types::RestResponse>, Error<()>> { self.send(time, prolong).await }
 }
 pub mod types {
     pub struct RestResponse { pub retcode: ::std::string::String }

@@ -312,7 +312,9 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     // 8: a passing refusal.
     run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
     let guid = read_guid(&env.guid_file(101));
-    env.sim.handle().inject("getAgentStatus", "000-007");
+    env.sim
+        .handle()
+        .inject(ccgw_sim::operation::GET_AGENT_STATUS, "000-007");
     let (_, err) = run(
         env.ccgw(&["status", "--agent", "101"]),
         8,

@@ -160,6 +160,8 @@ impl Dice {
         if !self.active.load(Ordering::Relaxed) {
             return None;
         }
+        // The same lock order as `set`: state, then the one-shot losses.
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         {
             let mut lose = self
                 .lose_next
@@ -167,10 +169,12 @@ impl Dice {
                 .unwrap_or_else(PoisonError::into_inner);
             if let Some(i) = lose.iter().position(|f| path.contains(f.as_str())) {
                 lose.remove(i);
+                // Back to the lock-free path once nothing is set.
+                self.active
+                    .store(state.0.any() || !lose.is_empty(), Ordering::SeqCst);
                 return Some((Kind::DropAfter, Duration::ZERO));
             }
         }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (faults, rng) = &mut *state;
         let mut die = rng.f64();
         for (p, kind) in faults.table() {

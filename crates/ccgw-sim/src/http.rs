@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::InvalidPath;
 use crate::model::{Answer, Event, Gateway, Poll, retcode};
+use crate::wire::operation;
 
 /// `Set-GUID`. `http` stores names in lower case; the connection writer restores the
 /// documented capitalisation on the wire (see `server::SetGuidCase`).
@@ -264,11 +265,11 @@ fn count(gw: &Gateway) {
 }
 
 async fn login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Response {
-    sign_in(&gw, &agent, &body, "login", false)
+    sign_in(&gw, &agent, &body, operation::LOGIN, false)
 }
 
 async fn force_login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Response {
-    sign_in(&gw, &agent, &body, "forceLogin", true)
+    sign_in(&gw, &agent, &body, operation::FORCE_LOGIN, true)
 }
 
 /// `login` and `forceLogin`: the same body, the same answer.
@@ -289,7 +290,7 @@ fn sign_in(gw: &Gateway, agent: &str, body: &[u8], operation: &str, force: bool)
 }
 
 async fn logout(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    answer(&gw, &agent, "logout", |agent| {
+    answer(&gw, &agent, operation::LOGOUT, |agent| {
         gw.logout(agent, guid(&headers))
     })
 }
@@ -308,31 +309,31 @@ async fn rest(
         return invalid(&gw);
     };
     let answer = gw
-        .take_injected("rest")
+        .take_injected(operation::REST)
         .unwrap_or_else(|| gw.rest(agent, guid(&headers), time, cause, prolong));
     json_response(&answer, "result", None)
 }
 
 async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    answer(&gw, &agent, "cancelRest", |agent| {
+    answer(&gw, &agent, operation::CANCEL_REST, |agent| {
         gw.cancel_rest(agent, guid(&headers))
     })
 }
 
 async fn status(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    answer(&gw, &agent, "getAgentStatus", |agent| {
+    answer(&gw, &agent, operation::GET_AGENT_STATUS, |agent| {
         gw.status(agent, guid(&headers))
     })
 }
 
 async fn handshake(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    answer(&gw, &agent, "handShake", |agent| {
+    answer(&gw, &agent, operation::HAND_SHAKE, |agent| {
         gw.handshake(agent, guid(&headers))
     })
 }
 
 async fn update_guid(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
-    answer(&gw, &agent, "updateGuid", |agent| {
+    answer(&gw, &agent, operation::UPDATE_GUID, |agent| {
         gw.update_guid(agent, guid(&headers))
     })
 }
@@ -354,7 +355,7 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> R
         return invalid(&gw);
     };
     let guid = guid(&headers);
-    if let Some(answer) = gw.take_injected("getAgentEvent") {
+    if let Some(answer) = gw.take_injected(operation::GET_AGENT_EVENT) {
         return json_response(&answer, "event", Some(Value::Null));
     }
     let deadline = tokio::time::Instant::now() + gw.config.poll_hold;

@@ -40,7 +40,7 @@ pub use counters::Stats;
 pub use faults::Faults;
 pub use http::check_rest_values;
 pub use server::{SimHandle, Simulator};
-pub use wire::retcode;
+pub use wire::{operation, retcode};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]

@@ -218,9 +218,7 @@ impl Running {
         if tx.receiver_count() > 0 {
             return false;
         }
-        if slot.as_ref().is_some_and(|p| p.id == self.id) {
-            *slot = None;
-        }
+        self.leave(&mut slot);
         true
     }
 
@@ -228,6 +226,11 @@ impl Running {
     fn end(&self, tx: &broadcast::Sender<Item>, end: End) {
         let mut slot = lock(&self.slot);
         let _ = tx.send(Item::End(end));
+        self.leave(&mut slot);
+    }
+
+    /// Empties the slot if it still holds this pump (not a newer one).
+    fn leave(&self, slot: &mut Option<Pump>) {
         if slot.as_ref().is_some_and(|p| p.id == self.id) {
             *slot = None;
         }
@@ -237,9 +240,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         let mut slot = lock(&self.slot);
-        if slot.as_ref().is_some_and(|p| p.id == self.id) {
-            *slot = None;
-        }
+        self.leave(&mut slot);
     }
 }
 
