@@ -47,11 +47,10 @@ async fn record_every_operation_and_documented_code() {
         .add_root_certificate_pem(&ca)
         .build()
         .expect("client");
-    let raw = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA")])
-        .build()
-        .expect("reqwest");
-    let url = |path: &str| format!("{}/agentgateway/resource{path}", sim.base_url());
+    let raw = ccgw_tests::RawClient::new(sim.base_url(), Some(&ca));
+    let url = |path: &str| format!("/agentgateway/resource{path}");
+    const JSON: (&str, &str) = ("Content-Type", "application/json; charset=UTF-8");
+    let wait = std::time::Duration::from_secs(30);
     let h = sim.handle();
     let secs = |n| RestDuration::from_secs(n).expect("in range");
     let wrong = |n| client.agent(id(n), Guid::new("WRONG-GUID.AgentGateway0").expect("guid"));
@@ -100,16 +99,11 @@ async fn record_every_operation_and_documented_code() {
             "/onlineagent/102/forcelogin",
         ),
     ] {
-        let answer: serde_json::Value = raw
-            .put(url(path))
-            .header("Content-Type", "application/json; charset=UTF-8")
-            .body(body.to_string())
-            .send()
+        let answer = raw
+            .send("PUT", &url(path), &[JSON], Some(body.to_string()), wait)
             .await
             .expect("answer")
-            .json()
-            .await
-            .expect("json");
+            .json();
         assert_eq!(answer["retcode"], expected);
     }
 
@@ -181,16 +175,17 @@ async fn record_every_operation_and_documented_code() {
     // getAgentStatus: 0, 000-002 (agent 99: out of range), 100-006, 000-003.
     assert!(agent.status().await.is_ok());
     let guid = h.current_guid(101).expect("signed in");
-    let answer: serde_json::Value = raw
-        .get(url("/onlineagent/99/agentstatus"))
-        .header("Content-Type", "application/json; charset=UTF-8")
-        .header("Guid", &guid)
-        .send()
+    let answer = raw
+        .send(
+            "GET",
+            &url("/onlineagent/99/agentstatus"),
+            &[JSON, ("Guid", &guid)],
+            None,
+            wait,
+        )
         .await
         .expect("answer")
-        .json()
-        .await
-        .expect("json");
+        .json();
     assert_eq!(answer["retcode"], "000-002");
     assert_eq!(code(signed_out().status().await.map(drop)), "100-006");
     assert_eq!(code(wrong(101).status().await.map(drop)), "000-003");
@@ -200,34 +195,31 @@ async fn record_every_operation_and_documented_code() {
     assert!(events.next().await.is_some_and(|e| e.is_ok()));
     drop(events);
     let poll = |guid: &str, agent: u32| {
-        let request = raw
-            .get(url(&format!("/agentevent/{agent}")))
-            .header("Content-Type", "application/json; charset=UTF-8")
-            .header("Guid", guid);
+        let (raw, guid, path) = (
+            raw.clone(),
+            guid.to_owned(),
+            url(&format!("/agentevent/{agent}")),
+        );
         async move {
-            request
-                .send()
+            raw.send("GET", &path, &[JSON, ("Guid", &guid)], None, wait)
                 .await
                 .expect("answer")
-                .json::<serde_json::Value>()
-                .await
-                .expect("json")
+                .json()
         }
     };
     assert_eq!(poll("G.AgentGateway0", 109).await["retcode"], "100-006");
     assert_eq!(poll("WRONG.AgentGateway0", 101).await["retcode"], "000-003");
     let push = raw
-        .put(url("/onlineagent/103"))
-        .header("Content-Type", "application/json; charset=UTF-8")
-        .body(json!({"password": "pw103", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"}).to_string())
-        .send()
+        .send(
+            "PUT",
+            &url("/onlineagent/103"),
+            &[JSON],
+            Some(json!({"password": "pw103", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"}).to_string()),
+            wait,
+        )
         .await
         .expect("answer");
-    let push_guid = push.headers()["set-guid"]
-        .to_str()
-        .expect("ascii")
-        .trim_start_matches("JSESSIONID=")
-        .to_owned();
+    let push_guid = push.set_guid().expect("a Guid");
     assert_eq!(poll(&push_guid, 103).await["retcode"], "000-001");
     // An empty poll (event: null) once the queue is drained.
     for _ in 0..10 {

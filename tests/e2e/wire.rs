@@ -4,15 +4,19 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
+use ccgw_client::transport::{Transport, TransportConfig};
 use ccgw_client::{Client, Error, Session};
 use ccgw_tests::{Reply, TestServer};
 
 const SUCCESS: &str = r#"{"result":{},"message":"success","retcode":"0"}"#;
 const WAIT: Duration = Duration::from_secs(5);
 
+/// The generated client as `ccgw` sends with it: over the project's transport.
 fn client(server: &TestServer, session: &Session) -> Client {
-    let http = reqwest::Client::builder().build().expect("reqwest client");
-    Client::new_with_client(&server.base_url(), http, session.clone())
+    let transport =
+        Transport::new(&server.base_url(), TransportConfig::new(None)).expect("transport");
+    let session = session.clone().with_transport(transport);
+    Client::new_with_client(&server.base_url(), reqwest::Client::new(), session)
 }
 
 fn seconds(n: u64) -> NonZeroU64 {

@@ -5,12 +5,16 @@
 //!   stall, a reset, a cut-off body.
 //! - [`TestCa`]: a throw-away certificate authority made in the test (rcgen), issuing
 //!   server certificates (valid, expired, for another name).
+//! - [`RawClient`]: raw HTTPS requests (hyper over tokio-rustls), for checking the
+//!   simulator independently of the project's client.
 //! - [`logs`]: a process-wide tracing subscriber that captures everything logged, so
 //!   tests can assert what may and may not appear in logs.
 
 pub mod logs;
+mod raw;
 mod server;
 mod tls;
 
+pub use raw::{RawAnswer, RawClient};
 pub use server::{RawRequest, Reply, TestServer};
 pub use tls::TestCa;

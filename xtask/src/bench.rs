@@ -39,6 +39,9 @@ pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
             "ccgw-sim",
             "-p",
             "xtask",
+            // aws-lc-rs as well, to compare rustls's crypto providers; plain reqwest.
+            "--features",
+            "ccgw-bench/aws-lc,ccgw-bench/plain-reqwest",
         ]),
         "cargo build --release",
     )?;

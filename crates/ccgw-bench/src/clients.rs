@@ -13,6 +13,10 @@ use std::sync::Arc;
 
 use crate::{GUID, PATH};
 
+/// The names the report looks the clients up by.
+pub(crate) const GENERATED: &str = "generated client (ccgw-client)";
+pub(crate) const CCGW: &str = "ccgw";
+
 pub(crate) type BoxFut<'a> = Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 
 /// One way of sending the rest request.
@@ -93,30 +97,44 @@ impl Client for RawHyper {
     }
 }
 
-/// The rest request through `http`, as a hand-written reqwest client sends it.
-pub(crate) async fn reqwest_rest(http: &reqwest::Client, url: &str) -> Result<()> {
-    let response = http
-        .post(url)
-        .header("guid", GUID)
-        .header("content-type", "application/json; charset=UTF-8")
-        .header("content-length", "0")
-        .send()
-        .await?;
-    check_body(&response.bytes().await?)
-}
-
+/// Plain reqwest with its default request path (feature `plain-reqwest`: it turns on
+/// reqwest's TLS, which the rest of the workspace does without).
+#[cfg(feature = "plain-reqwest")]
 pub(crate) struct PlainReqwest {
     pub(crate) http: reqwest::Client,
     pub(crate) url: String,
 }
 
+#[cfg(feature = "plain-reqwest")]
+pub(crate) fn plain_reqwest(ca_pem: &str, base: &str) -> Result<PlainReqwest> {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
+    Ok(PlainReqwest {
+        http: reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .tcp_nodelay(true)
+            .build()?,
+        url: format!("{base}{PATH}"),
+    })
+}
+
+#[cfg(feature = "plain-reqwest")]
 impl Client for PlainReqwest {
     fn name(&self) -> &'static str {
         "plain reqwest"
     }
 
     fn call(&self, _lane: usize) -> BoxFut<'_> {
-        Box::pin(reqwest_rest(&self.http, &self.url))
+        Box::pin(async move {
+            let response = self
+                .http
+                .post(&self.url)
+                .header("guid", GUID)
+                .header("content-type", "application/json; charset=UTF-8")
+                .header("content-length", "0")
+                .send()
+                .await?;
+            check_body(&response.bytes().await?)
+        })
     }
 }
 
@@ -126,7 +144,7 @@ pub(crate) struct Generated {
 
 impl Client for Generated {
     fn name(&self) -> &'static str {
-        "generated client (ccgw-client)"
+        GENERATED
     }
 
     fn call(&self, _lane: usize) -> BoxFut<'_> {
@@ -151,7 +169,7 @@ pub(crate) struct Ccgw {
 
 impl Client for Ccgw {
     fn name(&self) -> &'static str {
-        "ccgw"
+        CCGW
     }
 
     fn call(&self, _lane: usize) -> BoxFut<'_> {
@@ -163,23 +181,22 @@ impl Client for Ccgw {
     }
 }
 
-/// Huawei's demo pattern: a new client (connection and TLS handshake) per call.
+/// Huawei's demo pattern: a new connection (TCP and TLS handshake) per call.
 pub(crate) struct PerCall {
-    pub(crate) ca: reqwest::Certificate,
-    pub(crate) url: String,
+    pub(crate) name: &'static str,
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
 }
 
 impl Client for PerCall {
     fn name(&self) -> &'static str {
-        "new connection per call (demo-client pattern)"
+        self.name
     }
 
     fn call(&self, _lane: usize) -> BoxFut<'_> {
         Box::pin(async move {
-            let http = reqwest::Client::builder()
-                .tls_certs_only([self.ca.clone()])
-                .build()?;
-            reqwest_rest(&http, &self.url).await
+            let raw = RawHyper::connect(self.addr, Arc::clone(&self.tls), 1).await?;
+            raw.post(0, PATH, GUID).await
         })
     }
 }

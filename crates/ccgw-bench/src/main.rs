@@ -16,7 +16,7 @@ const BODY: &str = r#"{"result":{},"message":"success","retcode":"0"}"#;
 const GUID: &str = "bench-guid-0000.AgentGateway0";
 const IN_FLIGHT: usize = 64;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(name = "ccgw-bench")]
 struct Args {
     /// Where results.json and results.md are written.
@@ -41,12 +41,14 @@ struct Args {
 
 mod clients;
 mod measure;
+mod providers;
 mod report;
 mod scale;
 mod servers;
 
 use clients::*;
 use measure::*;
+use providers::*;
 use report::*;
 use scale::*;
 use servers::*;
@@ -54,32 +56,30 @@ use servers::*;
 fn main() -> Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
-    let tls = tls()?;
+    // ccgw's provider; plain reqwest (feature `plain-reqwest`) takes it as the default.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = tls(rustls::crypto::ring::default_provider())?;
     let addr = minimal_server(Arc::clone(&tls.server))?;
     let base = format!("https://127.0.0.1:{}", addr.port());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let ca = reqwest::Certificate::from_pem(tls.ca_pem.as_bytes())?;
 
     eprintln!(
         "1. per-request cost against a minimal hyper server over HTTPS ({} rounds)",
         args.rounds
     );
-    let (raw, plain, generated, ccgw_client) = rt.block_on(async {
+    let (raw, generated, ccgw_client) = rt.block_on(async {
         let raw = RawHyper::connect(addr, Arc::clone(&tls.client), IN_FLIGHT).await?;
-        let http = reqwest::Client::builder()
-            .tls_certs_only([ca.clone()])
-            .tcp_nodelay(true)
-            .build()?;
-        let plain = PlainReqwest {
-            http: http.clone(),
-            url: format!("{base}{PATH}"),
-        };
-        let session = ccgw_client::Session::new();
+        // The generated client on ccgw's transport, with the same TLS configuration.
+        let transport = ccgw_client::transport::Transport::new(
+            &base,
+            ccgw_client::transport::TransportConfig::new(Some(Arc::clone(&tls.client))),
+        )?;
+        let session = ccgw_client::Session::new().with_transport(transport);
         session.set_guid(GUID)?;
         let generated = Generated {
-            api: ccgw_client::Client::new_with_client(&base, http, session),
+            api: ccgw_client::Client::new_with_client(&base, reqwest::Client::new(), session),
         };
         let client = ccgw::GatewayClient::builder(&base)
             .system_roots(false)
@@ -88,28 +88,26 @@ fn main() -> Result<()> {
         let ccgw_client = Ccgw {
             agent: client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new(GUID)?),
         };
-        Ok::<_, anyhow::Error>((raw, plain, generated, ccgw_client))
+        Ok::<_, anyhow::Error>((raw, generated, ccgw_client))
     })?;
+    #[cfg(feature = "plain-reqwest")]
+    let plain = plain_reqwest(&tls.ca_pem, &base)?;
+    let mut clients: Vec<&dyn Client> = vec![&raw];
+    #[cfg(feature = "plain-reqwest")]
+    clients.push(&plain);
+    clients.extend([&generated as &dyn Client, &ccgw_client]);
     let mut names = Vec::new();
-    let stats = run_clients(
-        &args,
-        &[&raw, &plain, &generated, &ccgw_client],
-        &mut names,
-        &rt,
-    )?;
+    let stats = run_clients(&args, &clients, &mut names, &rt)?;
 
     eprintln!("2. the demo-client pattern (a new connection per call) against pooled ccgw");
     let per_call = PerCall {
-        ca: ca.clone(),
-        url: format!("{base}{PATH}"),
+        name: "new connection per call (demo-client pattern)",
+        addr,
+        tls: Arc::clone(&tls.client),
     };
     let demo_args = Args {
         sequential: (args.sequential / 10).max(50),
-        seconds: args.seconds,
-        rounds: args.rounds,
-        out: args.out.clone(),
-        sim_bin: args.sim_bin.clone(),
-        scale: Vec::new(),
+        ..args.clone()
     };
     let mut demo_names = Vec::new();
     let demo_stats = run_clients(&demo_args, &[&ccgw_client, &per_call], &mut demo_names, &rt)?;
@@ -119,13 +117,24 @@ fn main() -> Result<()> {
     );
     let capacity = sim_capacity(&args, &tls, addr, &rt)?;
 
-    eprintln!("4. scale: agents with open event streams against ccgw-sim (separate process)");
+    eprintln!("4. rustls's crypto provider: ring against aws-lc-rs over raw hyper");
+    let providers = providers(&args, &rt)?;
+
+    eprintln!("5. scale: agents with open event streams against ccgw-sim (separate process)");
     let mut scale = Vec::new();
     for &n in &args.scale {
         scale.push(scale_run(&args, n)?);
     }
 
-    let json = report(&names, &stats, &demo_names, &demo_stats, &capacity, &scale);
+    let json = report(
+        &names,
+        &stats,
+        &demo_names,
+        &demo_stats,
+        &capacity,
+        &providers,
+        &scale,
+    );
     std::fs::write(
         args.out.join("results.json"),
         serde_json::to_string_pretty(&json)? + "\n",

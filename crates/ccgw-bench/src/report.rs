@@ -2,7 +2,31 @@
 
 use serde_json::{Value, json};
 
+use crate::clients::{CCGW, GENERATED};
 use crate::measure::*;
+
+/// One client's figures and its ratios to `base`.
+pub(crate) fn row(name: &str, s: &Stats, base: &Stats) -> Value {
+    let (lo, hi) = Stats::spread(&s.round_medians_us);
+    json!({
+        "client": name,
+        "latency_median_us": s.median_latency(),
+        "latency_p99_us": s.p99_latency(),
+        "latency_round_medians_us": [lo, hi],
+        "latency_ratio": s.median_latency() / base.median_latency(),
+        "throughput_rps": Stats::median_of(&s.throughput),
+        "throughput_rounds": s.throughput,
+        "throughput_ratio": Stats::median_of(&s.throughput) / Stats::median_of(&base.throughput),
+        "cpu_us_per_request": Stats::median_of(&s.cpu_us_per_req),
+        "cpu_rounds": s.cpu_us_per_req,
+        "cpu_ratio": Stats::median_of(&s.cpu_us_per_req) / Stats::median_of(&base.cpu_us_per_req),
+    })
+}
+
+/// The figures of the client named `name` (the first measured is the baseline).
+fn by_name<'a>(names: &[&str], stats: &'a [Stats], name: &str) -> Option<&'a Stats> {
+    names.iter().position(|n| *n == name).map(|i| &stats[i])
+}
 
 pub(crate) fn report(
     names: &[&str],
@@ -10,41 +34,36 @@ pub(crate) fn report(
     demo_names: &[&str],
     demo: &[Stats],
     capacity: &Value,
+    providers: &Value,
     scale: &[Value],
 ) -> Value {
-    let row = |name: &str, s: &Stats, base: &Stats| {
-        let (lo, hi) = Stats::spread(&s.round_medians_us);
-        json!({
-            "client": name,
-            "latency_median_us": s.median_latency(),
-            "latency_p99_us": s.p99_latency(),
-            "latency_round_medians_us": [lo, hi],
-            "latency_ratio": s.median_latency() / base.median_latency(),
-            "throughput_rps": Stats::median_of(&s.throughput),
-            "throughput_rounds": s.throughput,
-            "throughput_ratio": Stats::median_of(&s.throughput) / Stats::median_of(&base.throughput),
-            "cpu_us_per_request": Stats::median_of(&s.cpu_us_per_req),
-            "cpu_rounds": s.cpu_us_per_req,
-            "cpu_ratio": Stats::median_of(&s.cpu_us_per_req) / Stats::median_of(&base.cpu_us_per_req),
-        })
+    let ccgw_vs_generated = match (
+        by_name(names, stats, CCGW),
+        by_name(names, stats, GENERATED),
+    ) {
+        (Some(c), Some(g)) => json!({
+            "latency": c.median_latency() / g.median_latency(),
+            "cpu": Stats::median_of(&c.cpu_us_per_req) / Stats::median_of(&g.cpu_us_per_req),
+        }),
+        _ => Value::Null,
     };
     json!({
         "per_request": names.iter().zip(stats).map(|(n, s)| row(n, s, &stats[0])).collect::<Vec<_>>(),
-        "ccgw_vs_generated": {
-            "latency": stats[3].median_latency() / stats[2].median_latency(),
-            "cpu": Stats::median_of(&stats[3].cpu_us_per_req) / Stats::median_of(&stats[2].cpu_us_per_req),
-        },
+        "ccgw_vs_generated": ccgw_vs_generated,
         "connection_per_call": demo_names.iter().zip(demo).map(|(n, s)| row(n, s, &demo[0])).collect::<Vec<_>>(),
         "simulator_capacity": capacity,
+        "crypto_providers": providers,
         "scale": scale,
     })
 }
+
+const HEADER: &str = "| client | latency median µs (round medians) | p99 µs | ratio | 64 in flight req/s (rounds) | ratio | client CPU µs/req | ratio |\n|---|---|---|---|---|---|---|---|\n";
 
 pub(crate) fn markdown(v: &Value) -> String {
     let mut md = String::from(
         "### Per-request cost, rest over HTTPS on loopback (ratios to raw hyper, same run)\n\n",
     );
-    md.push_str("| client | latency median µs (round medians) | p99 µs | ratio | 64 in flight req/s (rounds) | ratio | client CPU µs/req | ratio |\n|---|---|---|---|---|---|---|---|\n");
+    md.push_str(HEADER);
     let fmt_rows = |md: &mut String, rows: &Value| {
         for r in rows.as_array().into_iter().flatten() {
             let rounds = |k: &str| {
@@ -80,7 +99,7 @@ pub(crate) fn markdown(v: &Value) -> String {
         v["ccgw_vs_generated"]["cpu"].as_f64().unwrap_or_default()
     ));
     md.push_str("\n### Pooled ccgw vs a new connection per call (ratios to pooled ccgw)\n\n");
-    md.push_str("| client | latency median µs (round medians) | p99 µs | ratio | 64 in flight req/s (rounds) | ratio | client CPU µs/req | ratio |\n|---|---|---|---|---|---|---|---|\n");
+    md.push_str(HEADER);
     fmt_rows(&mut md, &v["connection_per_call"]);
     let c = &v["simulator_capacity"];
     md.push_str(&format!(
@@ -89,6 +108,18 @@ pub(crate) fn markdown(v: &Value) -> String {
         c["minimal_hyper_rps"].as_f64().unwrap_or_default(),
         c["ratio"].as_f64().unwrap_or_default()
     ));
+    let p = &v["crypto_providers"];
+    md.push_str("\n### rustls crypto provider, raw hyper + rustls on both ends (ratios to ring)\n\nA new connection and TLS handshake per call:\n\n");
+    md.push_str(HEADER);
+    fmt_rows(&mut md, &p["connection_per_call"]);
+    md.push_str("\nPooled connections:\n\n");
+    md.push_str(HEADER);
+    fmt_rows(&mut md, &p["pooled"]);
+    if p["aws_lc_measured"] != true {
+        md.push_str(
+            "\n(aws-lc-rs not measured: ccgw-bench was built without `--features aws-lc`.)\n",
+        );
+    }
     md.push_str("\n### Agents with open event streams (ccgw-sim in a separate process)\n\n| agents | set-up s | client RSS KiB per agent | peak RSS MiB | idle CPU s per minute |\n|---|---|---|---|---|\n");
     for s in v["scale"].as_array().into_iter().flatten() {
         md.push_str(&format!(

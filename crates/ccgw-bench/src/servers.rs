@@ -19,7 +19,8 @@ pub(crate) struct Tls {
     pub(crate) client: Arc<rustls::ClientConfig>,
 }
 
-pub(crate) fn tls() -> Result<Tls> {
+/// A CA, a server certificate for 127.0.0.1 and both ends' configurations on `provider`.
+pub(crate) fn tls(provider: rustls::crypto::CryptoProvider) -> Result<Tls> {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -29,7 +30,7 @@ pub(crate) fn tls() -> Result<Tls> {
     let key = KeyPair::generate()?;
     let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
         .signed_by(&key, &issuer)?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(provider);
     let mut server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
@@ -131,7 +132,7 @@ pub(crate) fn sim_capacity(
     {
         sim_roots.add(cert?)?;
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut sim_tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_root_certificates(sim_roots)

@@ -36,6 +36,7 @@ mod generated;
 mod guard;
 mod guid;
 mod session;
+pub mod transport;
 
 pub use generated::*;
 pub use guard::{DEFAULT_RESPONSE_LIMIT, ResponseRejected, is_json_content_type};

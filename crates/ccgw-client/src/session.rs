@@ -25,6 +25,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 
 use crate::guard::{DEFAULT_RESPONSE_LIMIT, guard};
 use crate::guid::{InvalidGuid, check_bare_guid, parse_guid};
+use crate::transport::{Transport, TransportError};
 use crate::{Client, Error, operations};
 
 /// The request header that carries the Guid (the gateway's auth page names it `guid`).
@@ -44,6 +45,7 @@ pub struct Session {
     generation: Arc<AtomicU64>,
     response_limit: usize,
     poll_timeout: Option<Duration>,
+    transport: Option<Transport>,
 }
 
 impl Default for Session {
@@ -53,6 +55,7 @@ impl Default for Session {
             generation: Arc::default(),
             response_limit: DEFAULT_RESPONSE_LIMIT,
             poll_timeout: None,
+            transport: None,
         }
     }
 }
@@ -82,6 +85,15 @@ impl Session {
     #[must_use]
     pub fn with_poll_timeout(mut self, timeout: Duration) -> Self {
         self.poll_timeout = Some(timeout);
+        self
+    }
+
+    /// The same session sending its requests over `transport` (shared by clones and by
+    /// every session given the same transport) instead of the `reqwest::Client` the
+    /// generated client was built with.
+    #[must_use]
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = Some(transport);
         self
     }
 
@@ -222,8 +234,48 @@ impl ClientHooks<Session> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let response = self.client.execute(request).await?;
+        let response = match &self.inner.transport {
+            None => self.client.execute(request).await?,
+            Some(transport) => match transport.send(request).await {
+                Ok(response) => reqwest::Response::from(response.map(reqwest::Body::wrap)),
+                Err(e) => return carry(e).await,
+            },
+        };
         Ok(guard(response, self.inner.response_limit))
+    }
+}
+
+/// `exec` must fail with a `reqwest::Error`, which has no public constructor: the one
+/// reqwest makes for a body that fails carries `error` as its source, where
+/// [`TransportError::find_in`] finds it.
+async fn carry(error: TransportError) -> reqwest::Result<reqwest::Response> {
+    let failing = Failing(Some(error));
+    let carrier = reqwest::Response::from(http::Response::new(reqwest::Body::wrap(failing)));
+    match carrier.bytes().await {
+        Err(e) => Err(e),
+        // A failing body cannot be read; should it ever be, the caller gets an answer
+        // it will not mistake for success.
+        Ok(_) => Ok(reqwest::Response::from(
+            http::Response::builder()
+                .status(http::StatusCode::BAD_GATEWAY)
+                .body(reqwest::Body::from(Vec::new()))
+                .unwrap_or_default(),
+        )),
+    }
+}
+
+/// A body whose first frame is `error`.
+struct Failing(Option<TransportError>);
+
+impl http_body::Body for Failing {
+    type Data = bytes::Bytes;
+    type Error = TransportError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, TransportError>>> {
+        std::task::Poll::Ready(self.0.take().map(Err))
     }
 }
 

@@ -69,6 +69,34 @@ counters! {
     faults_switch_over,
     /// Faults: requests answered `000-007` (called repeatedly).
     faults_repeated_call,
+    /// Connections accepted.
+    connections_accepted,
+    /// Connections open now (a gauge).
+    connections_open,
+    /// The most connections that were open at once (a gauge).
+    connections_peak,
+}
+
+/// Counts a connection opened until the guard is dropped.
+pub(crate) struct OpenConnection(std::sync::Arc<super::model::Gateway>);
+
+impl OpenConnection {
+    pub(crate) fn new(gateway: std::sync::Arc<super::model::Gateway>) -> Self {
+        let c = &gateway.counters;
+        bump(&c.connections_accepted);
+        let open = c.connections_open.fetch_add(1, Ordering::SeqCst) + 1;
+        c.connections_peak.fetch_max(open, Ordering::SeqCst);
+        Self(gateway)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0
+            .counters
+            .connections_open
+            .fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub(crate) fn bump(c: &AtomicU64) {

@@ -40,7 +40,7 @@ pub(crate) fn generate(extra_names: &[String]) -> Result<Material, SimError> {
     let key = KeyPair::generate().map_err(tls)?;
     let cert = params.signed_by(&key, &issuer).map_err(tls)?;
 
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| SimError::Tls(e.to_string()))?

@@ -20,17 +20,17 @@ async fn signed_in() -> (Gw, String) {
 /// One rest request with a raw client that times out after `timeout`: the body as JSON,
 /// or the transport error's text.
 async fn raw_rest(gw: &Gw, guid: &str, timeout: Duration) -> Result<Value, String> {
-    let url = format!("{}{BASE}/onlineagent/{AGENT}/rest/600/1", gw.sim.base_url());
-    let sent = gw
+    let answer = gw
         .http
-        .post(url)
-        .header("Guid", guid)
-        .header("Content-Length", "0")
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    let text = sent.text().await.map_err(|e| format!("{e:?}"))?;
+        .send(
+            "POST",
+            &format!("{BASE}/onlineagent/{AGENT}/rest/600/1"),
+            &[("Guid", guid), ("Content-Length", "0")],
+            None,
+            timeout,
+        )
+        .await?;
+    let text = String::from_utf8_lossy(&answer.body).into_owned();
     serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))
 }
 

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use ccgw_sim::{AgentConfig, Clock, Config, Transport};
 use common::{Gw, retcode};
-use reqwest::Method;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -144,12 +143,7 @@ async fn ten_thousand_agents_rest_and_cancel_concurrently() {
     // A duplicate would show as an extra event; there is none left to poll.
     let guid = gw.handle().current_guid(FIRST).expect("signed in");
     let (_, _, body) = gw
-        .send(
-            Method::GET,
-            &format!("/agentevent/{FIRST}"),
-            Some(&guid),
-            None,
-        )
+        .send("GET", &format!("/agentevent/{FIRST}"), Some(&guid), None)
         .await;
     assert_eq!(
         body,

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use ccgw_sim::{AuthMode, Clock, Config, InvalidPath, Transport};
 use common::{Gw, retcode};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 fn config() -> Config {
@@ -33,13 +32,8 @@ async fn sign_in_return_codes() {
     let login = |agent: u32, body: Value| {
         let gw = &gw;
         async move {
-            gw.send(
-                Method::PUT,
-                &format!("/onlineagent/{agent}"),
-                None,
-                Some(body),
-            )
-            .await
+            gw.send("PUT", &format!("/onlineagent/{agent}"), None, Some(body))
+                .await
         }
     };
     let (_, guid, body) = login(101, json!({"password": "nope"})).await;
@@ -54,7 +48,7 @@ async fn sign_in_return_codes() {
     assert_eq!(retcode(&body), "100-001", "no password");
     let (_, _, body) = login(101, json!({"password": "pw101", "status": 7})).await;
     assert_eq!(retcode(&body), "100-011", "status outside 3/4/5");
-    let (status, _, _) = gw.send(Method::PUT, "/onlineagent/101", None, None).await;
+    let (status, _, _) = gw.send("PUT", "/onlineagent/101", None, None).await;
     assert_eq!(status, 400, "no JSON body");
 
     // Numbers written as strings, as the vendor's samples send them, are accepted.
@@ -97,7 +91,7 @@ async fn rest_return_codes_and_prolong_rules() {
     );
     let (_, _, body) = gw
         .send(
-            Method::POST,
+            "POST",
             "/onlineagent/101/rest/600/3?prolong=false",
             None,
             None,
@@ -151,7 +145,7 @@ async fn rest_return_codes_and_prolong_rules() {
     );
 
     let (_, _, body) = gw
-        .send(Method::DELETE, "/onlineagent/101/logout", Some(&guid), None)
+        .send("DELETE", "/onlineagent/101/logout", Some(&guid), None)
         .await;
     assert_eq!(retcode(&body), "0");
     assert_eq!(
@@ -375,12 +369,7 @@ async fn a_session_survives_three_guid_rotations_and_an_expired_guid_is_refused(
     // The heartbeat rotates too.
     gw.handle().advance(Duration::from_secs(60));
     let (_, rotated, body) = gw
-        .send(
-            Method::POST,
-            "/onlineagent/101/handshake",
-            Some(&current),
-            None,
-        )
+        .send("POST", "/onlineagent/101/handshake", Some(&current), None)
         .await;
     assert_eq!(retcode(&body), "0");
     assert!(rotated.is_some_and(|g| !seen.contains(&g)));
@@ -427,21 +416,11 @@ async fn out_of_range_path_values_can_be_routing_failures() {
     .await;
     let guid = gw.login(101).await;
     let (status, _, body) = gw
-        .send(
-            Method::POST,
-            "/onlineagent/101/rest/86400/3",
-            Some(&guid),
-            None,
-        )
+        .send("POST", "/onlineagent/101/rest/86400/3", Some(&guid), None)
         .await;
     assert_eq!((status, body), (404, Value::Null));
     let (status, _, _) = gw
-        .send(
-            Method::GET,
-            "/onlineagent/101/rest/600/3",
-            Some(&guid),
-            None,
-        )
+        .send("GET", "/onlineagent/101/rest/600/3", Some(&guid), None)
         .await;
     assert_eq!(status, 405, "POST only");
 }
@@ -481,48 +460,39 @@ async fn set_guid_has_the_documented_capitalisation_on_the_wire() {
 #[tokio::test]
 async fn session_return_codes() {
     let gw = https().await;
-    let (_, _, body) = gw
-        .send(Method::GET, "/agentevent/106", Some("g"), None)
-        .await;
+    let (_, _, body) = gw.send("GET", "/agentevent/106", Some("g"), None).await;
     assert_eq!(retcode(&body), "100-006", "poll without a session");
     let (_, _, body) = gw
-        .send(Method::POST, "/onlineagent/106/handshake", Some("g"), None)
+        .send("POST", "/onlineagent/106/handshake", Some("g"), None)
         .await;
     assert_eq!(retcode(&body), "100-006", "heartbeat without a session");
     let (_, _, body) = gw
-        .send(Method::DELETE, "/onlineagent/106/logout", Some("g"), None)
+        .send("DELETE", "/onlineagent/106/logout", Some("g"), None)
         .await;
     assert_eq!(retcode(&body), "100-006", "sign-out without a session");
 
     let guid = gw.login(106).await;
-    let (_, _, body) = gw
-        .send(Method::GET, "/agentevent/106", Some("wrong"), None)
-        .await;
+    let (_, _, body) = gw.send("GET", "/agentevent/106", Some("wrong"), None).await;
     assert_eq!(retcode(&body), "000-003");
     let (_, rotated, body) = gw
-        .send(
-            Method::POST,
-            "/onlineagent/106/handshake",
-            Some(&guid),
-            None,
-        )
+        .send("POST", "/onlineagent/106/handshake", Some(&guid), None)
         .await;
     assert_eq!((retcode(&body), rotated), ("0", None));
     gw.handle().set_talking(106, true);
     let (_, _, body) = gw
-        .send(Method::DELETE, "/onlineagent/106/logout", Some(&guid), None)
+        .send("DELETE", "/onlineagent/106/logout", Some(&guid), None)
         .await;
     assert_eq!(retcode(&body), "100-010", "no sign-out during a call");
     gw.handle().set_talking(106, false);
     let (_, _, body) = gw
-        .send(Method::DELETE, "/onlineagent/106/logout", Some(&guid), None)
+        .send("DELETE", "/onlineagent/106/logout", Some(&guid), None)
         .await;
     assert_eq!(retcode(&body), "0");
 
     // A push-mode session (callBackUri and serviceToken at sign-in) cannot poll.
     let (_, guid, body) = gw
         .send(
-            Method::PUT,
+            "PUT",
             "/onlineagent/107",
             None,
             Some(json!({"password": "pw107", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"})),

@@ -178,7 +178,8 @@ impl Agent {
     pub(crate) fn new(client: GatewayClient, id: AgentId) -> Agent {
         let session = ccgw_client::Session::new()
             .with_response_limit(client.inner.response_limit)
-            .with_poll_timeout(client.inner.poll_timeout);
+            .with_poll_timeout(client.inner.poll_timeout)
+            .with_transport(client.inner.transport.clone());
         let api = ccgw_client::Client::new_with_client(
             &client.inner.base_url,
             client.inner.http.clone(),
@@ -496,10 +497,9 @@ impl Agent {
 
     async fn map_error(&self, e: ccgw_client::Error<()>) -> Error {
         use ccgw_client::Error as Generated;
-        let shared = &self.client.inner;
         match e {
             Generated::CommunicationError(e) | Generated::InvalidUpgrade(e) => {
-                classify_transport(e, shared)
+                classify_transport(e)
             }
             Generated::ErrorResponse(value) => {
                 tracing::Span::current().record("http_status", value.status().as_u16());
@@ -517,7 +517,7 @@ impl Agent {
                     body_excerpt,
                 }
             }
-            Generated::ResponseBodyError(e) => classify_body_error(e, shared),
+            Generated::ResponseBodyError(e) => classify_body_error(e),
             Generated::InvalidResponsePayload(bytes, e) => Error::MalformedResponse {
                 reason: format!("not the documented envelope ({e})"),
                 body_excerpt: redact::excerpt(&bytes, &self.secret()),

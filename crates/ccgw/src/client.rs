@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccgw_client::ResponseRejected;
+use ccgw_client::transport::{Transport, TransportConfig, TransportError};
 
 use crate::agent::Agent;
 use crate::error::Error;
 use crate::guid::Guid;
 use crate::redact;
+use crate::tls;
 use crate::values::AgentId;
 
 /// Default connect timeout.
@@ -22,6 +24,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(40);
 /// Default cap on a response body: 64 KiB.
 pub const DEFAULT_RESPONSE_LIMIT: usize = ccgw_client::DEFAULT_RESPONSE_LIMIT;
+/// Default bound on connections open to one gateway (see [`ClientBuilder::max_connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 /// Default `User-Agent`.
 pub const DEFAULT_USER_AGENT: &str = concat!("ccgw/", env!("CARGO_PKG_VERSION"));
 
@@ -32,7 +36,7 @@ pub struct ClientBuilder {
     base_url: String,
     allow_plain_http: bool,
     system_roots: bool,
-    roots: Vec<reqwest::Certificate>,
+    roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     root_errors: Vec<Error>,
     connect_timeout: Duration,
     request_timeout: Duration,
@@ -41,6 +45,7 @@ pub struct ClientBuilder {
     user_agent: String,
     pool_idle_timeout: Option<Duration>,
     pool_max_idle_per_host: usize,
+    max_connections: usize,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -74,6 +79,7 @@ impl ClientBuilder {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             pool_idle_timeout: Some(Duration::from_secs(90)),
             pool_max_idle_per_host: usize::MAX,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -81,15 +87,9 @@ impl ClientBuilder {
     /// addition to — or, with [`system_roots(false)`](Self::system_roots), instead of —
     /// the system's roots. Gateways usually present certificates of a private CA.
     pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
-        match reqwest::Certificate::from_pem_bundle(pem.as_ref()) {
-            Ok(certs) if !certs.is_empty() => self.roots.extend(certs),
-            Ok(_) => self
-                .root_errors
-                .push(config("the CA PEM holds no certificate", None)),
-            Err(e) => self.root_errors.push(config(
-                "the CA PEM cannot be read as certificates",
-                Some(Box::new(e)),
-            )),
+        match tls::certificates(pem.as_ref()) {
+            Ok(certs) => self.roots.extend(certs),
+            Err(e) => self.root_errors.push(roots_error(e)),
         }
         self
     }
@@ -170,6 +170,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Most connections open to the gateway at once — in use, being opened or idle
+    /// (default [`DEFAULT_MAX_CONNECTIONS`]). With HTTP/1.1 this also bounds the requests
+    /// in flight: a request that finds every connection busy waits for one within its
+    /// own timeout, and fails with [`Error::TimeoutBeforeSend`] if none frees up. Every
+    /// agent's [event stream](crate::Agent::events) holds a connection while its poll
+    /// waits (about 10 s), so allow at least one per agent with a stream, plus room for
+    /// the other calls.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<GatewayClient, Error> {
         if let Some(e) = self.root_errors.into_iter().next() {
@@ -182,45 +194,33 @@ impl ClientBuilder {
         {
             return Err(config("timeouts must be longer than zero", None));
         }
+        if self.max_connections == 0 {
+            return Err(config("max_connections must be at least 1", None));
+        }
         if self.response_limit == 0 {
             return Err(config("the response limit must be at least one byte", None));
         }
-        let user_agent = reqwest::header::HeaderValue::from_str(&self.user_agent).map_err(|e| {
+        let user_agent = http::HeaderValue::from_str(&self.user_agent).map_err(|e| {
             config(
                 "the user agent is not a valid header value",
                 Some(Box::new(e)),
             )
         })?;
 
-        let mut http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .https_only(!self.allow_plain_http)
-            .connect_timeout(self.connect_timeout)
-            .timeout(self.request_timeout)
-            .user_agent(user_agent)
-            .pool_idle_timeout(self.pool_idle_timeout)
-            .pool_max_idle_per_host(self.pool_max_idle_per_host)
-            .tcp_nodelay(true);
-        http = match (self.system_roots, self.roots.is_empty()) {
-            (true, true) => http,
-            (true, false) => http.tls_certs_merge(self.roots),
-            (false, false) => http.tls_certs_only(self.roots),
-            (false, true) => {
-                return Err(config(
-                    "no trust roots: system roots are off and no CA certificate was added",
-                    None,
-                ));
-            }
-        };
-        let http = http.build().map_err(|e| {
-            config(
-                "the HTTP client cannot be set up (TLS configuration)",
-                Some(Box::new(e)),
-            )
-        })?;
+        let tls = tls::client_config(self.system_roots, self.roots).map_err(roots_error)?;
+        let mut transport = TransportConfig::new(Some(Arc::new(tls)));
+        transport.connect_timeout = self.connect_timeout;
+        transport.request_timeout = self.request_timeout;
+        transport.max_connections = self.max_connections;
+        transport.max_idle = self.pool_max_idle_per_host;
+        transport.idle_timeout = self.pool_idle_timeout;
+        transport.user_agent = Some(user_agent);
+        let transport = Transport::new(&base_url, transport)
+            .map_err(|e| config("the gateway URL cannot be connected to", Some(Box::new(e))))?;
         Ok(GatewayClient {
             inner: Arc::new(Shared {
-                http,
+                http: reqwest::Client::new(),
+                transport,
                 base_url,
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
@@ -228,6 +228,21 @@ impl ClientBuilder {
                 response_limit: self.response_limit,
             }),
         })
+    }
+}
+
+fn roots_error(e: tls::RootsError) -> Error {
+    match e {
+        tls::RootsError::None => config(
+            "no trust roots: system roots are off and no CA certificate was added",
+            None,
+        ),
+        tls::RootsError::Empty => config("the CA PEM holds no certificate", None),
+        tls::RootsError::Pem(e) => config(
+            "the CA PEM cannot be read as certificates",
+            Some(Box::new(e)),
+        ),
+        tls::RootsError::Rustls(e) => config("the trust roots cannot be used", Some(Box::new(e))),
     }
 }
 
@@ -281,7 +296,9 @@ fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
 }
 
 pub(crate) struct Shared {
+    /// Only builds the generated client's requests; they are sent over `transport`.
     pub(crate) http: reqwest::Client,
+    pub(crate) transport: Transport,
     pub(crate) base_url: String,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
@@ -332,30 +349,46 @@ impl GatewayClient {
 }
 
 /// Maps a failure of the exchange itself by whether the request may have been sent.
-pub(crate) fn classify_transport(e: reqwest::Error, shared: &Shared) -> Error {
-    if is_tls_error(&e) {
-        Error::Tls(e)
-    } else if e.is_connect() && e.is_timeout() {
-        Error::TimeoutBeforeSend {
-            timeout: shared.connect_timeout,
-            source: e,
-        }
-    } else if e.is_connect() {
-        Error::Connect(e)
-    } else if e.is_timeout() {
-        Error::OutcomeUnknown {
-            reason: format!("no answer within {:?}", shared.request_timeout),
-            source: Some(e),
-        }
-    } else {
-        Error::OutcomeUnknown {
-            reason: "the connection failed before an answer arrived".to_owned(),
-            source: Some(e),
-        }
+pub(crate) fn classify_transport(e: reqwest::Error) -> Error {
+    match TransportError::find_in(&e) {
+        Some(found) => from_transport(found.clone()),
+        // Not from the transport: the request could not be built.
+        None => Error::Config {
+            reason: "the request could not be built".to_owned(),
+            source: Some(Box::new(e)),
+        },
     }
 }
 
-pub(crate) fn classify_body_error(e: reqwest::Error, shared: &Shared) -> Error {
+/// The typed error for what the transport reports.
+fn from_transport(e: TransportError) -> Error {
+    match e {
+        TransportError::Connect(source) => Error::Connect(Box::new(source)),
+        TransportError::Tls(source) => Error::Tls(Box::new(source)),
+        TransportError::TimeoutBeforeSend {
+            timeout,
+            waiting_for,
+        } => Error::TimeoutBeforeSend {
+            timeout,
+            waiting_for,
+        },
+        TransportError::OutcomeUnknown { reason, source } => Error::OutcomeUnknown {
+            reason,
+            source: source.map(|s| Box::new(s) as Box<dyn StdError + Send + Sync>),
+        },
+        e @ TransportError::Unsendable(_) => Error::Config {
+            reason: "the request cannot be sent".to_owned(),
+            source: Some(Box::new(e)),
+        },
+        // A variant added later: whether it was sent is unknown.
+        e => Error::OutcomeUnknown {
+            reason: e.to_string(),
+            source: None,
+        },
+    }
+}
+
+pub(crate) fn classify_body_error(e: reqwest::Error) -> Error {
     match ResponseRejected::find_in(&e) {
         Some(ResponseRejected::TooLarge { limit }) => {
             return Error::ResponseTooLarge { limit: *limit };
@@ -367,40 +400,13 @@ pub(crate) fn classify_body_error(e: reqwest::Error, shared: &Shared) -> Error {
         }
         _ => {}
     }
-    if e.is_timeout() {
-        Error::OutcomeUnknown {
-            reason: format!(
-                "the answer did not complete within {:?}",
-                shared.request_timeout
-            ),
-            source: Some(e),
-        }
-    } else {
-        Error::OutcomeUnknown {
+    match TransportError::find_in(&e) {
+        Some(found) => from_transport(found.clone()),
+        None => Error::OutcomeUnknown {
             reason: "the answer was cut off before it was complete".to_owned(),
-            source: Some(e),
-        }
+            source: Some(Box::new(e)),
+        },
     }
-}
-
-/// Whether a rustls error is anywhere in the chain (also inside `io::Error`s, whose
-/// `source()` skips the error they wrap).
-fn is_tls_error(e: &(dyn StdError + 'static)) -> bool {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(inner) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            && is_tls_error(inner)
-        {
-            return true;
-        }
-        current = err.source();
-    }
-    false
 }
 
 /// Reads at most a small excerpt of an unexpected answer's body (the body is capped

@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use http::StatusCode;
 
 pub use crate::disposition::Disposition;
 use crate::guid::InvalidGuid;
@@ -63,19 +63,19 @@ pub enum Error {
     },
     /// No connection to the gateway could be made (refused, unreachable, DNS); nothing was sent.
     #[error("cannot connect to the gateway")]
-    Connect(#[source] reqwest::Error),
+    Connect(#[source] Box<dyn StdError + Send + Sync>),
     /// The TLS handshake failed (untrusted CA, wrong host name, expired certificate, …);
     /// nothing was sent.
     #[error("TLS handshake with the gateway failed")]
-    Tls(#[source] reqwest::Error),
-    /// The connect timeout elapsed before the request could be sent.
-    #[error("timed out connecting to the gateway after {timeout:?}; nothing was sent")]
+    Tls(#[source] Box<dyn StdError + Send + Sync>),
+    /// A timeout elapsed before the request could be sent: connecting took longer than
+    /// the connect timeout, or every connection the client may open stayed busy.
+    #[error("timed out after {timeout:?} waiting for {waiting_for}; nothing was sent")]
     TimeoutBeforeSend {
-        /// The connect timeout in force.
+        /// The timeout in force (the connect timeout, or the request's).
         timeout: Duration,
-        /// The underlying error.
-        #[source]
-        source: reqwest::Error,
+        /// What was awaited (`a connection to the gateway`, `a free connection (all in use)`, …).
+        waiting_for: &'static str,
     },
     /// The request may have reached the gateway but no usable answer came back (a timeout
     /// or a connection reset after sending). Do not resend blindly: check the agent's
@@ -86,7 +86,7 @@ pub enum Error {
         reason: String,
         /// The underlying error.
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<Box<dyn StdError + Send + Sync>>,
     },
     /// The gateway answered with something that is not the documented envelope.
     #[error(
@@ -336,14 +336,7 @@ mod tests {
                 Error::NotSignedIn { .. } => 15,
             }
         }
-        // reqwest errors have no public constructor: a request to an invalid URL makes
-        // one (never sent).
-        let reqwest_error = || {
-            reqwest::Client::new()
-                .get("http://[::1")
-                .build()
-                .expect_err("an invalid URL")
-        };
+        let io_error = || Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         let samples = vec![
             Error::from(crate::AgentId::new(1).expect_err("out of range")),
             Error::from(InvalidGuid::Empty),
@@ -360,11 +353,11 @@ mod tests {
                 status: StatusCode::BAD_GATEWAY,
                 body_excerpt: String::new(),
             },
-            Error::Connect(reqwest_error()),
-            Error::Tls(reqwest_error()),
+            Error::Connect(io_error()),
+            Error::Tls(io_error()),
             Error::TimeoutBeforeSend {
                 timeout: Duration::from_secs(5),
-                source: reqwest_error(),
+                waiting_for: "a connection to the gateway",
             },
             Error::OutcomeUnknown {
                 reason: String::new(),

@@ -13,12 +13,13 @@ mod retcode;
 mod signin;
 mod state;
 mod supervisor;
+mod tls;
 mod values;
 
 pub use agent::{Agent, AgentState, AgentStatus, KeepAlive, SignedInBy};
 pub use client::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POLL_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_POLL_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
 };
 pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
 pub use error::{Disposition, Error, ErrorChain, RetCode};

@@ -1,19 +1,18 @@
-//! Raw HTTP against the simulator: plain reqwest and hand-built JSON, not the project's
-//! client, so the simulator is checked independently of it.
+//! Raw HTTP against the simulator: hyper over tokio-rustls and hand-built JSON, not the
+//! project's client, so the simulator is checked independently of it.
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use std::time::Duration;
 
 use ccgw_sim::{Clock, Config, SimHandle, Simulator};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 pub(crate) const BASE: &str = "/agentgateway/resource";
 
 pub(crate) struct Gw {
     pub(crate) sim: Simulator,
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: ccgw_tests::RawClient,
 }
 
 impl Gw {
@@ -22,17 +21,8 @@ impl Gw {
         let sim = Simulator::start_with_clock(config, clock)
             .await
             .expect("simulator starts");
-        let mut http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256);
-        if let Some(pem) = sim.ca_pem() {
-            let ca = reqwest::Certificate::from_pem(pem.as_bytes()).expect("CA PEM");
-            http = http.tls_certs_only([ca]);
-        }
-        Gw {
-            sim,
-            http: http.build().expect("reqwest client"),
-        }
+        let http = ccgw_tests::RawClient::new(sim.base_url(), sim.ca_pem());
+        Gw { sim, http }
     }
 
     pub(crate) fn handle(&self) -> SimHandle {
@@ -43,43 +33,37 @@ impl Gw {
     /// `JSESSIONID=`) and the body as JSON (`Null` when it is not JSON).
     pub(crate) async fn send(
         &self,
-        method: Method,
+        method: &str,
         path: &str,
         guid: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Option<String>, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{BASE}{path}", self.sim.base_url()))
-            .header("Content-Type", "application/json; charset=UTF-8");
+        let mut headers = vec![("Content-Type", "application/json; charset=UTF-8")];
         if let Some(guid) = guid {
-            request = request.header("Guid", guid);
+            headers.push(("Guid", guid));
         }
-        request = match body {
-            Some(b) => request.body(b.to_string()),
-            None => request.header("Content-Length", "0"),
-        };
-        let response = request.send().await.expect("request answered");
-        let status = response.status().as_u16();
-        let set_guid = response
-            .headers()
-            .get("set-guid")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("JSESSIONID="))
-            .map(str::to_owned);
-        let text = response.text().await.expect("body");
-        (
-            status,
-            set_guid,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-        )
+        if body.is_none() {
+            headers.push(("Content-Length", "0"));
+        }
+        let answer = self
+            .http
+            .send(
+                method,
+                &format!("{BASE}{path}"),
+                &headers,
+                body.map(|b| b.to_string()),
+                Duration::from_secs(30),
+            )
+            .await
+            .expect("request answered");
+        (answer.status, answer.set_guid(), answer.json())
     }
 
     /// Signs `agent` in with password `pw<agent>`; returns the Guid.
     pub(crate) async fn login(&self, agent: u32) -> String {
         let (status, guid, body) = self
             .send(
-                Method::PUT,
+                "PUT",
                 &format!("/onlineagent/{agent}"),
                 None,
                 Some(json!({"password": format!("pw{agent}"), "status": 4})),
@@ -110,13 +94,13 @@ impl Gw {
     }
 
     pub(crate) async fn post(&self, path: &str, guid: Option<&str>) -> Value {
-        let (status, _, body) = self.send(Method::POST, path, guid, None).await;
+        let (status, _, body) = self.send("POST", path, guid, None).await;
         assert_eq!(status, 200, "{path}: {body}");
         body
     }
 
     pub(crate) async fn get(&self, path: &str, guid: Option<&str>) -> Value {
-        let (status, _, body) = self.send(Method::GET, path, guid, None).await;
+        let (status, _, body) = self.send("GET", path, guid, None).await;
         assert_eq!(status, 200, "{path}: {body}");
         body
     }
@@ -124,12 +108,7 @@ impl Gw {
     /// One poll: (body, rotated Guid).
     pub(crate) async fn poll(&self, agent: u32, guid: &str) -> (Value, Option<String>) {
         let (status, set_guid, body) = self
-            .send(
-                Method::GET,
-                &format!("/agentevent/{agent}"),
-                Some(guid),
-                None,
-            )
+            .send("GET", &format!("/agentevent/{agent}"), Some(guid), None)
             .await;
         assert_eq!(status, 200, "{body}");
         (body, set_guid)

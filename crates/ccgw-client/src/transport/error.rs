@@ -1,0 +1,97 @@
+//! What can go wrong in the transport, by whether the request may have reached the
+//! gateway.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A shared source error (so a [`TransportError`] can be cloned out of an error chain).
+pub type SharedError = Arc<dyn StdError + Send + Sync>;
+
+/// Why a request failed in the transport, by whether it may have reached the gateway.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No connection could be made (refused, unreachable, name not resolved); nothing
+    /// was sent.
+    Connect(SharedError),
+    /// The TLS handshake failed (untrusted CA, wrong name, expired, …); nothing was sent.
+    Tls(SharedError),
+    /// The time ran out before the request was written; nothing was sent.
+    TimeoutBeforeSend {
+        /// The timeout in force (the connect timeout, or the request's own).
+        timeout: Duration,
+        /// What was being waited for.
+        waiting_for: &'static str,
+    },
+    /// The request was written, or may have been, and no complete answer came back.
+    OutcomeUnknown {
+        /// What happened.
+        reason: String,
+        /// The underlying error.
+        source: Option<SharedError>,
+    },
+    /// The request cannot be sent by this transport (another origin, a streaming body);
+    /// nothing was sent.
+    Unsendable(&'static str),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Connect(_) => f.write_str("cannot connect to the gateway"),
+            Self::Tls(_) => f.write_str("TLS handshake with the gateway failed"),
+            Self::TimeoutBeforeSend {
+                timeout,
+                waiting_for,
+            } => write!(
+                f,
+                "timed out after {timeout:?} waiting for {waiting_for}; nothing was sent"
+            ),
+            Self::OutcomeUnknown { reason, .. } => f.write_str(reason),
+            Self::Unsendable(why) => write!(f, "the request cannot be sent: {why}"),
+        }
+    }
+}
+
+impl StdError for TransportError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Connect(e) | Self::Tls(e) => Some(&**e),
+            Self::OutcomeUnknown {
+                source: Some(e), ..
+            } => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+impl TransportError {
+    /// Finds a transport error in the source chain of `error` (e.g. the `reqwest::Error`
+    /// the generated client returns).
+    pub fn find_in<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a TransportError> {
+        let mut current = Some(error);
+        while let Some(e) = current {
+            if let Some(found) = e.downcast_ref::<TransportError>() {
+                return Some(found);
+            }
+            current = e.source();
+        }
+        None
+    }
+
+    pub(super) fn unknown(
+        reason: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self::OutcomeUnknown {
+            reason: reason.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    pub(super) fn connect(source: impl StdError + Send + Sync + 'static) -> Self {
+        Self::Connect(Arc::new(source))
+    }
+}

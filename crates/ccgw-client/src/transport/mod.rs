@@ -1,0 +1,272 @@
+//! The transport behind progenitor's `exec` hook: HTTP/1.1 over hyper's connection API
+//! and tokio-rustls, one small pool per gateway.
+//!
+//! What it does, and what reqwest's request path did before it:
+//!
+//! - connections are reused (last in, first out) and at most
+//!   [`TransportConfig::max_connections`] are open at once — in use, being opened or
+//!   idle; a request that finds none free waits for one within its own timeout;
+//! - connect, request and per-request timeouts (the event poll's comes from the hook);
+//!   a request whose connection turns out closed before it was written is sent again on a
+//!   new connection, since the gateway never saw it;
+//! - TLS is whatever `rustls::ClientConfig` the caller gives (verified; no redirects are
+//!   followed, since nothing here follows any);
+//! - connections only waiting on a long poll keep small buffers
+//!   ([`TransportConfig::read_buffer`]); idle ones beyond
+//!   [`TransportConfig::max_idle`] or older than [`TransportConfig::idle_timeout`] are
+//!   closed.
+//!
+//! Every failure is a [`TransportError`] saying whether the request may have reached the
+//! gateway. `exec` must return a `reqwest::Error`, which has no public constructor: the
+//! hook carries the `TransportError` as the source of the body error reqwest makes when
+//! a body fails, and [`TransportError::find_in`] finds it again.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HOST, USER_AGENT};
+use http::{HeaderValue, Request, Response};
+use http_body_util::Full;
+use tokio::time::Instant;
+
+mod error;
+mod pool;
+
+pub use error::{SharedError, TransportError};
+pub use pool::PooledBody;
+use pool::{Origin, Pool};
+
+/// How the transport connects and how much it keeps.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// The TLS configuration for `https` origins (`None`: plain HTTP only).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Time for TCP connect and TLS handshake.
+    pub connect_timeout: Duration,
+    /// Time for a whole request, from asking for a connection to the answer's last byte,
+    /// unless the request carries its own (the event poll's).
+    pub request_timeout: Duration,
+    /// Most connections open at once (in use, opening or idle).
+    pub max_connections: usize,
+    /// Most idle connections kept.
+    pub max_idle: usize,
+    /// An idle connection older than this is closed instead of reused (`None`: kept).
+    pub idle_timeout: Option<Duration>,
+    /// The size of each connection's read buffer, in bytes (at least 8 KiB, hyper's
+    /// smallest): answers here are well under 1 KiB, so a connection waiting on a long
+    /// poll need not hold more.
+    pub read_buffer: usize,
+    /// The `User-Agent` sent on every request that has none (`None`: no such header).
+    pub user_agent: Option<HeaderValue>,
+}
+
+impl TransportConfig {
+    /// Defaults: 5 s connect, 30 s request, 256 connections, 256 idle kept for 90 s,
+    /// 8 KiB read buffers, no `User-Agent`.
+    pub fn new(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
+        Self {
+            tls,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 256,
+            max_idle: 256,
+            idle_timeout: Some(Duration::from_secs(90)),
+            read_buffer: 8 * 1024,
+            user_agent: None,
+        }
+    }
+}
+
+impl fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("tls", &self.tls.is_some())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_idle", &self.max_idle)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("read_buffer", &self.read_buffer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pooled HTTP/1.1 transport to one gateway. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct Transport {
+    pool: Arc<Pool>,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("origin", &self.pool.origin.authority)
+            .field("open", &self.open_connections())
+            .field("config", &self.pool.config)
+            .finish()
+    }
+}
+
+impl Transport {
+    /// A transport to the origin of `base_url` (`https://host:port` or, without TLS
+    /// configuration, `http://…`).
+    pub fn new(base_url: &str, config: TransportConfig) -> Result<Self, TransportError> {
+        let url = reqwest::Url::parse(base_url)
+            .map_err(|_| TransportError::Unsendable("the base URL is not a URL"))?;
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => {
+                return Err(TransportError::Unsendable(
+                    "the scheme is neither https nor http",
+                ));
+            }
+        };
+        if https && config.tls.is_none() {
+            return Err(TransportError::Unsendable(
+                "https without a TLS configuration",
+            ));
+        }
+        let host = url
+            .host_str()
+            .ok_or(TransportError::Unsendable("the base URL has no host"))?
+            .to_owned();
+        let port = url
+            .port_or_known_default()
+            .ok_or(TransportError::Unsendable("the base URL has no port"))?;
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
+        let authority = HeaderValue::from_str(&authority)
+            .map_err(|_| TransportError::Unsendable("the host is not a header value"))?;
+        let tls = config
+            .tls
+            .clone()
+            .filter(|_| https)
+            .map(tokio_rustls::TlsConnector::from);
+        Ok(Self {
+            pool: Arc::new(Pool::new(
+                Origin {
+                    https,
+                    host,
+                    port,
+                    authority,
+                },
+                config,
+                tls,
+            )),
+        })
+    }
+
+    /// Connections open now (in use, opening or idle).
+    pub fn open_connections(&self) -> usize {
+        self.pool.open_connections()
+    }
+
+    /// Sends `request` and returns the answer; its body returns the connection to the
+    /// pool once read to the end.
+    pub async fn send(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<Response<PooledBody>, TransportError> {
+        let timeout = request
+            .timeout()
+            .copied()
+            .unwrap_or(self.pool.config.request_timeout);
+        let deadline = Instant::now() + timeout;
+        let request = self.to_hyper(request)?;
+        // A reused connection the gateway closed meanwhile gives the request back
+        // unsent; it goes out once more on a connection of its own.
+        let mut request = request;
+        let mut fresh_only = false;
+        loop {
+            let (mut conn, fresh) = self.pool.checkout(deadline, timeout, fresh_only).await?;
+            let ready = tokio::time::timeout_at(deadline, conn.sender.ready()).await;
+            match ready {
+                Err(_) => {
+                    return Err(TransportError::TimeoutBeforeSend {
+                        timeout,
+                        waiting_for: "the connection to be ready",
+                    });
+                }
+                Ok(Err(_)) if !fresh => {
+                    fresh_only = true;
+                    continue;
+                }
+                Ok(Err(e)) => return Err(TransportError::connect(e)),
+                Ok(Ok(())) => {}
+            }
+            let sent = conn.sender.try_send_request(request);
+            let answer = match tokio::time::timeout_at(deadline, sent).await {
+                Err(_) => {
+                    return Err(TransportError::OutcomeUnknown {
+                        reason: format!("no answer within {timeout:?}"),
+                        source: None,
+                    });
+                }
+                Ok(answer) => answer,
+            };
+            match answer {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    let body = PooledBody::new(body, conn, &self.pool, deadline, timeout);
+                    return Ok(Response::from_parts(parts, body));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if !fresh => {
+                        request = unsent;
+                        fresh_only = true;
+                    }
+                    Some(_) => return Err(TransportError::connect(e.into_error())),
+                    None => {
+                        return Err(TransportError::unknown(
+                            "the connection failed before an answer arrived",
+                            e.into_error(),
+                        ));
+                    }
+                },
+            }
+        }
+    }
+
+    fn to_hyper(&self, request: reqwest::Request) -> Result<Request<Full<Bytes>>, TransportError> {
+        let origin = &self.pool.origin;
+        let url = request.url();
+        if url.host_str() != Some(origin.host.as_str())
+            || url.port_or_known_default() != Some(origin.port)
+            || (url.scheme() == "https") != origin.https
+        {
+            return Err(TransportError::Unsendable(
+                "the request goes to another origin than the transport's",
+            ));
+        }
+        let target = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let body = match request.body() {
+            None => Bytes::new(),
+            Some(body) => Bytes::copy_from_slice(
+                body.as_bytes()
+                    .ok_or(TransportError::Unsendable("a streaming request body"))?,
+            ),
+        };
+        let mut builder = Request::builder()
+            .method(request.method().clone())
+            .uri(target);
+        if let Some(headers) = builder.headers_mut() {
+            *headers = request.headers().clone();
+            headers.insert(HOST, origin.authority.clone());
+            if let Some(agent) = &self.pool.config.user_agent {
+                headers.entry(USER_AGENT).or_insert_with(|| agent.clone());
+            }
+        }
+        builder
+            .body(Full::new(body))
+            .map_err(|_| TransportError::Unsendable("the request is not valid HTTP"))
+    }
+}
