@@ -106,19 +106,9 @@ pub(crate) fn secs(n: u32) -> RestDuration {
     RestDuration::from_secs(n).expect("in range")
 }
 
+pub(crate) use ccgw_tests::wait_until_within;
+
 /// Waits until `done` holds, checking every 20 ms; fails after 10 s.
 pub(crate) async fn wait_until(what: &str, done: impl FnMut() -> bool) {
     wait_until_within(Duration::from_secs(10), what, done).await;
-}
-
-/// Waits until `done` holds, checking every 20 ms; fails after `limit`.
-pub(crate) async fn wait_until_within(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -290,6 +290,7 @@ async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stop
         .expect("open")
         .expect("event");
     assert_eq!(first.event_type(), "AgentOther_InService");
+    assert!(agent.events_running(), "a stream is open: the pump polls");
 
     assert!(sim.handle().force_sign_out(104));
     let end = loop {
@@ -324,14 +325,8 @@ async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stop
     assert!(end.needs_sign_in());
     assert!(events.next().await.is_none(), "the stream has ended");
 
-    // No further requests: the count holds still over several poll periods.
-    let requests = sim.handle().stats().requests;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        sim.handle().stats().requests,
-        requests,
-        "the pump stopped polling"
-    );
+    // No further requests: the pump's task has ended.
+    wait_until("the pump to stop polling", || !agent.events_running()).await;
     // A new stream on the ended session ends the same way, at once.
     let mut again = agent.events();
     let err = tokio::time::timeout(WAIT, again.next())

@@ -6,7 +6,7 @@
 //! `simulator_child`), so the client's memory is measured alone and neither process
 //! holds both ends of 10,000 connections.
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,25 +54,11 @@ fn simulator_child() {
 
 /// Peak resident memory of this process (`VmHWM`), in KiB.
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    ccgw_tests::memory_kib("VmHWM")
 }
 
-fn json_line(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serde_json::Value {
-    // The test harness may print `test ten_thousand_agents_on_one_client ... ` on the same line first.
-    lines
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.find('{')
-                .and_then(|at| serde_json::from_str(&l[at..]).ok())
-        })
-        .expect("a JSON line from the simulator process")
+fn json_line(lines: &mut ccgw_tests::Output) -> serde_json::Value {
+    ccgw_tests::json_line(lines).expect("a JSON line from the simulator process")
 }
 
 #[test]
@@ -81,19 +67,18 @@ fn ten_thousand_agents_on_one_client() {
         simulator_child();
         return;
     }
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "ten_thousand_agents_on_one_client",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the simulator process starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut child, mut lines) = ccgw_tests::Child::spawn(
+        Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "ten_thousand_agents_on_one_client",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, "1")
+            .stdin(Stdio::piped()),
+    )
+    .expect("the simulator process starts");
     let start = json_line(&mut lines);
     let base_url = start["base_url"].as_str().expect("base_url").to_owned();
     let ca_pem = start["ca_pem"].as_str().expect("ca_pem").to_owned();
@@ -110,9 +95,9 @@ fn ten_thousand_agents_on_one_client() {
     let peak_kib = peak_rss_kib();
     drop(runtime);
 
-    drop(child.stdin.take()); // the simulator reports and stops
+    drop(child.0.stdin.take()); // the simulator reports and stops
     let stats = json_line(&mut lines);
-    let _ = child.wait();
+    let _ = child.0.wait();
 
     let failures = outcome.unwrap_or_else(|_| panic!("not finished within {DEADLINE:?}"));
     assert!(

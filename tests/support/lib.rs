@@ -7,14 +7,20 @@
 //!   server certificates (valid, expired, for another name).
 //! - [`RawClient`]: raw HTTPS requests (hyper over tokio-rustls), for checking the
 //!   simulator independently of the project's client.
+//! - [`Child`], [`json_line`], [`memory_kib`]: child processes (a simulator) and this
+//!   process's memory; [`wait_until_within`]: a condition awaited with a deadline.
 //! - [`logs`]: a process-wide tracing subscriber that captures everything logged, so
 //!   tests can assert what may and may not appear in logs.
 
 pub mod logs;
+mod process;
 mod raw;
 mod server;
 mod tls;
+mod wait;
 
+pub use process::{Child, Output, json_line, memory_kib};
 pub use raw::{RawAnswer, RawClient};
 pub use server::{RawRequest, Reply, TestServer};
 pub use tls::TestCa;
+pub use wait::wait_until_within;

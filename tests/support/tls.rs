@@ -48,7 +48,31 @@ impl TestCa {
         &self,
         names: &[&str],
     ) -> Result<rustls::ServerConfig, Box<dyn std::error::Error>> {
-        self.server_config_valid(names, None)
+        self.server_config_valid(names, None, rustls::crypto::ring::default_provider())
+    }
+
+    /// Like [`server_config`](Self::server_config), on another crypto provider.
+    pub fn server_config_on(
+        &self,
+        names: &[&str],
+        provider: rustls::crypto::CryptoProvider,
+    ) -> Result<rustls::ServerConfig, Box<dyn std::error::Error>> {
+        self.server_config_valid(names, None, provider)
+    }
+
+    /// A client configuration (HTTP/1.1) that trusts this CA only, on `provider`.
+    pub fn client_config(
+        &self,
+        provider: rustls::crypto::CryptoProvider,
+    ) -> Result<rustls::ClientConfig, Box<dyn std::error::Error>> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.der.clone())?;
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
     }
 
     /// A server configuration whose certificate expired a year ago.
@@ -62,6 +86,7 @@ impl TestCa {
                 rcgen::date_time_ymd(2020, 1, 1),
                 rcgen::date_time_ymd(2021, 1, 1),
             )),
+            rustls::crypto::ring::default_provider(),
         )
     }
 
@@ -69,6 +94,7 @@ impl TestCa {
         &self,
         names: &[&str],
         validity: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+        provider: rustls::crypto::CryptoProvider,
     ) -> Result<rustls::ServerConfig, Box<dyn std::error::Error>> {
         let mut params =
             CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
@@ -84,8 +110,7 @@ impl TestCa {
         let cert = params.signed_by(&key, &self.issuer)?;
         let chain = vec![cert.der().clone(), self.der.clone()];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(chain, key)?;

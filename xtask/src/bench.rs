@@ -9,19 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
-}
+use crate::tools::{cargo, run};
 
 pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
     let started = Instant::now();

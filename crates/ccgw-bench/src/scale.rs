@@ -7,30 +7,26 @@ use std::time::{Duration, Instant};
 
 use crate::Args;
 use crate::measure::*;
+use ccgw_tests::memory_kib;
 
 pub(crate) fn scale_run(args: &Args, agents: u32) -> Result<Value> {
     let dir = args.out.join(format!("sim-{agents}"));
-    let mut child = std::process::Command::new(&args.sim_bin)
-        .args(["--listen", "127.0.0.1:0", "--json", "--agents"])
-        .arg(format!("101-{}", 100 + agents))
-        .arg("--cert-dir")
-        .arg(&dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {}", args.sim_bin.display()))?;
+    let (child, mut output) = ccgw_tests::Child::spawn(
+        std::process::Command::new(&args.sim_bin)
+            .args(["--listen", "127.0.0.1:0", "--json", "--agents"])
+            .arg(format!("101-{}", 100 + agents))
+            .arg("--cert-dir")
+            .arg(&dir),
+    )
+    .with_context(|| format!("cannot start {}", args.sim_bin.display()))?;
     let result = (|| {
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().context("stdout")?),
-            &mut line,
-        )?;
-        let start: Value = serde_json::from_str(&line)?;
+        let start = ccgw_tests::json_line(&mut output).context("the simulator's JSON line")?;
         let base = start["base_url"].as_str().context("base_url")?.to_owned();
         let ca_file = start["ca_file"].as_str().context("ca_file")?.to_owned();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        let rss_before = rss_kib("VmRSS:");
+        let rss_before = memory_kib("VmRSS");
         let started = Instant::now();
         rt.block_on(async {
             let client = ccgw::GatewayClient::builder(&base)
@@ -63,8 +59,8 @@ pub(crate) fn scale_run(args: &Args, agents: u32) -> Result<Value> {
             let idle = Duration::from_secs(15);
             tokio::time::sleep(idle).await;
             let cpu = process_cpu() - cpu_before;
-            let rss_after = rss_kib("VmRSS:");
-            let peak = rss_kib("VmHWM:");
+            let rss_after = memory_kib("VmRSS");
+            let peak = memory_kib("VmHWM");
             drop(handles);
             Ok::<Value, anyhow::Error>(json!({
                 "agents": agents,
@@ -75,7 +71,6 @@ pub(crate) fn scale_run(args: &Args, agents: u32) -> Result<Value> {
             }))
         })
     })();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     result
 }

@@ -21,33 +21,15 @@ pub(crate) struct Tls {
 
 /// A CA, a server certificate for 127.0.0.1 and both ends' configurations on `provider`.
 pub(crate) fn tls(provider: rustls::crypto::CryptoProvider) -> Result<Tls> {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate()?;
-    let ca = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate()?;
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
-        .signed_by(&key, &issuer)?;
-    let provider = Arc::new(provider);
-    let mut server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )?;
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.der().clone())?;
-    let mut client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let ca = ccgw_tests::TestCa::new()?;
+    let server = ca
+        .server_config_on(&["127.0.0.1", "localhost"], provider.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client = ca
+        .client_config(provider)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Tls {
-        ca_pem: ca.pem(),
+        ca_pem: ca.pem().to_owned(),
         server: Arc::new(server),
         client: Arc::new(client),
     })

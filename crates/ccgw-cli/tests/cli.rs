@@ -371,6 +371,13 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     let _ = holder.join();
 }
 
+/// `ccgw <args…> --agent 101 --confirm --timeout 1s`, which must succeed; its output.
+fn confirmed(env: &Env, args: &[&str]) -> String {
+    let mut command = env.ccgw(args);
+    command.args(["--agent", "101", "--confirm", "--timeout", "1s"]);
+    run(command, 0, &[PASSWORD]).0
+}
+
 /// An operator's settings: a 1 s request timeout against a gateway that holds polls for
 /// 3 s and rotates Guids every 2 s (replaced ones valid 4 s). `ccgw events` follows for
 /// 14 s without a warning (its polls run under the poll timeout), and `ccgw rest
@@ -390,38 +397,14 @@ async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold()
     let handle = env.sim.handle();
     run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
     // Alone first: the confirmation's own poll runs under the poll timeout too.
-    let (out, _) = run(
-        env.ccgw(&[
-            "rest",
-            "--agent",
-            "101",
-            "--for",
-            "600",
-            "--confirm",
-            "--timeout",
-            "1s",
-        ]),
-        0,
-        &[PASSWORD],
-    );
+    let out = confirmed(&env, &["rest", "--for", "600"]);
     assert!(out.contains("confirmed by its event"), "{out}");
-    run(
-        env.ccgw(&[
-            "cancel-rest",
-            "--agent",
-            "101",
-            "--confirm",
-            "--timeout",
-            "1s",
-        ]),
-        0,
-        &[PASSWORD],
-    );
+    confirmed(&env, &["cancel-rest"]);
 
     let started = std::time::Instant::now();
     let mut events = env.spawn(&["events", "--agent", "101", "--timeout", "1s"]);
     let held = handle.stats().polls_held_out;
-    wait_until(
+    ccgw_tests::wait_until_within(
         Duration::from_secs(10),
         "the events process holds a poll",
         || handle.stats().polls_held_out > held,
@@ -429,39 +412,11 @@ async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold()
     .await;
     for _ in 0..2 {
         // Bounded by --wait: a confirmation that waited out its event would fail.
-        let (out, _) = run(
-            env.ccgw(&[
-                "rest",
-                "--agent",
-                "101",
-                "--for",
-                "600",
-                "--confirm",
-                "--timeout",
-                "1s",
-                "--wait",
-                "5s",
-            ]),
-            0,
-            &[PASSWORD],
-        );
+        let out = confirmed(&env, &["rest", "--for", "600", "--wait", "5s"]);
         assert!(out.contains("confirmed by"), "{out}");
-        run(
-            env.ccgw(&[
-                "cancel-rest",
-                "--agent",
-                "101",
-                "--confirm",
-                "--wait",
-                "5s",
-                "--timeout",
-                "1s",
-            ]),
-            0,
-            &[PASSWORD],
-        );
+        confirmed(&env, &["cancel-rest", "--wait", "5s"]);
     }
-    wait_until(Duration::from_secs(30), "14 s of following events", || {
+    ccgw_tests::wait_until_within(Duration::from_secs(30), "14 s of following events", || {
         started.elapsed() >= Duration::from_secs(14)
     })
     .await;
@@ -483,43 +438,25 @@ async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold()
     assert_eq!(env.sim.handle().agent_state(101), Some(4), "idle");
 }
 
-async fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sim_subcommand_serves_the_simulator() {
     let env = Env::start().await;
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ccgw"))
-        .args([
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--json",
-            "--sign-in",
-            "101",
-            "--cert-dir",
-        ])
-        .arg(&env.dir)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("ccgw sim starts");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-        &mut line,
+    let (child, mut output) = ccgw_tests::Child::spawn(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("ccgw"))
+            .args([
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+                "--sign-in",
+                "101",
+                "--cert-dir",
+            ])
+            .arg(&env.dir),
     )
-    .expect("a line");
-    let _ = child.kill();
-    let _ = child.wait();
-    let start: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    .expect("ccgw sim starts");
+    let start = ccgw_tests::json_line(&mut output).expect("a JSON line");
+    drop(child);
     assert!(
         start["base_url"]
             .as_str()

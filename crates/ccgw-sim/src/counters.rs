@@ -75,27 +75,41 @@ counters! {
     connections_open,
     /// The most connections that were open at once (a gauge).
     connections_peak,
+    /// Event polls being held now, waiting for an event (a gauge).
+    polls_holding,
 }
 
-/// Counts a connection opened until the guard is dropped.
-pub(crate) struct OpenConnection(std::sync::Arc<super::model::Gateway>);
+/// Raises a gauge of the gateway's counters until dropped.
+pub(crate) struct Gauge {
+    gateway: std::sync::Arc<super::model::Gateway>,
+    gauge: fn(&Counters) -> &AtomicU64,
+}
 
-impl OpenConnection {
-    pub(crate) fn new(gateway: std::sync::Arc<super::model::Gateway>) -> Self {
-        let c = &gateway.counters;
-        bump(&c.connections_accepted);
-        let open = c.connections_open.fetch_add(1, Ordering::SeqCst) + 1;
-        c.connections_peak.fetch_max(open, Ordering::SeqCst);
-        Self(gateway)
+impl Gauge {
+    /// Raises `gauge`; returns its new value.
+    pub(crate) fn up(
+        gateway: std::sync::Arc<super::model::Gateway>,
+        gauge: fn(&Counters) -> &AtomicU64,
+    ) -> (Self, u64) {
+        let now = gauge(&gateway.counters).fetch_add(1, Ordering::SeqCst) + 1;
+        (Self { gateway, gauge }, now)
+    }
+
+    /// A connection accepted: counted, and open until the guard is dropped.
+    pub(crate) fn connection(gateway: std::sync::Arc<super::model::Gateway>) -> Self {
+        bump(&gateway.counters.connections_accepted);
+        let (open, now) = Self::up(gateway, |c| &c.connections_open);
+        open.gateway
+            .counters
+            .connections_peak
+            .fetch_max(now, Ordering::SeqCst);
+        open
     }
 }
 
-impl Drop for OpenConnection {
+impl Drop for Gauge {
     fn drop(&mut self) {
-        self.0
-            .counters
-            .connections_open
-            .fetch_sub(1, Ordering::SeqCst);
+        (self.gauge)(&self.gateway.counters).fetch_sub(1, Ordering::SeqCst);
     }
 }
 

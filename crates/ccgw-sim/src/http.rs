@@ -360,6 +360,7 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> R
     }
     let deadline = tokio::time::Instant::now() + gw.config.poll_hold;
     let mut rotated = None;
+    let mut holding = None;
     loop {
         let Some(slot) = gw.slot(agent).cloned() else {
             let answer = match gw.poll(agent, guid, None) {
@@ -379,6 +380,11 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> R
             }
             Poll::Wait(set_guid, due) => {
                 rotated = set_guid;
+                if holding.is_none() {
+                    holding = Some(crate::counters::Gauge::up(Arc::clone(&gw), |c| {
+                        &c.polls_holding
+                    }));
+                }
                 due
             }
         };

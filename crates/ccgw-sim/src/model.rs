@@ -12,6 +12,8 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::config::{AuthMode, Config};
 
+mod control;
+
 pub(crate) use crate::counters::{Counters, bump};
 pub(crate) use crate::wire::{AgentState, Answer, Event, Poll, retcode};
 
@@ -94,25 +96,6 @@ impl Gateway {
             agents,
             counters: Counters::default(),
         }
-    }
-
-    /// Makes the next call of `operation` answer `code` (e.g. `100-007` for an internal
-    /// error) without touching any state.
-    pub(crate) fn inject(&self, operation: &str, code: &'static str) {
-        self.injected
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(operation.to_owned(), code);
-    }
-
-    /// The injected answer for `operation`, once.
-    pub(crate) fn take_injected(&self, operation: &str) -> Option<Answer> {
-        let code = self
-            .injected
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(operation)?;
-        Some(Answer::code(code))
     }
 
     pub(crate) fn slot(&self, agent: u32) -> Option<&Arc<Slot>> {
@@ -538,62 +521,6 @@ impl Gateway {
             set_guid,
             ..Answer::ok()
         }
-    }
-
-    /// Test control: the agent starts (`true`) or ends (`false`) a call. Ending a call
-    /// turns a pending pre-rest into rest.
-    pub(crate) fn set_talking(&self, agent: u32, talking: bool) -> bool {
-        let now = self.clock.now_ms();
-        let Some(slot) = self.slot(agent) else {
-            return false;
-        };
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        let Some(session) = data.session.as_mut() else {
-            return false;
-        };
-        session.talking = talking;
-        if !talking && let Some((cause, time)) = session.pending_rest.take() {
-            let until_ms = now + u64::from(time) * 1000;
-            self.start_rest(
-                &mut data,
-                slot,
-                cause,
-                until_ms,
-                &self.counters.rest_entered,
-            );
-        }
-        true
-    }
-
-    /// Test control: signs the agent out as a supervisor's forced sign-out does; its
-    /// Guid stops being valid at once. Returns whether it was signed in.
-    pub(crate) fn force_sign_out(&self, agent: u32) -> bool {
-        let Some(slot) = self.slot(agent) else {
-            return false;
-        };
-        let mut data = lock(slot);
-        if data.session.is_none() {
-            return false;
-        }
-        self.end_session(&mut data, slot);
-        bump(&self.counters.logouts);
-        true
-    }
-
-    /// Test inspection: the agent's state code, `None` when not signed in.
-    pub(crate) fn state_of(&self, agent: u32) -> Option<u8> {
-        let now = self.clock.now_ms();
-        let slot = self.slot(agent)?;
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        data.session.as_ref().map(|s| s.state.code())
-    }
-
-    /// Test inspection: the agent's current Guid.
-    pub(crate) fn guid_of(&self, agent: u32) -> Option<String> {
-        let slot = self.slot(agent)?;
-        lock(slot).session.as_ref().map(|s| s.guid.clone())
     }
 }
 

@@ -231,7 +231,7 @@ async fn accept_loop(
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let (acceptor, router) = (acceptor.clone(), router.clone());
-                let open = crate::counters::OpenConnection::new(Arc::clone(&gateway));
+                let open = crate::counters::Gauge::connection(Arc::clone(&gateway));
                 connections.spawn(async move {
                     let _open = open;
                     match acceptor {

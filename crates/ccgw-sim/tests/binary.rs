@@ -4,19 +4,10 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Kill(std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_printed_curl_line_signs_an_agent_in() {
     let dir = std::env::temp_dir().join(format!("ccgw-sim-bin-{}", std::process::id()));
-    let mut sim = Kill(
+    let mut sim = ccgw_tests::Child(
         Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
             .args(["--listen", "127.0.0.1:0", "--cert-dir"])
             .arg(&dir)
@@ -68,7 +59,7 @@ fn the_printed_curl_line_signs_an_agent_in() {
 #[test]
 fn faults_from_the_command_line_are_injected() {
     let dir = std::env::temp_dir().join(format!("ccgw-sim-faults-{}", std::process::id()));
-    let mut sim = Kill(
+    let mut sim = ccgw_tests::Child(
         Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
             .args([
                 "--listen",

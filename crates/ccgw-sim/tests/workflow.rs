@@ -227,7 +227,10 @@ async fn a_held_poll_answers_as_soon_as_an_event_arrives() {
     gw.next_event(104, &guid).await;
     let started = std::time::Instant::now();
     let (poll, ()) = tokio::join!(gw.poll(104, &guid), async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        ccgw_tests::wait_until_within(Duration::from_secs(10), "the poll to be held", || {
+            gw.handle().stats().polls_holding == 1
+        })
+        .await;
         assert_eq!(retcode(&gw.rest(104, &guid, 600, 3, None).await), "0");
     });
     assert_eq!(poll.0["event"]["eventType"], "AgentState_SetRest_Success");

@@ -422,6 +422,13 @@ impl Agent {
         crate::events::subscribe(self)
     }
 
+    /// Whether this agent's event pump is polling the gateway: from the first
+    /// [`events`](Self::events) stream until the last one is dropped or the session ends.
+    /// A health check can tell from it that nothing polls for an agent any more.
+    pub fn events_running(&self) -> bool {
+        crate::events::running(self)
+    }
+
     /// One event poll: `Ok(None)` when the gateway held the request and no event came.
     pub(crate) async fn poll_once(&self) -> Result<Option<AgentEvent>, Error> {
         let span = op_span!(debug_span, operations::GET_AGENT_EVENT, self.id.get());

@@ -199,6 +199,11 @@ pub(crate) fn stop(agent: &Agent) {
     }
 }
 
+/// Whether `agent` has a pump (its task is running).
+pub(crate) fn running(agent: &Agent) -> bool {
+    lock(&agent.pump).is_some()
+}
+
 fn next_id() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)

@@ -100,14 +100,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// Resident memory of this process (`VmRSS`), in KiB.
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    ccgw_tests::memory_kib("VmRSS")
 }
 
 /// What the simulator is told to do to requests during the fault phase.
