@@ -53,7 +53,8 @@ enum Cmd {
     SpecLint,
     /// Write openapi/ccgateway.json, the spec as JSON (also done by `gen`).
     Spec,
-    /// Render the spec to target/docs/ccgateway.html, check it in headless Chromium, screenshot it.
+    /// Render the spec to target/docs/ccgateway.html, check it in headless Chromium, and
+    /// take openapi/docs-screenshot.png afresh.
     Docs,
     /// The TypeScript proof: generate types, tsc --strict, run the workflow against the simulator.
     Typescript,

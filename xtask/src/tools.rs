@@ -266,9 +266,13 @@ pub(crate) fn recorded_pairs(root: &Path) -> Result<()> {
     )
 }
 
+/// The screenshot of the rendered spec the README shows.
+const SCREENSHOT: &str = "openapi/docs-screenshot.png";
+
 /// Renders the spec to one static HTML page with Redocly (`target/docs/ccgateway.html`),
 /// opens it in headless Chromium, checks that every operation and every return code is
-/// on the page, and takes a screenshot (`target/docs/ccgateway.png`).
+/// on the page (and the spec's version), and takes the README's screenshot afresh
+/// (`openapi/docs-screenshot.png`).
 pub(crate) fn docs(root: &Path) -> Result<()> {
     let tools = root.join("target/xtask-tools");
     let redocly = ensure_node_tools(root, &tools)?;
@@ -335,6 +339,12 @@ pub(crate) fn docs(root: &Path) -> Result<()> {
             }
         }
     }
+    // The screenshot in the README must show this version of the spec.
+    if let Some(version) = spec["info"]["version"].as_str()
+        && !page.contains(version)
+    {
+        missing.push(format!("version {version}"));
+    }
     for code in codes.iter().filter(|c| *c != "0") {
         if !page.contains(code.as_str()) {
             missing.push(code.clone());
@@ -346,7 +356,8 @@ pub(crate) fn docs(root: &Path) -> Result<()> {
             page.len()
         );
     }
-    let shot = out_dir.join("ccgateway.png");
+    // The README's picture of the rendered spec, taken from this spec every run.
+    let shot = root.join(SCREENSHOT);
     run(
         Command::new(chromium)
             .args(flags)

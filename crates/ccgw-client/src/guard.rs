@@ -54,15 +54,22 @@ impl StdError for ResponseRejected {}
 impl ResponseRejected {
     /// Finds a rejection in the source chain of `error` (e.g. a `reqwest::Error`).
     pub fn find_in<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ResponseRejected> {
-        let mut current = Some(error);
-        while let Some(e) = current {
-            if let Some(found) = e.downcast_ref::<ResponseRejected>() {
-                return Some(found);
-            }
-            current = e.source();
-        }
-        None
+        find_in_chain(error)
     }
+}
+
+/// The first `T` in the source chain of `error`, `error` included.
+pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
+    error: &'a (dyn StdError + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }
 
 /// Whether a `Content-Type` value denotes JSON (`application/json`, `…+json`, any parameters).

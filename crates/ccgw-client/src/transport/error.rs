@@ -71,14 +71,7 @@ impl TransportError {
     /// Finds a transport error in the source chain of `error` (e.g. the `reqwest::Error`
     /// the generated client returns).
     pub fn find_in<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a TransportError> {
-        let mut current = Some(error);
-        while let Some(e) = current {
-            if let Some(found) = e.downcast_ref::<TransportError>() {
-                return Some(found);
-            }
-            current = e.source();
-        }
-        None
+        crate::guard::find_in_chain(error)
     }
 
     pub(super) fn unknown(

@@ -192,27 +192,31 @@ impl Pool {
                 let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
                     .map_err(|e| TransportError::Tls(Arc::new(e)))?;
                 let stream = tls.connect(name, tcp).await.map_err(handshake_error)?;
-                let (sender, conn) = http1
-                    .handshake(TokioIo::new(stream))
-                    .await
-                    .map_err(TransportError::connect)?;
-                tokio::spawn(conn);
-                sender
+                http1_over(&http1, stream).await?
             }
-            None => {
-                let (sender, conn) = http1
-                    .handshake(TokioIo::new(tcp))
-                    .await
-                    .map_err(TransportError::connect)?;
-                tokio::spawn(conn);
-                sender
-            }
+            None => http1_over(&http1, tcp).await?,
         };
         Ok(Conn {
             sender,
             _slot: slot,
         })
     }
+}
+
+/// An HTTP/1.1 connection over `stream`, driven by a task of its own.
+async fn http1_over<S>(
+    http1: &hyper::client::conn::http1::Builder,
+    stream: S,
+) -> Result<SendRequest<Full<Bytes>>, TransportError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(TransportError::connect)?;
+    tokio::spawn(conn);
+    Ok(sender)
 }
 
 /// A handshake failure is a TLS failure when rustls says so; a connection lost during
