@@ -406,3 +406,44 @@ async fn keep_alive_asks_for_a_rotated_guid_lost_with_a_heartbeat_answer() {
     common::assert_logs_clean_of(&first);
     sim.shutdown().await;
 }
+
+/// A reader that falls more than `EVENT_BUFFER` events behind is told how many it
+/// missed, then reads on.
+#[tokio::test]
+async fn a_stream_read_too_late_reports_the_events_it_missed() {
+    let sim = Simulator::start(sim_config(dynamic())).await.expect("sim");
+    let client = client_for(&sim);
+    let agent = client
+        .sign_in(AgentId::new(104).expect("id"), &SignIn::new("pw104"))
+        .await
+        .expect("signed in");
+    let mut events = agent.events();
+    // Each rest and each cancel queues one event: a few more than the buffer holds.
+    for _ in 0..ccgw::EVENT_BUFFER / 2 + 2 {
+        agent
+            .rest(secs(600), RestCause::from(3))
+            .await
+            .expect("rest");
+        agent.cancel_rest().await.expect("cancel");
+    }
+    let h = sim.handle();
+    common::wait_until_within(Duration::from_secs(60), "every event polled", || {
+        let s = h.stats();
+        s.events_delivered == s.events_emitted
+    })
+    .await;
+    let first = tokio::time::timeout(WAIT, events.next())
+        .await
+        .expect("in time")
+        .expect("an item");
+    assert!(
+        matches!(first, Err(Error::EventsLost { count }) if count > 0),
+        "{first:?}"
+    );
+    let next = tokio::time::timeout(WAIT, events.next())
+        .await
+        .expect("in time")
+        .expect("an item")
+        .expect("events again after the loss");
+    assert!(!next.event_type().is_empty());
+}

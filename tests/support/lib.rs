@@ -22,5 +22,5 @@ mod wait;
 pub use process::{Child, Output, json_line, memory_kib};
 pub use raw::{RawAnswer, RawClient};
 pub use server::{RawRequest, Reply, TestServer};
-pub use tls::TestCa;
+pub use tls::{TestCa, client_config_trusting};
 pub use wait::wait_until_within;

@@ -8,8 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject as _;
 
 /// What came back: status, headers and the whole body.
 #[derive(Debug)]
@@ -63,16 +61,9 @@ impl RawClient {
             .trim_end_matches('/')
             .to_owned();
         let tls = ca_pem.map(|pem| {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                roots.add(cert.expect("CA PEM")).expect("CA certificate");
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+            let config =
+                crate::client_config_trusting(pem, rustls::crypto::ring::default_provider())
+                    .expect("the CA PEM");
             tokio_rustls::TlsConnector::from(Arc::new(config))
         });
         Self { authority, tls }

@@ -64,15 +64,8 @@ impl TestCa {
     pub fn client_config(
         &self,
         provider: rustls::crypto::CryptoProvider,
-    ) -> Result<rustls::ClientConfig, Box<dyn std::error::Error>> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.der.clone())?;
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(config)
+    ) -> Result<rustls::ClientConfig, Box<dyn std::error::Error + Send + Sync>> {
+        client_config_trusting(&self.pem, provider)
     }
 
     /// A server configuration whose certificate expired a year ago.
@@ -117,4 +110,23 @@ impl TestCa {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
     }
+}
+
+/// A client configuration (HTTP/1.1) that trusts only the certificates in `ca_pem`, on
+/// `provider`.
+pub fn client_config_trusting(
+    ca_pem: &str,
+    provider: rustls::crypto::CryptoProvider,
+) -> Result<rustls::ClientConfig, Box<dyn std::error::Error + Send + Sync>> {
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert?)?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }

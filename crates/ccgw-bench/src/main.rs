@@ -1,6 +1,6 @@
 //! `ccgw-bench`, run by `cargo xtask bench` (release build): what a rest request costs
 //! through each client, over HTTPS on loopback, as ratios to a baseline measured in the
-//! same run. Writes `results.json` and `results.md` into `--out`.
+//! same run. Writes `results.json`, `results.md` and the chart `results.svg` into `--out`.
 //!
 //! Servers and clients run on separate OS threads, each with a single-threaded tokio
 //! runtime; client CPU is the client thread's own CPU time (`/proc/thread-self/stat`).
@@ -31,33 +31,87 @@ struct Args {
     /// Seconds of load per client per throughput round.
     #[arg(long, default_value_t = 1.5)]
     seconds: f64,
-    /// The ccgw-sim binary, for the scale measurement (a separate process).
+    /// The ccgw-sim binary, for the open streams (a separate process).
     #[arg(long)]
-    sim_bin: PathBuf,
-    /// Agent counts for the scale measurement.
+    sim_bin: Option<PathBuf>,
+    /// Agent counts for the open streams.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     scale: Vec<u32>,
+    /// Skip the instruction counts (callgrind).
+    #[arg(long)]
+    no_instructions: bool,
+    #[command(subcommand)]
+    part: Option<Part>,
 }
 
+/// Parts of the bench that run in processes of their own (started by the bench itself).
+#[derive(clap::Subcommand, Debug, Clone)]
+enum Part {
+    /// Serve the minimal server until standard input closes.
+    #[command(hide = true)]
+    Serve,
+    /// Send `--requests` sequential requests through one client (run under callgrind).
+    #[command(hide = true)]
+    Count {
+        client: String,
+        #[arg(long)]
+        requests: usize,
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        ca_file: PathBuf,
+    },
+    /// Hold `--agents` open event streams of one kind; print their figures.
+    #[command(hide = true)]
+    Streams {
+        kind: String,
+        #[arg(long)]
+        agents: u32,
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        ca_file: PathBuf,
+    },
+}
+
+mod chart;
 mod clients;
+mod instructions;
 mod measure;
 mod providers;
 mod report;
-mod scale;
 mod servers;
+mod streams;
+mod targets;
 
 use clients::*;
 use measure::*;
 use providers::*;
 use report::*;
-use scale::*;
 use servers::*;
 
 fn main() -> Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
-    // ccgw's provider; plain reqwest (feature `plain-reqwest`) takes it as the default.
+    // ring, as ccgw uses; plain reqwest (feature `plain-reqwest`) needs a default
+    // provider in every process that builds a `reqwest::Client`.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    match &args.part {
+        None => {}
+        Some(Part::Serve) => return instructions::serve(),
+        Some(Part::Count {
+            client,
+            requests,
+            base,
+            ca_file,
+        }) => return instructions::count(client, *requests, base, ca_file),
+        Some(Part::Streams {
+            kind,
+            agents,
+            base,
+            ca_file,
+        }) => return streams::hold(kind, *agents, base, ca_file),
+    }
     let tls = tls(rustls::crypto::ring::default_provider())?;
     let addr = minimal_server(Arc::clone(&tls.server))?;
     let base = format!("https://127.0.0.1:{}", addr.port());
@@ -120,10 +174,17 @@ fn main() -> Result<()> {
     eprintln!("4. rustls's crypto provider: ring against aws-lc-rs over raw hyper");
     let providers = providers(&args, &rt)?;
 
-    eprintln!("5. scale: agents with open event streams against ccgw-sim (separate process)");
+    eprintln!("5. instructions per request (callgrind, client-only processes)");
+    let instructions = if args.no_instructions {
+        serde_json::json!({"measured": false, "reason": "--no-instructions"})
+    } else {
+        instructions::instructions(&args.out)?
+    };
+
+    eprintln!("6. open event streams: ccgw against raw hyper's floor (separate processes)");
     let mut scale = Vec::new();
     for &n in &args.scale {
-        scale.push(scale_run(&args, n)?);
+        scale.push(streams::streams(&args, n)?);
     }
 
     let json = report(
@@ -131,15 +192,19 @@ fn main() -> Result<()> {
         &stats,
         &demo_names,
         &demo_stats,
-        &capacity,
-        &providers,
-        &scale,
+        serde_json::json!({
+            "simulator_capacity": capacity,
+            "crypto_providers": providers,
+            "instructions": instructions,
+            "streams": scale,
+        }),
     );
+    chart::chart(&json, &args.out.join("results.svg"))?;
     std::fs::write(
         args.out.join("results.json"),
         serde_json::to_string_pretty(&json)? + "\n",
     )?;
-    let md = markdown(&json);
+    let md = format!("{}\n{}", targets::markdown(&json), markdown(&json));
     std::fs::write(args.out.join("results.md"), &md)?;
     println!("{md}");
     Ok(())

@@ -64,6 +64,17 @@ impl Stats {
         v.sort_by(f64::total_cmp);
         percentile(&v, 0.99)
     }
+    /// `[share, latency µs]` pairs from the 1st to the 99th percentile.
+    pub(crate) fn distribution(&self) -> Vec<[f64; 2]> {
+        let mut v = self.latencies_us.clone();
+        v.sort_by(f64::total_cmp);
+        (1..=99)
+            .map(|p| {
+                let share = f64::from(p) / 100.0;
+                [share, percentile(&v, share)]
+            })
+            .collect()
+    }
     pub(crate) fn median_of(values: &[f64]) -> f64 {
         let mut v = values.to_vec();
         v.sort_by(f64::total_cmp);

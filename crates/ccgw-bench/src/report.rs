@@ -20,6 +20,7 @@ pub(crate) fn row(name: &str, s: &Stats, base: &Stats) -> Value {
         "cpu_us_per_request": Stats::median_of(&s.cpu_us_per_req),
         "cpu_rounds": s.cpu_us_per_req,
         "cpu_ratio": Stats::median_of(&s.cpu_us_per_req) / Stats::median_of(&base.cpu_us_per_req),
+        "latency_distribution_us": s.distribution(),
     })
 }
 
@@ -28,14 +29,14 @@ fn by_name<'a>(names: &[&str], stats: &'a [Stats], name: &str) -> Option<&'a Sta
     names.iter().position(|n| *n == name).map(|i| &stats[i])
 }
 
+/// Everything measured, as JSON; `sections` (an object) adds the parts measured
+/// elsewhere: `simulator_capacity`, `crypto_providers`, `instructions`, `streams`.
 pub(crate) fn report(
     names: &[&str],
     stats: &[Stats],
     demo_names: &[&str],
     demo: &[Stats],
-    capacity: &Value,
-    providers: &Value,
-    scale: &[Value],
+    sections: Value,
 ) -> Value {
     let ccgw_vs_generated = match (
         by_name(names, stats, CCGW),
@@ -47,14 +48,15 @@ pub(crate) fn report(
         }),
         _ => Value::Null,
     };
-    json!({
+    let mut all = json!({
         "per_request": names.iter().zip(stats).map(|(n, s)| row(n, s, &stats[0])).collect::<Vec<_>>(),
         "ccgw_vs_generated": ccgw_vs_generated,
         "connection_per_call": demo_names.iter().zip(demo).map(|(n, s)| row(n, s, &demo[0])).collect::<Vec<_>>(),
-        "simulator_capacity": capacity,
-        "crypto_providers": providers,
-        "scale": scale,
-    })
+    });
+    if let (Some(all), Value::Object(sections)) = (all.as_object_mut(), sections) {
+        all.extend(sections);
+    }
+    all
 }
 
 const HEADER: &str = "| client | latency median µs (round medians) | p99 µs | ratio | 64 in flight req/s (rounds) | ratio | client CPU µs/req | ratio |\n|---|---|---|---|---|---|---|---|\n";
@@ -120,18 +122,52 @@ pub(crate) fn markdown(v: &Value) -> String {
             "\n(aws-lc-rs not measured: ccgw-bench was built without `--features aws-lc`.)\n",
         );
     }
-    md.push_str("\n### Agents with open event streams (ccgw-sim in a separate process)\n\n| agents | set-up s | client RSS KiB per agent | peak RSS MiB | idle CPU s per minute |\n|---|---|---|---|---|\n");
-    for s in v["scale"].as_array().into_iter().flatten() {
+    md.push_str("\n### Instructions per request (callgrind, client process only)\n\n");
+    let ins = &v["instructions"];
+    if ins["measured"] == true {
+        md.push_str("| client | instructions per request | ratio |\n|---|---|---|\n");
+        for r in ins["clients"].as_array().into_iter().flatten() {
+            md.push_str(&format!(
+                "| {} | {:.0} | {:.2} |\n",
+                r["client"].as_str().unwrap_or_default(),
+                r["instructions_per_request"].as_f64().unwrap_or_default(),
+                r["ratio"].as_f64().unwrap_or_default()
+            ));
+        }
+    } else {
         md.push_str(&format!(
-            "| {} | {:.1} | {:.1} | {} | {:.2} |\n",
-            s["agents"],
-            s["setup_seconds"].as_f64().unwrap_or_default(),
-            s["rss_kib_per_agent"].as_f64().unwrap_or_default(),
-            s["peak_rss_mib"],
-            s["idle_cpu_seconds_per_minute"]
-                .as_f64()
-                .unwrap_or_default()
+            "Not measured: {}.\n",
+            ins["reason"].as_str().unwrap_or("unknown")
         ));
+    }
+    md.push_str("\n### Agents with open event streams: ccgw against raw hyper + rustls holding the same polls\n\n| agents | client | set-up s | RSS KiB per agent | ratio | peak RSS MiB | idle CPU s per minute | ratio |\n|---|---|---|---|---|---|---|---|\n");
+    for s in v["streams"].as_array().into_iter().flatten() {
+        for (side, ratio) in [("floor", None), ("ccgw", Some(s))] {
+            let r = &s[side];
+            md.push_str(&format!(
+                "| {} | {} | {:.1} | {:.1} | {} | {} | {:.2} | {} |\n",
+                s["agents"],
+                if side == "floor" {
+                    "raw hyper + rustls"
+                } else {
+                    "ccgw"
+                },
+                r["setup_seconds"].as_f64().unwrap_or_default(),
+                r["rss_kib_per_agent"].as_f64().unwrap_or_default(),
+                ratio.map_or("1.00".to_owned(), |s| format!(
+                    "{:.2}",
+                    s["memory_ratio"].as_f64().unwrap_or_default()
+                )),
+                r["peak_rss_mib"],
+                r["idle_cpu_seconds_per_minute"]
+                    .as_f64()
+                    .unwrap_or_default(),
+                ratio.map_or("1.00".to_owned(), |s| format!(
+                    "{:.2}",
+                    s["idle_cpu_ratio"].as_f64().unwrap_or_default()
+                )),
+            ));
+        }
     }
     md
 }

@@ -128,7 +128,8 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// A slow reader of an event stream missed events (more than 256 were waiting).
+    /// A slow reader of an event stream missed events (more than
+    /// [`EVENT_BUFFER`](crate::EVENT_BUFFER) were waiting).
     #[error("{count} agent events were missed by a slow reader")]
     EventsLost {
         /// How many.

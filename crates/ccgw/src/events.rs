@@ -40,8 +40,11 @@ const NO_PERMISSION_TOLERANCE: u32 = 5;
 /// How long transport failures may last before the stream gives up: by then the gateway
 /// has signed the agent out (2 minutes without a poll).
 const UNREACHABLE_LIMIT: Duration = Duration::from_secs(120);
-/// Events buffered per stream before a slow reader loses some.
-const CAPACITY: usize = 256;
+/// Events an agent's streams buffer before a slow reader loses some
+/// ([`Error::EventsLost`]). The buffer is allocated whole when the first stream opens
+/// (about 100 bytes a slot), so it is sized for what an agent produces — a handful of
+/// events per state change — not for a reader that stops reading.
+pub const EVENT_BUFFER: usize = 32;
 
 /// One event of the agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,7 +171,7 @@ pub(crate) fn subscribe(agent: &Agent) -> EventStream {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return EventStream::failed("no tokio runtime to poll events on");
     };
-    let (tx, rx) = broadcast::channel(CAPACITY);
+    let (tx, rx) = broadcast::channel(EVENT_BUFFER);
     let id = next_id();
     let stop = Arc::new(tokio::sync::Notify::new());
     *slot = Some(Pump {

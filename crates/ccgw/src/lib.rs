@@ -23,7 +23,7 @@ pub use client::{
 };
 pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
 pub use error::{Disposition, Error, ErrorChain, RetCode};
-pub use events::{AgentEvent, EventStream};
+pub use events::{AgentEvent, EVENT_BUFFER, EventStream};
 pub use guid::{Guid, InvalidGuid};
 pub use signin::{IfSignedIn, InitialState, SignIn};
 pub use supervisor::{LostBecause, SessionEvent, SupervisedAgent, Supervision};

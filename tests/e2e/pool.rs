@@ -1,0 +1,153 @@
+//! The connection pool's settings, each observed from the simulator's side: the bound on
+//! connections (10,000 agents signing in at the same moment, no throttle of the
+//! caller's, share at most `max_connections`, and every one gets through), reuse, the
+//! idle timeout and the number of idle connections kept.
+
+mod common;
+
+use std::time::Duration;
+
+use ccgw::{AgentId, SignIn};
+use ccgw_sim::{AgentConfig, Config, Simulator};
+use common::{client_for, client_with};
+
+const AGENTS: u32 = 10_000;
+const FIRST: u32 = 101;
+const BOUND: usize = 32;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_sign_ins_at_once_never_open_more_connections_than_the_bound() {
+    let sim = Simulator::start(Config {
+        agents: (FIRST..FIRST + AGENTS).map(AgentConfig::numbered).collect(),
+        ..Config::default()
+    })
+    .await
+    .expect("simulator starts");
+    let client = client_with(&sim, |b| b.max_connections(BOUND));
+    let sign_ins = (FIRST..FIRST + AGENTS).map(|n| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let id = AgentId::new(n).expect("in range");
+            let agent = client.sign_in(id, &SignIn::new(format!("pw{n}"))).await?;
+            agent.sign_out().await
+        })
+    });
+    let outcomes = tokio::time::timeout(
+        Duration::from_secs(300),
+        futures_join_all(sign_ins.collect()),
+    )
+    .await
+    .expect("10,000 sign-ins and sign-outs within 5 minutes");
+    let failed: Vec<String> = outcomes
+        .into_iter()
+        .filter_map(|o| match o {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed, e.g. {:?}",
+        failed.len(),
+        &failed[..failed.len().min(3)]
+    );
+    let stats = sim.handle().stats();
+    assert_eq!(stats.logins, u64::from(AGENTS));
+    assert!(
+        stats.connections_peak <= BOUND as u64,
+        "{} connections were open at once; the bound is {BOUND}",
+        stats.connections_peak
+    );
+    assert!(stats.connections_accepted >= 1);
+    sim.shutdown().await;
+}
+
+/// Awaits every task (in order).
+async fn futures_join_all<T>(
+    tasks: Vec<tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        out.push(task.await);
+    }
+    out
+}
+
+/// Connections the simulator accepted while `agent` of `client` asked for its status
+/// `times` times, one after the other.
+async fn connections_for_statuses(
+    sim: &Simulator,
+    client: &ccgw::GatewayClient,
+    times: u32,
+) -> u64 {
+    let agent = client
+        .sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
+    let before = sim.handle().stats().connections_accepted;
+    for _ in 0..times {
+        agent.status().await.expect("status");
+    }
+    let opened = sim.handle().stats().connections_accepted - before;
+    agent.sign_out().await.expect("signed out");
+    opened
+}
+
+#[tokio::test]
+async fn one_connection_serves_requests_in_turn() {
+    let sim = Simulator::start(Config::default()).await.expect("sim");
+    let client = client_for(&sim);
+    assert_eq!(
+        connections_for_statuses(&sim, &client, 5).await,
+        0,
+        "the sign-in's connection is reused"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_connection_older_than_the_idle_timeout_is_not_reused() {
+    let sim = Simulator::start(Config::default()).await.expect("sim");
+    // Every idle connection is older than a nanosecond by the time it is wanted again.
+    let client = client_with(&sim, |b| b.pool_idle_timeout(Some(Duration::from_nanos(1))));
+    assert_eq!(connections_for_statuses(&sim, &client, 5).await, 5);
+}
+
+#[tokio::test]
+async fn no_idle_connection_is_kept_when_none_may_be() {
+    let sim = Simulator::start(Config::default()).await.expect("sim");
+    let client = client_with(&sim, |b| b.pool_max_idle_per_host(0));
+    assert_eq!(connections_for_statuses(&sim, &client, 5).await, 5);
+}
+
+/// With one connection allowed and an agent's stream holding it in the gateway's 10 s
+/// hold, a status read waits for it for its request timeout (5 s), then fails as not
+/// sent.
+#[tokio::test]
+async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeout() {
+    let sim = Simulator::start(Config::default()).await.expect("sim");
+    let client = client_with(&sim, |b| {
+        b.max_connections(1).request_timeout(Duration::from_secs(5))
+    });
+    let agent = client
+        .sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101"))
+        .await
+        .expect("signed in");
+    let mut events = agent.events();
+    for _ in 0..2 {
+        events.next().await.expect("open").expect("a sign-in event");
+    }
+    let h = sim.handle();
+    common::wait_until("the stream's poll to be held", || {
+        h.stats().polls_holding == 1
+    })
+    .await;
+    let err = agent.status().await.expect_err("no connection free");
+    assert!(
+        matches!(err, ccgw::Error::TimeoutBeforeSend { timeout, .. } if timeout == Duration::from_secs(5)),
+        "{err:?}"
+    );
+    assert_eq!(err.disposition(), ccgw::Disposition::Resend);
+    assert!(err.to_string().contains("all in use"), "{err}");
+    drop(events);
+}
