@@ -233,7 +233,11 @@ impl Transport {
         }
     }
 
-    fn to_hyper(&self, request: reqwest::Request) -> Result<Request<Full<Bytes>>, TransportError> {
+    /// The request in hyper's terms, its headers moved rather than copied.
+    fn to_hyper(
+        &self,
+        mut request: reqwest::Request,
+    ) -> Result<Request<Full<Bytes>>, TransportError> {
         let origin = &self.pool.origin;
         let url = request.url();
         if url.host_str() != Some(origin.host.as_str())
@@ -259,7 +263,7 @@ impl Transport {
             .method(request.method().clone())
             .uri(target);
         if let Some(headers) = builder.headers_mut() {
-            *headers = request.headers().clone();
+            *headers = std::mem::take(request.headers_mut());
             headers.insert(HOST, origin.authority.clone());
             if let Some(agent) = &self.pool.config.user_agent {
                 headers.entry(USER_AGENT).or_insert_with(|| agent.clone());
