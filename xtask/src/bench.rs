@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: builds in release, runs `ccgw-bench` (per-request cost, the
 //! demo-client pattern, simulator capacity, agents with open streams), then measures
 //! code generation and what depending on `ccgw` costs a consumer's clean build.
-//! Writes `target/bench/results.md` and `results.json`; prints the table.
+//! Writes `target/bench/results.md`, `results.json` and `results.svg` (copied to
+//! `docs/benchmark.svg` for the README); prints the tables.
 
 use std::path::Path;
 use std::process::Command;
@@ -10,6 +11,9 @@ use std::time::Instant;
 use anyhow::{Context as _, Result, bail};
 
 use crate::tools::{cargo, run};
+
+/// The chart of the latest run, shown in the README.
+const CHART: &str = "docs/benchmark.svg";
 
 pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
     let started = Instant::now();
@@ -201,8 +205,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::to_string_pretty(&json)? + "\n",
     )?;
     println!("{md}");
+    // The README shows the latest chart.
+    std::fs::copy(out.join("results.svg"), root.join(CHART))
+        .with_context(|| format!("cannot copy the chart to {CHART}"))?;
     eprintln!(
-        "written: {} and results.json",
+        "written: {}, results.json, results.svg (copied to {CHART})",
         out.join("results.md").display()
     );
     Ok(())

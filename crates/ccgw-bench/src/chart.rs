@@ -21,9 +21,11 @@ pub(crate) fn chart(results: &Value, path: &Path) -> Result<()> {
         .as_array()
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    let root = SVGBackend::new(path, (1100, 420)).into_drawing_area();
+    let root = SVGBackend::new(path, (1100, 450)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let (left, right) = root.split_horizontally(560);
+    let (strip, charts) = root.split_vertically(30);
+    legend(&strip, &rows).map_err(|e| anyhow!("{e}"))?;
+    let (left, right) = charts.split_horizontally(560);
     ratios(&left, &rows).map_err(|e| anyhow!("{e}"))?;
     latencies(&right, &rows).map_err(|e| anyhow!("{e}"))?;
     root.present().map_err(|e| anyhow!("{e}"))?;
@@ -32,6 +34,23 @@ pub(crate) fn chart(results: &Value, path: &Path) -> Result<()> {
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 type Drawn = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// One legend for both charts: each client's colour and name, in a row.
+fn legend(area: &Area<'_>, rows: &[&Value]) -> Drawn {
+    let mut x = 60;
+    for (i, row) in rows.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let name = row["client"].as_str().unwrap_or_default();
+        area.draw(&Rectangle::new([(x, 10), (x + 12, 22)], color.filled()))?;
+        area.draw(&Text::new(
+            name.to_owned(),
+            (x + 18, 10),
+            ("sans-serif", 13),
+        ))?;
+        x += 40 + 7 * i32::try_from(name.len()).unwrap_or(30);
+    }
+    Ok(())
+}
 
 /// Latency, CPU per request and throughput of each client as ratios to raw hyper.
 fn ratios(area: &Area<'_>, rows: &[&Value]) -> Drawn {
@@ -73,26 +92,16 @@ fn ratios(area: &Area<'_>, rows: &[&Value]) -> Drawn {
     let width = 0.8 / rows.len().max(1) as f64;
     for (i, row) in rows.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let name = row["client"].as_str().unwrap_or_default().to_owned();
-        chart
-            .draw_series(metrics.iter().enumerate().map(|(m, (_, key))| {
-                let x0 = m as f64 + 0.1 + i as f64 * width;
-                let y = row[*key].as_f64().unwrap_or(0.0);
-                Rectangle::new([(x0, 0.0), (x0 + width * 0.9, y)], color.filled())
-            }))?
-            .label(name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        chart.draw_series(metrics.iter().enumerate().map(|(m, (_, key))| {
+            let x0 = m as f64 + 0.1 + i as f64 * width;
+            let y = row[*key].as_f64().unwrap_or(0.0);
+            Rectangle::new([(x0, 0.0), (x0 + width * 0.9, y)], color.filled())
+        }))?;
     }
     chart.draw_series(LineSeries::new(
         [(0.0, 1.0), (groups, 1.0)],
         BLACK.stroke_width(1),
     ))?;
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
     Ok(())
 }
 
@@ -127,16 +136,7 @@ fn latencies(area: &Area<'_>, rows: &[&Value]) -> Drawn {
         .draw()?;
     for (i, row) in rows.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        chart
-            .draw_series(LineSeries::new(points(row), color.stroke_width(2)))?
-            .label(row["client"].as_str().unwrap_or_default().to_owned())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], color.stroke_width(2)));
+        chart.draw_series(LineSeries::new(points(row), color.stroke_width(2)))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
     Ok(())
 }

@@ -47,6 +47,8 @@ struct Args {
 /// Parts of the bench that run in processes of their own (started by the bench itself).
 #[derive(clap::Subcommand, Debug, Clone)]
 enum Part {
+    /// Draw `--out`/results.svg again from `--out`/results.json.
+    Chart,
     /// Serve the minimal server until standard input closes.
     #[command(hide = true)]
     Serve,
@@ -98,6 +100,10 @@ fn main() -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match &args.part {
         None => {}
+        Some(Part::Chart) => {
+            let json = std::fs::read_to_string(args.out.join("results.json"))?;
+            return chart::chart(&serde_json::from_str(&json)?, &args.out.join("results.svg"));
+        }
         Some(Part::Serve) => return instructions::serve(),
         Some(Part::Count {
             client,
