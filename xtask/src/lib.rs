@@ -4,6 +4,7 @@
 //! It is a library so that the drift tests (`xtask/tests/drift.rs`) run the very code
 //! the command runs. Nothing else in the workspace depends on it.
 
+pub mod compat;
 pub mod spec_check;
 mod surface;
 
@@ -317,6 +318,52 @@ pub fn check_version(root: &Path) -> Result<String> {
         );
     }
     Ok(version)
+}
+
+/// Where released versions of the spec are kept, one `<version>.yaml` each; the highest
+/// is the one clients are built from.
+pub const RELEASED: &str = "openapi/released";
+
+/// Checks the spec against the last released one (see [`compat`]); returns the released
+/// version and the changes.
+pub fn check_compatibility(root: &Path, version: &str) -> Result<(String, Vec<compat::Change>)> {
+    let read_yaml = |path: &Path| -> Result<serde_json::Value> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_yaml_ng::from_str(&text)
+            .map_err(|e| anyhow!("{}: not valid YAML: {e}", path.display()))
+    };
+    let mut released: Vec<((u64, u64, u64), std::path::PathBuf)> =
+        std::fs::read_dir(root.join(RELEASED))
+            .with_context(|| format!("cannot read {RELEASED}/ (the released specs)"))?
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let stem = path.file_stem()?.to_str()?.to_owned();
+                let mut parts = stem.split('.').map(|p| p.parse::<u64>().ok());
+                let key = (parts.next()??, parts.next()??, parts.next()??);
+                (path.extension()? == "yaml").then_some((key, path))
+            })
+            .collect();
+    released.sort();
+    let Some(((major, minor, patch), path)) = released.pop() else {
+        bail!("{RELEASED}/ holds no <version>.yaml: keep the last released spec there");
+    };
+    let released_version = format!("{major}.{minor}.{patch}");
+    let changelog = std::fs::read_to_string(root.join(CHANGELOG))
+        .with_context(|| format!("cannot read {CHANGELOG}"))?;
+    let notes = changelog
+        .split("\n## ")
+        .find(|section| section.starts_with(&format!("{version}\n")))
+        .unwrap_or_default();
+    let changes = compat::check(
+        &read_yaml(&path)?,
+        &released_version,
+        &read_yaml(&root.join(SPEC))?,
+        version,
+        notes,
+    )
+    .map_err(|e| anyhow!("{SPEC} against {}: {e}", path.display()))?;
+    Ok((released_version, changes))
 }
 
 /// A unified diff of `old` → `new`, labelled with `path`, for drift messages.

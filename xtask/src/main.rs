@@ -159,6 +159,7 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
     }
 
     let version = xtask::check_version(root)?;
+    let (released, changes) = xtask::check_compatibility(root, &version)?;
     let code = generate(&load_spec(&root.join(SPEC), SPEC)?)?;
     let files = [
         (SPEC_JSON, xtask::spec_json(root)?),
@@ -180,6 +181,14 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
             xtask::SURFACE
         );
     }
+    eprintln!(
+        "{SPEC} {version} against the released {released}: {}",
+        if changes.is_empty() {
+            "no change a client depends on".to_owned()
+        } else {
+            format!("{} change(s), each allowed by the version", changes.len())
+        }
+    );
     Ok(())
 }
 
