@@ -92,6 +92,11 @@ pub(crate) fn ensure_chromium() -> Result<&'static str> {
     )
 }
 
+/// Java (for openapi-generator), installed from the system's packages when missing.
+pub(crate) fn ensure_java() -> Result<&'static str> {
+    ensure_command(&["java"], "default-jre-headless")
+}
+
 /// The first of `candidates` that runs (`--version`); when none does, Debian's `package`
 /// is installed if this runs as root with apt, otherwise the error names the command
 /// that installs it.

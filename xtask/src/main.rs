@@ -4,7 +4,7 @@
 //! - `gen` regenerates `crates/ccgw-client/src/generated.rs`, `openapi/ccgateway.json`
 //!   and the surface snapshot from `openapi/ccgateway.yaml`; `gen --check` writes
 //!   nothing and fails on any difference;
-//! - `spec-lint`, `spec`, `docs`, `typescript`, `pairs`, `schemathesis`: the spec as
+//! - `spec-lint`, `spec`, `docs`, `typescript`, `python`, `pairs`, `schemathesis`: the spec as
 //!   other teams use it (tools pinned, installed on first use under
 //!   `target/xtask-tools/`);
 //! - `fuzz`, `soak`, `bench`: the longer runs, with their lengths as options;
@@ -13,6 +13,7 @@
 mod bench;
 mod fuzz;
 mod installs;
+mod python;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +59,9 @@ enum Cmd {
     Docs,
     /// The TypeScript proof: generate types, tsc --strict, run the workflow against the simulator.
     Typescript,
+    /// The Python proof: the client openapi-generator generates runs the rest workflow
+    /// against the simulator (tests/python/, pytest).
+    Python,
     /// Check the pairs recorded by the Rust end-to-end tests against the spec (openapi-core).
     Pairs,
     /// Run every fuzz target (cargo-fuzz, nightly) for a bounded time on its seeds.
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Cmd::Spec => write_spec_json(&root),
         Cmd::Docs => tools::docs(&root),
         Cmd::Typescript => tools::typescript(&root),
+        Cmd::Python => python::python(&root),
         Cmd::Pairs => tools::recorded_pairs(&root),
         Cmd::Bench { quick } => bench::bench(&root, quick),
         Cmd::Fuzz { seconds, target } => fuzz::fuzz(&root, seconds, target.as_deref()),
@@ -408,6 +413,10 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
         Step {
             name: "TypeScript proof (openapi-typescript, tsc --strict, node --test)",
             run: Box::new(tools::typescript),
+        },
+        Step {
+            name: "Python proof (openapi-generator python client, pytest)",
+            run: Box::new(python::python),
         },
         Step {
             name: "rendered docs (redocly build-docs, headless Chromium)",

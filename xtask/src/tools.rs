@@ -137,6 +137,16 @@ pub(crate) struct Sim {
 
 impl Sim {
     pub(crate) fn start(root: &Path, tools: &Path, purpose: &str) -> Result<Sim> {
+        Self::start_with(root, tools, purpose, &[])
+    }
+
+    /// Like [`start`](Self::start), with more of the simulator's options.
+    pub(crate) fn start_with(
+        root: &Path,
+        tools: &Path,
+        purpose: &str,
+        options: &[&str],
+    ) -> Result<Sim> {
         let cert_dir = tools.join(format!("sim-{purpose}"));
         eprintln!("starting the simulator for {purpose} (cargo run -p ccgw-sim)");
         let mut child = ChildGuard(
@@ -163,6 +173,7 @@ impl Sim {
                     "--sign-in",
                     "101",
                 ])
+                .args(options)
                 .stdout(Stdio::piped())
                 .spawn()
                 .context("cannot start the simulator")?,
@@ -397,27 +408,36 @@ impl Drop for ChildGuard {
 }
 
 fn ensure_python_tools(root: &Path, tools: &Path) -> Result<PathBuf> {
-    let requirements = std::fs::read(root.join(REQUIREMENTS))
-        .with_context(|| format!("cannot read {REQUIREMENTS}"))?;
-    let venv = tools.join("venv");
+    let venv = ensure_venv(root, &tools.join("venv"), REQUIREMENTS, "schemathesis")?;
+    Ok(venv.join("bin/openapi-spec-validator"))
+}
+
+/// A virtual environment at `venv` with exactly the pinned `requirements` (a file in the
+/// repository), made afresh when they change or `bin/<probe>` is missing.
+pub(crate) fn ensure_venv(
+    root: &Path,
+    venv: &Path,
+    requirements: &str,
+    probe: &str,
+) -> Result<PathBuf> {
+    let pinned = std::fs::read(root.join(requirements))
+        .with_context(|| format!("cannot read {requirements}"))?;
     let stamp = venv.join(".installed-from");
-    let want = sha256_hex(&requirements);
-    let validator = venv.join("bin/openapi-spec-validator");
+    let want = sha256_hex(&pinned);
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == want)
-        && validator.exists()
-        && venv.join("bin/schemathesis").exists()
+        && venv.join("bin").join(probe).exists()
     {
-        return Ok(validator);
+        return Ok(venv.to_path_buf());
     }
     eprintln!(
-        "installing the pinned Python spec tools ({REQUIREMENTS}) into {}",
+        "installing the pinned Python tools ({requirements}) into {}",
         venv.display()
     );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     run(
         Command::new(&python)
             .args(["-m", "venv", "--clear"])
-            .arg(&venv),
+            .arg(venv),
         "python3 -m venv",
     )?;
     run(
@@ -429,11 +449,11 @@ fn ensure_python_tools(root: &Path, tools: &Path) -> Result<PathBuf> {
                 "--no-input",
                 "-r",
             ])
-            .arg(root.join(REQUIREMENTS)),
+            .arg(root.join(requirements)),
         "pip install",
     )?;
     std::fs::write(&stamp, want)?;
-    Ok(validator)
+    Ok(venv.to_path_buf())
 }
 
 fn ensure_node_tools(root: &Path, tools: &Path) -> Result<PathBuf> {
