@@ -4,7 +4,7 @@
 //! - `gen` regenerates `crates/ccgw-client/src/generated.rs`, `openapi/ccgateway.json`
 //!   and the surface snapshot from `openapi/ccgateway.yaml`; `gen --check` writes
 //!   nothing and fails on any difference;
-//! - `spec-lint`, `spec`, `docs`, `typescript`, `python`, `pairs`, `schemathesis`: the spec as
+//! - `spec-lint`, `spec`, `docs`, `typescript`, `python`, `java`, `pairs`, `schemathesis`: the spec as
 //!   other teams use it (tools pinned, installed on first use under
 //!   `target/xtask-tools/`);
 //! - `fuzz`, `soak`, `bench`: the longer runs, with their lengths as options;
@@ -12,8 +12,8 @@
 
 mod bench;
 mod fuzz;
+mod generators;
 mod installs;
-mod python;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +62,8 @@ enum Cmd {
     /// The Python proof: the client openapi-generator generates runs the rest workflow
     /// against the simulator (tests/python/, pytest).
     Python,
+    /// The Java client openapi-generator generates (native library), with no error.
+    Java,
     /// Check the pairs recorded by the Rust end-to-end tests against the spec (openapi-core).
     Pairs,
     /// Run every fuzz target (cargo-fuzz, nightly) for a bounded time on its seeds.
@@ -124,7 +126,8 @@ fn main() -> ExitCode {
         Cmd::Spec => write_spec_json(&root),
         Cmd::Docs => tools::docs(&root),
         Cmd::Typescript => tools::typescript(&root),
-        Cmd::Python => python::python(&root),
+        Cmd::Python => generators::python(&root),
+        Cmd::Java => generators::java(&root),
         Cmd::Pairs => tools::recorded_pairs(&root),
         Cmd::Bench { quick } => bench::bench(&root, quick),
         Cmd::Fuzz { seconds, target } => fuzz::fuzz(&root, seconds, target.as_deref()),
@@ -416,7 +419,11 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
         },
         Step {
             name: "Python proof (openapi-generator python client, pytest)",
-            run: Box::new(python::python),
+            run: Box::new(generators::python),
+        },
+        Step {
+            name: "Java client generated (openapi-generator java, 0 errors)",
+            run: Box::new(generators::java),
         },
         Step {
             name: "rendered docs (redocly build-docs, headless Chromium)",
