@@ -28,6 +28,12 @@ pub(crate) const CARGO_FUZZ: CargoTool = CargoTool {
     version: "0.13.2",
 };
 
+/// The public-API check of the published crates against their last release.
+pub(crate) const CARGO_SEMVER_CHECKS: CargoTool = CargoTool {
+    name: "cargo-semver-checks",
+    version: "0.51.0",
+};
+
 /// Where pinned cargo tools are installed (`bin/` inside).
 pub(crate) fn cargo_tools_root(root: &Path) -> PathBuf {
     root.join("target/xtask-tools/cargo")

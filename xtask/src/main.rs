@@ -4,13 +4,14 @@
 //! - `gen` regenerates `crates/ccgw-client/src/generated.rs`, `openapi/ccgateway.json`
 //!   and the surface snapshot from `openapi/ccgateway.yaml`; `gen --check` writes
 //!   nothing and fails on any difference;
-//! - `spec-lint`, `spec`, `docs`, `typescript`, `python`, `java`, `pairs`, `schemathesis`: the spec as
+//! - `spec-lint`, `spec`, `docs`, `typescript`, `python`, `java`, `consumers`, `pairs`, `schemathesis`: the spec as
 //!   other teams use it (tools pinned, installed on first use under
 //!   `target/xtask-tools/`);
 //! - `fuzz`, `soak`, `bench`: the longer runs, with their lengths as options;
 //! - `test` runs everything CI runs (`--only`/`--skip` for part of it).
 
 mod bench;
+mod consumers;
 mod fuzz;
 mod generators;
 mod installs;
@@ -64,6 +65,9 @@ enum Cmd {
     Python,
     /// The Java client openapi-generator generates (native library), with no error.
     Java,
+    /// The published crates as consumers get them: cargo package, and
+    /// cargo-semver-checks against the last release (releases.json).
+    Consumers,
     /// Check the pairs recorded by the Rust end-to-end tests against the spec (openapi-core).
     Pairs,
     /// Run every fuzz target (cargo-fuzz, nightly) for a bounded time on its seeds.
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
         Cmd::Typescript => tools::typescript(&root),
         Cmd::Python => generators::python(&root),
         Cmd::Java => generators::java(&root),
+        Cmd::Consumers => consumers::consumers(&root),
         Cmd::Pairs => tools::recorded_pairs(&root),
         Cmd::Bench { quick } => bench::bench(&root, quick),
         Cmd::Fuzz { seconds, target } => fuzz::fuzz(&root, seconds, target.as_deref()),
@@ -405,6 +410,10 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
             &["test", "--locked", "-p", "ccgw-tests", "--test", "soak"],
             &[],
         ),
+        Step {
+            name: "Rust consumers (cargo package, cargo-semver-checks against the last release)",
+            run: Box::new(consumers::consumers),
+        },
         Step {
             name: "recorded pairs match the spec (openapi-core)",
             run: Box::new(tools::recorded_pairs),
