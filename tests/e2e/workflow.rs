@@ -29,6 +29,16 @@ fn dynamic() -> AuthMode {
     }
 }
 
+/// A simulator with dynamic authentication and agent 104 signed in on it.
+async fn agent_104() -> (Simulator, ccgw::Agent) {
+    let sim = Simulator::start(sim_config(dynamic())).await.expect("sim");
+    let agent = client_for(&sim)
+        .sign_in(AgentId::new(104).expect("id"), &SignIn::new("pw104"))
+        .await
+        .expect("signed in");
+    (sim, agent)
+}
+
 /// The next event that is not one of the sign-in events, within `WAIT`.
 async fn next_rest_event(events: &mut EventStream) -> AgentEvent {
     loop {
@@ -277,12 +287,7 @@ async fn rest_timeout_arrives_after_the_requested_time_on_the_test_clock() {
 
 #[tokio::test]
 async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stops() {
-    let sim = Simulator::start(sim_config(dynamic())).await.expect("sim");
-    let client = client_for(&sim);
-    let agent = client
-        .sign_in(AgentId::new(104).expect("id"), &SignIn::new("pw104"))
-        .await
-        .expect("signed in");
+    let (sim, agent) = agent_104().await;
     let mut events = agent.events();
     let first = tokio::time::timeout(WAIT, events.next())
         .await
@@ -411,12 +416,7 @@ async fn keep_alive_asks_for_a_rotated_guid_lost_with_a_heartbeat_answer() {
 /// missed, then reads on.
 #[tokio::test]
 async fn a_stream_read_too_late_reports_the_events_it_missed() {
-    let sim = Simulator::start(sim_config(dynamic())).await.expect("sim");
-    let client = client_for(&sim);
-    let agent = client
-        .sign_in(AgentId::new(104).expect("id"), &SignIn::new("pw104"))
-        .await
-        .expect("signed in");
+    let (sim, agent) = agent_104().await;
     let mut events = agent.events();
     // Each rest and each cancel queues one event: a few more than the buffer holds.
     for _ in 0..ccgw::EVENT_BUFFER / 2 + 2 {
