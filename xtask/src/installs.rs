@@ -66,7 +66,14 @@ pub(crate) fn ensure_cargo_tool(root: &Path, tool: &CargoTool) -> Result<()> {
                 "--root",
             ])
             .arg(&dir)
-            .arg(tool.name),
+            .arg(tool.name)
+            // Built for a short build, not for peak speed: these tools spend seconds
+            // of each run working, and minutes of a fresh machine's first run building
+            // (cargo-semver-checks' own release profile alone takes about ten).
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false"),
         &format!("cargo install {} {}", tool.name, tool.version),
     )?;
     std::fs::create_dir_all(&dir)?;
