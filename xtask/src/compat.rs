@@ -7,7 +7,8 @@
 //! of what a generated client depends on, each rule with a test that shows it firing
 //! (`xtask/tests/compat.rs`):
 //!
-//! - breaking: an operation, parameter, request field or response field removed; a
+//! - breaking: an operation, parameter, request field, response field or response
+//!   header (`Set-GUID`) removed; a
 //!   parameter or request field added as required, or made required; a type changed; a
 //!   range narrowed on a parameter or request field (a bound added or moved inwards) or
 //!   widened on a response field; an enum value removed; a response field no longer
@@ -200,6 +201,15 @@ impl Diff<'_> {
         };
         if let (Some(ob), Some(nb)) = (body(self.old, old), body(self.new, new)) {
             self.schema(&format!("{at} request body"), &ob, &nb, Side::Request);
+        }
+        let (old_ok, new_ok) = (
+            resolve(self.old, &old["responses"]["200"]),
+            resolve(self.new, &new["responses"]["200"]),
+        );
+        for (name, _) in old_ok["headers"].as_object().into_iter().flatten() {
+            if new_ok["headers"].get(name).is_none() {
+                self.note(true, format!("{at} answer header `{name}`: removed"));
+            }
         }
         let answer = |spec: &Value, op: &Value| {
             json_schema(spec, resolve(spec, &op["responses"]["200"])).cloned()

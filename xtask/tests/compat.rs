@@ -246,3 +246,18 @@ fn a_response_range_widened_breaks_one_narrowed_does_not() {
     let narrower = changes(&with_range(10), &with_range(5));
     assert!(narrower.len() == 1 && !narrower[0].breaking, "{narrower:?}");
 }
+
+#[test]
+fn the_guid_header_dropped_from_the_sign_in_answer_breaks() {
+    let spec = changed(|s| {
+        s["paths"][LOGIN]["put"]["responses"]["200"]
+            .as_object_mut()
+            .expect("the 200 answer")
+            .remove("headers");
+    });
+    let (breaking, what) = one_change(&spec);
+    assert!(
+        breaking && what == format!("PUT {LOGIN} answer header `Set-GUID`: removed"),
+        "{what}"
+    );
+}
