@@ -224,8 +224,8 @@ fn every_example_parses_with_the_generated_types() {
     );
 }
 
-/// The simulator names its operations itself (it shares no code with the client); its
-/// list must be the spec's `operationId`s, or `SimHandle::inject` would name a ghost.
+/// The simulator's operation names are generated from the spec (`cargo xtask gen`, no
+/// code shared with the client); a stale file would let `SimHandle::inject` name a ghost.
 #[test]
 fn the_simulator_serves_exactly_the_spec_s_operations() {
     let spec: serde_json::Value =

@@ -115,7 +115,8 @@ pub fn check(
     Ok(all)
 }
 
-fn semver(version: &str) -> Result<(u64, u64, u64), String> {
+/// `MAJOR.MINOR.PATCH` as numbers.
+pub fn semver(version: &str) -> Result<(u64, u64, u64), String> {
     let parts: Vec<u64> = version
         .split('.')
         .map(str::parse)

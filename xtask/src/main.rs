@@ -171,11 +171,14 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
         return Ok(());
     }
 
-    let version = xtask::check_version(root)?;
-    let (released, changes) = xtask::check_compatibility(root, &version)?;
-    let code = generate(&load_spec(&root.join(SPEC), SPEC)?)?;
+    let spec_value = xtask::spec_value(root)?;
+    let version = xtask::check_version(root, &spec_value)?;
+    let (released, changes) = xtask::check_compatibility(root, &spec_value, &version)?;
+    let spec = load_spec(&root.join(SPEC), SPEC)?;
+    let code = generate(&spec)?;
     let files = [
-        (SPEC_JSON, xtask::spec_json(root)?),
+        (SPEC_JSON, xtask::spec_json(&spec_value)?),
+        (xtask::SIM_OPERATIONS, xtask::sim_operations(&spec)?),
         (
             xtask::SURFACE,
             xtask::surface_snapshot(&xtask::surface(&code)?),
@@ -190,7 +193,8 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
     }
     if check {
         eprintln!(
-            "{GENERATED}, {} and {SPEC_JSON} are up to date with {SPEC} (version {version})",
+            "{GENERATED}, {}, {} and {SPEC_JSON} are up to date with {SPEC} (version {version})",
+            xtask::SIM_OPERATIONS,
             xtask::SURFACE
         );
     }
@@ -207,7 +211,8 @@ fn gen_cmd(root: &Path, check: bool, spec: Option<&Path>, out: Option<&Path>) ->
 
 /// Writes the JSON form of the spec (`cargo xtask spec`).
 fn write_spec_json(root: &Path) -> Result<()> {
-    if xtask::ensure_file_contents(root, SPEC_JSON, &xtask::spec_json(root)?, false)? {
+    let json = xtask::spec_json(&xtask::spec_value(root)?)?;
+    if xtask::ensure_file_contents(root, SPEC_JSON, &json, false)? {
         eprintln!("wrote {SPEC_JSON}");
     }
     Ok(())

@@ -39,6 +39,8 @@ pub(crate) fn check_body(bytes: &[u8]) -> Result<()> {
 pub(crate) struct RawHyper {
     pub(crate) senders: Vec<tokio::sync::Mutex<SendRequest<Empty<Bytes>>>>,
     pub(crate) authority: String,
+    /// How the report names it (`raw hyper + rustls` unless [`named`](Self::named)).
+    name: &'static str,
 }
 
 impl RawHyper {
@@ -63,7 +65,13 @@ impl RawHyper {
         Ok(Self {
             senders,
             authority: addr.to_string(),
+            name: "raw hyper + rustls",
         })
+    }
+
+    /// The same client under another name in the report.
+    pub(crate) fn named(self, name: &'static str) -> Self {
+        Self { name, ..self }
     }
 }
 
@@ -89,7 +97,7 @@ impl RawHyper {
 
 impl Client for RawHyper {
     fn name(&self) -> &'static str {
-        "raw hyper + rustls"
+        self.name
     }
 
     fn call(&self, lane: usize) -> BoxFut<'_> {

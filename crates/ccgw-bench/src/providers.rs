@@ -12,23 +12,7 @@ use crate::clients::*;
 use crate::measure::*;
 use crate::report::row;
 use crate::servers::*;
-use crate::{Args, GUID, IN_FLIGHT, PATH};
-
-/// Pooled requests on one provider.
-struct Pooled {
-    name: &'static str,
-    raw: RawHyper,
-}
-
-impl Client for Pooled {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn call(&self, lane: usize) -> BoxFut<'_> {
-        Box::pin(self.raw.post(lane, PATH, GUID))
-    }
-}
+use crate::{Args, IN_FLIGHT};
 
 fn candidates() -> Vec<(&'static str, rustls::crypto::CryptoProvider)> {
     #[allow(
@@ -44,7 +28,7 @@ fn candidates() -> Vec<(&'static str, rustls::crypto::CryptoProvider)> {
 /// Handshake and pooled cost per provider; ratios to ring.
 pub(crate) fn providers(args: &Args, rt: &tokio::runtime::Runtime) -> Result<Value> {
     let mut handshakes: Vec<PerCall> = Vec::new();
-    let mut pooled: Vec<Pooled> = Vec::new();
+    let mut pooled: Vec<RawHyper> = Vec::new();
     for (name, provider) in candidates() {
         let tls = tls(provider)?;
         let addr = minimal_server(Arc::clone(&tls.server))?;
@@ -54,7 +38,7 @@ pub(crate) fn providers(args: &Args, rt: &tokio::runtime::Runtime) -> Result<Val
             tls: Arc::clone(&tls.client),
         });
         let raw = rt.block_on(RawHyper::connect(addr, Arc::clone(&tls.client), IN_FLIGHT))?;
-        pooled.push(Pooled { name, raw });
+        pooled.push(raw.named(name));
     }
     let handshake_args = Args {
         sequential: (args.sequential / 10).max(50),

@@ -1674,7 +1674,7 @@ pub mod operations {
         method: "update_guid",
         sends_guid: true,
     };
-    /// Every operation, in the spec's order.
+    /// Every operation, in path order.
     pub const ALL: [Operation; 9] = [
         GET_AGENT_EVENT,
         LOGIN,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::InvalidPath;
 use crate::model::{Answer, Event, Gateway, Poll, retcode};
-use crate::wire::operation;
+use crate::operation;
 
 /// `Set-GUID`. `http` stores names in lower case; the connection writer restores the
 /// documented capitalisation on the wire (see `server::SetGuidCase`).

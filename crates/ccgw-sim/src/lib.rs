@@ -28,6 +28,9 @@ mod counters;
 mod faults;
 mod http;
 mod model;
+// Generated from the spec's operationIds by `cargo xtask gen`; formatted by prettyplease.
+#[rustfmt::skip]
+pub mod operation;
 mod server;
 mod tls;
 mod wire;
@@ -40,7 +43,7 @@ pub use counters::Stats;
 pub use faults::Faults;
 pub use http::check_rest_values;
 pub use server::{SimHandle, Simulator};
-pub use wire::{operation, retcode};
+pub use wire::retcode;
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]

@@ -2,42 +2,6 @@
 
 use serde_json::{Value, json};
 
-/// The operations the simulator serves, by the spec's `operationId` (the gateway's
-/// method name in logs). The simulator shares no code with the client, so these are its
-/// own; `tests/e2e/spec_contract.rs` holds [`operation::ALL`] to the spec's list.
-pub mod operation {
-    /// `PUT …/onlineagent/{agentid}`.
-    pub const LOGIN: &str = "login";
-    /// `PUT …/onlineagent/{agentid}/forcelogin`.
-    pub const FORCE_LOGIN: &str = "forceLogin";
-    /// `DELETE …/onlineagent/{agentid}/logout`.
-    pub const LOGOUT: &str = "logout";
-    /// `POST …/onlineagent/{agentid}/rest/{time}/{restcause}`.
-    pub const REST: &str = "rest";
-    /// `POST …/onlineagent/{agentid}/cancelrest`.
-    pub const CANCEL_REST: &str = "cancelRest";
-    /// `GET …/onlineagent/{agentid}/agentstatus`.
-    pub const GET_AGENT_STATUS: &str = "getAgentStatus";
-    /// `POST …/onlineagent/{agentid}/handshake`.
-    pub const HAND_SHAKE: &str = "handShake";
-    /// `PUT …/onlineagent/{agentid}/updateGuid`.
-    pub const UPDATE_GUID: &str = "updateGuid";
-    /// `GET …/agentevent/{agentid}`.
-    pub const GET_AGENT_EVENT: &str = "getAgentEvent";
-    /// Every operation served.
-    pub const ALL: [&str; 9] = [
-        LOGIN,
-        FORCE_LOGIN,
-        LOGOUT,
-        REST,
-        CANCEL_REST,
-        GET_AGENT_STATUS,
-        HAND_SHAKE,
-        UPDATE_GUID,
-        GET_AGENT_EVENT,
-    ];
-}
-
 /// Return codes the simulator answers with (reference §6).
 pub mod retcode {
     /// Success.
