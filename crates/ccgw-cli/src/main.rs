@@ -150,9 +150,13 @@ struct AgentArgs {
     /// Agent ID (work number).
     #[arg(long, value_name = "ID")]
     agent: u32,
-    /// Gateway base URL.
+    /// Configuration file (TOML; the keys are listed in the README's "Deploying"
+    /// section). The CCGW_* variables override it, and the options here override both.
+    #[arg(long, env = "CCGW_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Gateway base URL [required here, in the configuration file or CCGW_URL].
     #[arg(long, env = "CCGW_URL", value_name = "URL")]
-    url: String,
+    url: Option<String>,
     /// PEM file with the gateway's CA certificate (added to the system roots).
     #[arg(long, env = "CCGW_CA_FILE", value_name = "PATH")]
     ca_file: Option<PathBuf>,
@@ -165,9 +169,10 @@ struct AgentArgs {
     /// Agent IDs above 59999 (gateways documented from 2025 accept up to 999999).
     #[arg(long)]
     extended_ids: bool,
-    /// Time allowed per request, until the last byte of the answer.
-    #[arg(long, env = "CCGW_TIMEOUT", value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
-    timeout: u64,
+    /// Time allowed per request, until the last byte of the answer [default: 30s, or
+    /// `request_timeout` of the configuration file].
+    #[arg(long, env = "CCGW_TIMEOUT", value_name = "DURATION", value_parser = ccgw::parse_duration)]
+    timeout: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -177,39 +182,13 @@ enum StartState {
     WrapUp,
 }
 
-/// `600`, `90s`, `10m`, `1h30m` → seconds.
+/// `600`, `90s`, `10m`, `1h30m` → whole seconds (the library's duration syntax).
 fn parse_duration(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(secs);
+    let duration = ccgw::parse_duration(text)?;
+    if duration.subsec_nanos() != 0 {
+        return Err(format!("{text:?}: use whole seconds here"));
     }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => {
-                return Err(format!(
-                    "{text:?}: use seconds or units h, m, s (e.g. 10m, 1h30m)"
-                ));
-            }
-        };
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("{text:?}: a number must come before {c:?}"))?;
-        total = total.saturating_add(n.saturating_mul(unit));
-        number.clear();
-    }
-    if !number.is_empty() {
-        return Err(format!("{text:?}: the last number has no unit"));
-    }
-    Ok(total)
+    Ok(duration.as_secs())
 }
 
 fn main() -> ExitCode {
@@ -480,24 +459,37 @@ fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
         AgentId::new(args.agent)
     }
     .map_err(|e| Failure::Input(e.to_string()))?;
-    if !args.allow_http
-        && args
-            .url
+    let mut config =
+        ccgw::Config::load(args.config.as_deref()).map_err(|e| Failure::from_ccgw(&e, id))?;
+    if let Some(url) = &args.url {
+        config.url = Some(url.clone());
+    }
+    if let Some(ca) = &args.ca_file {
+        config.ca_file = Some(ca.clone());
+    }
+    config.allow_http |= args.allow_http;
+    if let Some(timeout) = args.timeout {
+        config.request_timeout = timeout;
+    }
+    let Some(url) = config.url.as_deref() else {
+        return Err(Failure::Input(
+            "no gateway URL: pass --url, set CCGW_URL, or set `url` in the --config file"
+                .to_owned(),
+        ));
+    };
+    if !config.allow_http
+        && url
             .trim()
             .get(..7)
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
     {
         return Err(Failure::Input(format!(
-            "the gateway URL {:?} uses plain http: the Guid would travel unencrypted; use https, or pass --allow-http (CCGW_ALLOW_HTTP=1) for local tests only",
-            args.url
+            "the gateway URL {url:?} uses plain http: the Guid would travel unencrypted; use https, or pass --allow-http (CCGW_ALLOW_HTTP=1) for local tests only"
         )));
     }
-    let mut builder = GatewayClient::builder(&args.url)
-        .allow_plain_http(args.allow_http)
-        .request_timeout(Duration::from_secs(args.timeout.max(1)));
-    if let Some(ca) = &args.ca_file {
-        builder = builder.add_root_certificate_pem_file(ca);
-    }
+    let builder = config
+        .client_builder()
+        .map_err(|e| Failure::from_ccgw(&e, id))?;
     let client = builder.build().map_err(|e| Failure::from_ccgw(&e, id))?;
     Ok((client, id))
 }
@@ -519,6 +511,7 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(600));
         assert_eq!(parse_duration("1h30m"), Ok(5400));
         assert_eq!(parse_duration("90s"), Ok(90));
+        assert!(parse_duration("1500ms").is_err());
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("1h30").is_err());

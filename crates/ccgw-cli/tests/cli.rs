@@ -523,3 +523,43 @@ fn help_texts() {
         insta::assert_snapshot!(name, String::from_utf8_lossy(&out.stdout));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_configuration_file_names_the_gateway_and_is_checked() {
+    let env = Env::start().await;
+    let config = env.dir.join("ccgw.toml");
+    let with_config = |args: &[&str]| {
+        let mut cmd = env.ccgw(args);
+        cmd.env_remove("CCGW_URL")
+            .env_remove("CCGW_CA_FILE")
+            .arg("--config")
+            .arg(&config);
+        cmd
+    };
+    let gateway = format!(
+        "url = \"{}\"\nca_file = \"{}\"\nsystem_roots = false\n",
+        env.sim.base_url(),
+        env.ca_file.display()
+    );
+    std::fs::write(&config, &gateway).expect("config written");
+    run(with_config(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    assert_eq!(env.sim.handle().agent_state(101), Some(4));
+    let guid = read_guid(&env.guid_file(101));
+    run(with_config(&["sign-out", "--agent", "101"]), 0, &[&guid]);
+    assert_eq!(env.sim.handle().agent_state(101), None);
+
+    // Checked like the library's builder: the setting at fault is named.
+    std::fs::write(&config, format!("{gateway}poll_timeout = \"5s\"\n")).expect("written");
+    let (_, err) = run(with_config(&["sign-in", "--agent", "101"]), 2, &[PASSWORD]);
+    assert!(
+        err.contains("poll_timeout (5s)") && err.contains("poll_hold (10s)"),
+        "{err}"
+    );
+    std::fs::write(&config, "request_timeout = \"5s\"\n").expect("written");
+    let (_, err) = run(with_config(&["status", "--agent", "101"]), 2, &[]);
+    assert!(
+        err.contains("no gateway URL") && err.contains("--url"),
+        "{err}"
+    );
+    assert_eq!(env.sim.handle().agent_state(101), None);
+}

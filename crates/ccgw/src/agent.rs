@@ -67,6 +67,8 @@ answers!(
 #[derive(Clone)]
 pub struct Agent {
     pub(crate) id: AgentId,
+    /// Index of the gateway (base URL, then fallbacks) the session lives on.
+    gateway: usize,
     pub(crate) client: GatewayClient,
     api: ccgw_client::Client,
     pub(crate) session: ccgw_client::Session,
@@ -77,7 +79,7 @@ impl fmt::Debug for Agent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Agent")
             .field("id", &self.id)
-            .field("gateway", &self.client.inner.base_url)
+            .field("gateway", &self.gateway_url())
             .field("guid", &"<redacted>")
             .finish()
     }
@@ -112,9 +114,12 @@ impl GatewayClient {
     /// the session over. The previous holder's Guid stops working at once and its event
     /// stream ends. Refused with `100-015` where the platform does not allow it.
     pub async fn force_sign_in(&self, id: AgentId, request: &SignIn) -> Result<Agent, Error> {
-        let agent = Agent::new(self.clone(), id);
-        agent.open_session(operations::FORCE_LOGIN, request).await?;
-        Ok(agent)
+        self.on_first_taker(id, |agent| async move {
+            agent.open_session(operations::FORCE_LOGIN, request).await?;
+            Ok((agent, SignedInBy::TakeOver))
+        })
+        .await
+        .map(|(agent, _)| agent)
     }
 
     /// [`sign_in`](Self::sign_in), also saying whether a session was taken over.
@@ -123,23 +128,54 @@ impl GatewayClient {
         id: AgentId,
         request: &SignIn,
     ) -> Result<(Agent, SignedInBy), Error> {
-        let agent = Agent::new(self.clone(), id);
-        match agent.open_session(operations::LOGIN, request).await {
-            Ok(()) => Ok((agent, SignedInBy::SignIn)),
-            Err(e)
-                if e.retcode() == Some(&RetCode::AlreadySignedIn)
-                    && request.if_signed_in == IfSignedIn::TakeOver =>
-            {
-                tracing::info!(
-                    agent_id = id.get(),
-                    "already signed in; taking the session over"
-                );
-                agent.open_session(operations::FORCE_LOGIN, request).await?;
-                Ok((agent, SignedInBy::TakeOver))
+        self.on_first_taker(id, |agent| async move {
+            match agent.open_session(operations::LOGIN, request).await {
+                Ok(()) => Ok((agent, SignedInBy::SignIn)),
+                Err(e)
+                    if e.retcode() == Some(&RetCode::AlreadySignedIn)
+                        && request.if_signed_in == IfSignedIn::TakeOver =>
+                {
+                    tracing::info!(
+                        agent_id = id.get(),
+                        "already signed in; taking the session over"
+                    );
+                    agent.open_session(operations::FORCE_LOGIN, request).await?;
+                    Ok((agent, SignedInBy::TakeOver))
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    /// Runs a sign-in on each gateway in order until one takes it (see
+    /// [`ClientBuilder::fallback_url`](crate::ClientBuilder::fallback_url)).
+    async fn on_first_taker<F, Fut>(
+        &self,
+        id: AgentId,
+        sign_in: F,
+    ) -> Result<(Agent, SignedInBy), Error>
+    where
+        F: Fn(Agent) -> Fut,
+        Fut: Future<Output = Result<(Agent, SignedInBy), Error>>,
+    {
+        let last = self.inner.gateways.len().saturating_sub(1);
+        let mut gateway = 0;
+        loop {
+            match sign_in(Agent::new(self.clone(), id, gateway)).await {
+                Err(e) if gateway < last && not_taken(&e) => {
+                    tracing::info!(agent_id = id.get(), gateway, error = %ErrorChain(&e), "the gateway did not take the sign-in; trying the next one");
+                    gateway += 1;
+                }
+                done => return done,
+            }
         }
     }
+}
+
+/// The gateway did not take the request: nothing reached it, or it is switching over.
+fn not_taken(e: &Error) -> bool {
+    e.disposition() == crate::Disposition::Resend || e.retcode() == Some(&RetCode::SwitchingOver)
 }
 
 impl Agent {
@@ -175,18 +211,22 @@ impl Agent {
         Ok(())
     }
 
-    pub(crate) fn new(client: GatewayClient, id: AgentId) -> Agent {
+    /// A handle for agent `id` on the `gateway`-th gateway of the client's list.
+    pub(crate) fn new(client: GatewayClient, id: AgentId, gateway: usize) -> Agent {
+        let gateway = gateway.min(client.inner.gateways.len().saturating_sub(1));
+        let endpoint = &client.inner.gateways[gateway];
         let session = ccgw_client::Session::new()
             .with_response_limit(client.inner.response_limit)
             .with_poll_timeout(client.inner.poll_timeout)
-            .with_transport(client.inner.transport.clone());
+            .with_transport(endpoint.transport.clone());
         let api = ccgw_client::Client::new_with_client(
-            &client.inner.base_url,
+            &endpoint.base_url,
             client.inner.http.clone(),
             session.clone(),
         );
         Agent {
             id,
+            gateway,
             client,
             api,
             session,
@@ -197,6 +237,12 @@ impl Agent {
     /// The agent's ID.
     pub fn id(&self) -> AgentId {
         self.id
+    }
+
+    /// The base URL of the gateway this session lives on (the client's base URL, or the
+    /// [fallback](crate::ClientBuilder::fallback_url) that took the sign-in).
+    pub fn gateway_url(&self) -> &str {
+        &self.client.inner.gateways[self.gateway].base_url
     }
 
     /// Replaces the Guid. Rarely needed: every `Set-GUID` the gateway sends (dynamic
@@ -464,7 +510,9 @@ impl Agent {
             tracing::debug!("the session credential rotated during the call; sending once more");
             outcome = self.settle(operation, send().await).await;
         }
-        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = started.elapsed();
+        crate::metrics::call(operation, &outcome, elapsed);
+        let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         tracing::Span::current().record("elapsed_ms", elapsed_ms);
         match &outcome {
             Ok(_) => tracing::debug!("{operation} accepted by the gateway"),

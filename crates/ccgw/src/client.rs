@@ -26,6 +26,14 @@ pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(40);
 pub const DEFAULT_RESPONSE_LIMIT: usize = ccgw_client::DEFAULT_RESPONSE_LIMIT;
 /// Default bound on connections open to one gateway (see [`ClientBuilder::max_connections`]).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+/// Default of [`ClientBuilder::poll_hold`]: how long the gateway holds an event poll
+/// when no event is pending (its documented long poll of about 10 s).
+pub const DEFAULT_POLL_HOLD: Duration = Duration::from_secs(10);
+/// Default of [`ClientBuilder::guid_grace`]: how long the gateway keeps accepting a Guid
+/// after rotating it (`GUIDTIMEOUT`, 120 s on real gateways).
+pub const DEFAULT_GUID_GRACE: Duration = Duration::from_secs(120);
+/// Default of [`ClientBuilder::pool_idle_timeout`].
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Default `User-Agent`.
 pub const DEFAULT_USER_AGENT: &str = concat!("ccgw/", env!("CARGO_PKG_VERSION"));
 
@@ -34,6 +42,7 @@ pub const DEFAULT_USER_AGENT: &str = concat!("ccgw/", env!("CARGO_PKG_VERSION"))
 #[must_use]
 pub struct ClientBuilder {
     base_url: String,
+    fallback_urls: Vec<String>,
     allow_plain_http: bool,
     system_roots: bool,
     roots: Vec<rustls::pki_types::CertificateDer<'static>>,
@@ -41,6 +50,8 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     request_timeout: Duration,
     poll_timeout: Duration,
+    poll_hold: Duration,
+    guid_grace: Duration,
     response_limit: usize,
     user_agent: String,
     pool_idle_timeout: Option<Duration>,
@@ -52,14 +63,20 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("base_url", &self.base_url)
+            .field("fallback_urls", &self.fallback_urls)
             .field("allow_plain_http", &self.allow_plain_http)
             .field("system_roots", &self.system_roots)
             .field("extra_roots", &self.roots.len())
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("poll_timeout", &self.poll_timeout)
+            .field("poll_hold", &self.poll_hold)
+            .field("guid_grace", &self.guid_grace)
             .field("response_limit", &self.response_limit)
             .field("user_agent", &self.user_agent)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +85,7 @@ impl ClientBuilder {
     fn new(base_url: &str) -> Self {
         Self {
             base_url: base_url.to_owned(),
+            fallback_urls: Vec::new(),
             allow_plain_http: false,
             system_roots: true,
             roots: Vec::new(),
@@ -75,12 +93,30 @@ impl ClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             poll_timeout: DEFAULT_POLL_TIMEOUT,
+            poll_hold: DEFAULT_POLL_HOLD,
+            guid_grace: DEFAULT_GUID_GRACE,
             response_limit: DEFAULT_RESPONSE_LIMIT,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
-            pool_idle_timeout: Some(Duration::from_secs(90)),
+            pool_idle_timeout: Some(DEFAULT_POOL_IDLE_TIMEOUT),
             pool_max_idle_per_host: usize::MAX,
             max_connections: DEFAULT_MAX_CONNECTIONS,
         }
+    }
+
+    /// Another gateway (node or load balancer) to sign in on when the ones before it
+    /// cannot take the sign-in; call it once per gateway, in the order to try them.
+    ///
+    /// Every sign-in — the first, and each recovery of a
+    /// [supervised session](crate::SupervisedAgent) — tries the base URL first, then
+    /// these in order, moving on only when a gateway did not take the request: nothing
+    /// reached it ([`Disposition::Resend`](crate::Disposition::Resend): refused or timed-out
+    /// connections) or it answered `000-004` (switching over). Any other answer, a
+    /// refusal included, ends the sign-in there. A session then stays on the gateway that
+    /// signed it in: every call of that [`Agent`] goes there, with the load balancer's
+    /// cookie from its sign-in answer.
+    pub fn fallback_url(mut self, base_url: &str) -> Self {
+        self.fallback_urls.push(base_url.to_owned());
+        self
     }
 
     /// Trusts the CA certificate(s) in `pem` (one or more `BEGIN CERTIFICATE` blocks) in
@@ -138,9 +174,29 @@ impl ClientBuilder {
     }
 
     /// Time allowed for one event poll (default 40 s). The gateway holds a poll for
-    /// about 10 s when no event is pending, so this must be longer than that hold.
+    /// [`poll_hold`](Self::poll_hold) when no event is pending, so this must be longer
+    /// than that hold: [`build`](Self::build) refuses it otherwise.
     pub fn poll_timeout(mut self, timeout: Duration) -> Self {
         self.poll_timeout = timeout;
+        self
+    }
+
+    /// How long the gateway holds an event poll when no event is pending (default
+    /// [`DEFAULT_POLL_HOLD`], 10 s; the gateway's own setting). Describes the gateway:
+    /// [`build`](Self::build) checks [`poll_timeout`](Self::poll_timeout) and
+    /// [`guid_grace`](Self::guid_grace) against it.
+    pub fn poll_hold(mut self, hold: Duration) -> Self {
+        self.poll_hold = hold;
+        self
+    }
+
+    /// How long the gateway keeps accepting a rotated-out Guid (default
+    /// [`DEFAULT_GUID_GRACE`], 120 s; the gateway's `GUIDTIMEOUT`). Describes the gateway:
+    /// an event stream that waits out a held poll and then its longest pause
+    /// ([`EVENT_BACKOFF_MAX`](crate::EVENT_BACKOFF_MAX)) must still hold a valid Guid,
+    /// so [`build`](Self::build) refuses a grace not longer than the two together.
+    pub fn guid_grace(mut self, grace: Duration) -> Self {
+        self.guid_grace = grace;
         self
     }
 
@@ -187,13 +243,17 @@ impl ClientBuilder {
         if let Some(e) = self.root_errors.into_iter().next() {
             return Err(e);
         }
-        let base_url = check_base_url(&self.base_url, self.allow_plain_http)?;
+        let mut urls = vec![check_base_url(&self.base_url, self.allow_plain_http)?];
+        for url in &self.fallback_urls {
+            urls.push(check_base_url(url, self.allow_plain_http)?);
+        }
         if self.connect_timeout.is_zero()
             || self.request_timeout.is_zero()
             || self.poll_timeout.is_zero()
         {
             return Err(config("timeouts must be longer than zero", None));
         }
+        check_timing(self.poll_timeout, self.poll_hold, self.guid_grace)?;
         if self.max_connections == 0 {
             return Err(config("max_connections must be at least 1", None));
         }
@@ -207,21 +267,31 @@ impl ClientBuilder {
             )
         })?;
 
-        let tls = tls::client_config(self.system_roots, self.roots).map_err(roots_error)?;
-        let mut transport = TransportConfig::new(Some(Arc::new(tls)));
-        transport.connect_timeout = self.connect_timeout;
-        transport.request_timeout = self.request_timeout;
-        transport.max_connections = self.max_connections;
-        transport.max_idle = self.pool_max_idle_per_host;
-        transport.idle_timeout = self.pool_idle_timeout;
-        transport.user_agent = Some(user_agent);
-        let transport = Transport::new(&base_url, transport)
-            .map_err(|e| config("the gateway URL cannot be connected to", Some(Box::new(e))))?;
+        let tls = Arc::new(tls::client_config(self.system_roots, self.roots).map_err(roots_error)?);
+        let mut gateways = Vec::with_capacity(urls.len());
+        for base_url in urls {
+            let mut transport = TransportConfig::new(Some(Arc::clone(&tls)));
+            transport.connect_timeout = self.connect_timeout;
+            transport.request_timeout = self.request_timeout;
+            transport.max_connections = self.max_connections;
+            transport.max_idle = self.pool_max_idle_per_host;
+            transport.idle_timeout = self.pool_idle_timeout;
+            transport.user_agent = Some(user_agent.clone());
+            let transport = Transport::new(&base_url, transport).map_err(|e| {
+                config(
+                    &format!("the gateway URL {base_url} cannot be connected to"),
+                    Some(Box::new(e)),
+                )
+            })?;
+            gateways.push(Endpoint {
+                base_url,
+                transport,
+            });
+        }
         Ok(GatewayClient {
             inner: Arc::new(Shared {
                 http: reqwest::Client::new(),
-                transport,
-                base_url,
+                gateways,
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
                 poll_timeout: self.poll_timeout,
@@ -229,6 +299,33 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// The constraints between the timeouts and the gateway's timings.
+fn check_timing(
+    poll_timeout: Duration,
+    poll_hold: Duration,
+    guid_grace: Duration,
+) -> Result<(), Error> {
+    if poll_timeout <= poll_hold {
+        return Err(config(
+            &format!(
+                "poll_timeout ({poll_timeout:?}) must be longer than poll_hold ({poll_hold:?}): the gateway holds a quiet event poll that long, so every such poll would time out"
+            ),
+            None,
+        ));
+    }
+    let longest_wait = poll_hold.saturating_add(crate::EVENT_BACKOFF_MAX);
+    if guid_grace <= longest_wait {
+        return Err(config(
+            &format!(
+                "guid_grace ({guid_grace:?}) must be longer than poll_hold ({poll_hold:?}) plus the event stream's longest pause ({:?}): a Guid rotated just before that wait would expire during it",
+                crate::EVENT_BACKOFF_MAX
+            ),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 fn roots_error(e: tls::RootsError) -> Error {
@@ -246,7 +343,7 @@ fn roots_error(e: tls::RootsError) -> Error {
     }
 }
 
-fn config(reason: &str, source: Option<Box<dyn StdError + Send + Sync>>) -> Error {
+pub(crate) fn config(reason: &str, source: Option<Box<dyn StdError + Send + Sync>>) -> Error {
     Error::Config {
         reason: reason.to_owned(),
         source,
@@ -295,11 +392,18 @@ fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-pub(crate) struct Shared {
-    /// Only builds the generated client's requests; they are sent over `transport`.
-    pub(crate) http: reqwest::Client,
-    pub(crate) transport: Transport,
+/// One gateway of the list: where requests go and the pool they go over.
+pub(crate) struct Endpoint {
     pub(crate) base_url: String,
+    pub(crate) transport: Transport,
+}
+
+pub(crate) struct Shared {
+    /// Only builds the generated client's requests; they are sent over a gateway's
+    /// transport.
+    pub(crate) http: reqwest::Client,
+    /// The base URL's gateway first, then the fallbacks in order; never empty.
+    pub(crate) gateways: Vec<Endpoint>,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) poll_timeout: Duration,
@@ -318,7 +422,11 @@ pub struct GatewayClient {
 impl fmt::Debug for GatewayClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayClient")
-            .field("base_url", &self.inner.base_url)
+            .field("base_url", &self.base_url())
+            .field(
+                "fallback_urls",
+                &self.inner.gateways.len().saturating_sub(1),
+            )
             .field("connect_timeout", &self.inner.connect_timeout)
             .field("request_timeout", &self.inner.request_timeout)
             .field("response_limit", &self.inner.response_limit)
@@ -335,14 +443,17 @@ impl GatewayClient {
 
     /// The base URL requests go to (normalised, without a trailing slash).
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+        self.inner
+            .gateways
+            .first()
+            .map_or("", |g| g.base_url.as_str())
     }
 
     /// A handle for the signed-in agent `id` whose session Guid is `guid` (e.g. from a
     /// sign-in done elsewhere). To sign in through this client, use
     /// [`sign_in`](Self::sign_in).
     pub fn agent(&self, id: AgentId, guid: Guid) -> Agent {
-        let agent = Agent::new(self.clone(), id);
+        let agent = Agent::new(self.clone(), id, 0);
         agent.set_guid(guid);
         agent
     }

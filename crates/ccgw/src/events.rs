@@ -33,7 +33,9 @@ use crate::error::{Disposition, Error, ErrorChain, RetCode};
 pub(crate) const REPOLL: Duration = Duration::from_millis(200);
 /// First and longest pause after a failed poll.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+const BACKOFF_MAX: Duration = EVENT_BACKOFF_MAX;
+/// The longest pause of an event stream between failed polls (doubling from 500 ms).
+pub const EVENT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Consecutive `000-003` answers tolerated while a Guid rotates (the vendor's own console
 /// tolerates five).
 const NO_PERMISSION_TOLERANCE: u32 = 5;
@@ -253,6 +255,7 @@ impl Drop for Running {
 }
 
 async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
+    let _open = crate::metrics::Open::new(crate::metrics::EVENT_STREAMS);
     let mut backoff = BACKOFF_MIN;
     let mut no_permission = 0;
     let mut failing_since: Option<Instant> = None;

@@ -3,11 +3,13 @@
 
 mod agent;
 mod client;
+mod config;
 mod confirm;
 mod disposition;
 mod error;
 mod events;
 mod guid;
+pub mod metrics;
 mod redact;
 mod retcode;
 mod signin;
@@ -18,12 +20,14 @@ mod values;
 
 pub use agent::{Agent, AgentState, AgentStatus, KeepAlive, SignedInBy};
 pub use client::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_POLL_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_GUID_GRACE, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_POLL_HOLD, DEFAULT_POLL_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
 };
+pub use config::{Config, parse_duration};
 pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
 pub use error::{Disposition, Error, ErrorChain, RetCode};
-pub use events::{AgentEvent, EVENT_BUFFER, EventStream};
+pub use events::{AgentEvent, EVENT_BACKOFF_MAX, EVENT_BUFFER, EventStream};
 pub use guid::{Guid, InvalidGuid};
 pub use signin::{IfSignedIn, InitialState, SignIn};
 pub use supervisor::{LostBecause, SessionEvent, SupervisedAgent, Supervision};

@@ -88,6 +88,15 @@ impl LostBecause {
         }
     }
 
+    /// The `reason` label of [`metrics::SESSIONS_LOST`](crate::metrics::SESSIONS_LOST).
+    fn label(&self) -> &'static str {
+        match self {
+            LostBecause::SignedOut(_) => "signed_out",
+            LostBecause::GuidRefused(_) => "guid_refused",
+            LostBecause::Unreachable(_) => "unreachable",
+        }
+    }
+
     /// The error that ended the session.
     pub fn error(&self) -> &Error {
         match self {
@@ -291,6 +300,7 @@ async fn supervise(
             }
         };
         attempt = 0;
+        let signed_in = crate::metrics::Open::new(crate::metrics::SESSIONS);
         set_current(Some(agent.clone()));
         let item = match lost_at.take() {
             None => SessionEvent::SignedIn { by },
@@ -335,6 +345,8 @@ async fn supervise(
             }
         };
         drop(events);
+        drop(signed_in);
+        crate::metrics::lost(lost.label());
         set_current(None);
         lost_at = Some(Instant::now());
         tracing::info!(agent_id = id.get(), error = %lost.error(), "session lost; signing in again");

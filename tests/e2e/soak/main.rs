@@ -248,7 +248,8 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
         .add_root_certificate_pem(sim.ca_pem().expect("HTTPS"))
         .system_roots(false)
         .connect_timeout(Duration::from_secs(1))
-        .request_timeout(profile.request_timeout);
+        .request_timeout(profile.request_timeout)
+        .poll_hold(profile.poll_hold);
     if let Some(poll) = profile.poll_timeout {
         builder = builder.poll_timeout(poll);
     }

@@ -1,0 +1,246 @@
+//! Configuration files and `CCGW_*` variables: read, checked like the builder (the
+//! constraints between timeouts included, naming the settings at fault), every key
+//! applied, and a client built from a file working against the simulator — the list of
+//! gateways included.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ccgw::{AgentId, Config, SignIn};
+use ccgw_sim::Simulator;
+
+/// A fresh directory for this test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ccgw-config-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn write(dir: &std::path::Path, text: &str) -> PathBuf {
+    let path = dir.join("ccgw.toml");
+    std::fs::write(&path, text).expect("written");
+    path
+}
+
+fn no_variables(_: &str) -> Option<String> {
+    None
+}
+
+/// The acceptance case: the gateway holds a quiet poll 10 s; a 5 s poll timeout would
+/// lose every one of them.
+#[test]
+fn a_poll_timeout_shorter_than_the_hold_is_refused_naming_both() {
+    let dir = scratch("hold");
+    let file = write(
+        &dir,
+        "url = \"https://gateway.example:8043\"\npoll_timeout = \"5s\"\npoll_hold = \"10s\"\n",
+    );
+    let config = Config::load_with(Some(&file), no_variables).expect("well-formed");
+    let refused = config.build_client().expect_err("refused");
+    let shown = refused.to_string();
+    assert!(
+        shown.contains("poll_timeout (5s) must be longer than poll_hold (10s)"),
+        "{shown}"
+    );
+    // The default hold is the gateway's 10 s too.
+    let file = write(
+        &dir,
+        "url = \"https://gateway.example:8043\"\npoll_timeout = \"5s\"\n",
+    );
+    let shown = Config::load_with(Some(&file), no_variables)
+        .expect("well-formed")
+        .build_client()
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        shown.contains("poll_timeout (5s)") && shown.contains("poll_hold (10s)"),
+        "{shown}"
+    );
+    // Against a gateway that holds polls 3 s, 5 s is enough.
+    let file = write(
+        &dir,
+        "url = \"https://gateway.example:8043\"\npoll_timeout = \"5s\"\npoll_hold = \"3s\"\n",
+    );
+    let config = Config::load_with(Some(&file), no_variables).expect("well-formed");
+    assert_eq!(config.poll_timeout, Duration::from_secs(5));
+    drop(config.client_builder().expect("accepted"));
+}
+
+#[test]
+fn a_guid_grace_shorter_than_the_longest_wait_is_refused() {
+    let config = Config::from_toml(
+        "url = \"https://gw.example\"\nguid_grace = \"60s\"\nbackoff_max = \"60s\"\n",
+    )
+    .expect("well-formed");
+    let shown = config.build_client().expect_err("refused").to_string();
+    assert!(
+        shown.contains("guid_grace (60s)")
+            && shown.contains("poll_hold (10s)")
+            && shown.contains("backoff_max (60s)"),
+        "{shown}"
+    );
+    // The event stream's own longest pause counts too (builder only, no supervision).
+    let shown = ccgw::GatewayClient::builder("https://gw.example")
+        .guid_grace(Duration::from_secs(30))
+        .build()
+        .expect_err("refused")
+        .to_string();
+    assert!(shown.contains("guid_grace (30s)"), "{shown}");
+}
+
+#[test]
+fn variables_override_the_file_and_bad_values_name_their_setting() {
+    let dir = scratch("vars");
+    let file = write(
+        &dir,
+        "url = \"https://file.example\"\nrequest_timeout = \"7s\"\n",
+    );
+    let config = Config::load_with(Some(&file), |name| match name {
+        "CCGW_URL" => Some("https://variable.example".to_owned()),
+        "CCGW_MAX_CONNECTIONS" => Some("64".to_owned()),
+        "CCGW_ALLOW_HTTP" => Some("1".to_owned()),
+        "CCGW_FALLBACK_URLS" => Some("https://b.example, https://c.example".to_owned()),
+        _ => None,
+    })
+    .expect("read");
+    assert_eq!(config.url.as_deref(), Some("https://variable.example"));
+    assert_eq!(config.request_timeout, Duration::from_secs(7));
+    assert_eq!(config.max_connections, 64);
+    assert!(config.allow_http);
+    assert_eq!(
+        config.fallback_urls,
+        ["https://b.example", "https://c.example"]
+    );
+
+    let bad = Config::load_with(None, |name| {
+        (name == "CCGW_MAX_CONNECTIONS").then(|| "lots".to_owned())
+    })
+    .expect_err("not a number")
+    .to_string();
+    assert!(bad.contains("CCGW_MAX_CONNECTIONS=\"lots\""), "{bad}");
+    let bad = Config::load_with(None, |name| {
+        (name == "CCGW_POLL_TIMEOUT").then(|| "soon".to_owned())
+    })
+    .expect_err("not a duration")
+    .to_string();
+    assert!(
+        bad.contains("poll_timeout") && bad.contains("\"soon\""),
+        "{bad}"
+    );
+    let unknown = Config::from_toml("url = \"https://gw\"\npoll_timout = \"50s\"\n")
+        .expect_err("misspelt key")
+        .to_string();
+    assert!(unknown.contains("poll_timout"), "{unknown}");
+    let missing = Config::from_file(dir.join("absent.toml"))
+        .expect_err("no file")
+        .to_string();
+    assert!(missing.contains("absent.toml"), "{missing}");
+    let no_url = Config::default()
+        .build_client()
+        .expect_err("no URL")
+        .to_string();
+    assert!(no_url.contains("CCGW_URL"), "{no_url}");
+}
+
+/// Every key reaches the builder: each non-default value shows in its `Debug`.
+#[test]
+fn every_key_is_applied() {
+    let config = Config::from_toml(
+        r#"
+        url = "https://a.example:8043"
+        fallback_urls = ["https://b.example:8043"]
+        system_roots = false
+        allow_http = true
+        connect_timeout = "3s"
+        request_timeout = "7s"
+        poll_timeout = "33s"
+        poll_hold = "11s"
+        guid_grace = "170s"
+        response_limit = 12345
+        max_connections = 777
+        pool_idle_timeout = "44s"
+        user_agent = "contact-centre/9"
+        backoff_min = "2s"
+        backoff_max = "50s"
+        max_attempts = 6
+        "#,
+    )
+    .expect("read");
+    let shown = format!("{:?}", config.client_builder().expect("accepted"));
+    for expected in [
+        "https://a.example:8043",
+        "https://b.example:8043",
+        "system_roots: false",
+        "allow_plain_http: true",
+        "connect_timeout: 3s",
+        "request_timeout: 7s",
+        "poll_timeout: 33s",
+        "poll_hold: 11s",
+        "guid_grace: 170s",
+        "response_limit: 12345",
+        "max_connections: 777",
+        "pool_idle_timeout: Some(44s)",
+        "contact-centre/9",
+    ] {
+        assert!(shown.contains(expected), "{expected} not in {shown}");
+    }
+    let supervision = config.supervision();
+    assert_eq!(supervision.backoff_min, Duration::from_secs(2));
+    assert_eq!(supervision.backoff_max, Duration::from_secs(50));
+    assert_eq!(supervision.max_attempts, Some(6));
+    // ca_file: read at build; a missing file is named.
+    let config =
+        Config::from_toml("url = \"https://a.example\"\nca_file = \"/nonexistent/ca.pem\"\n")
+            .expect("read");
+    let shown = config.build_client().expect_err("no CA file").to_string();
+    assert!(shown.contains("/nonexistent/ca.pem"), "{shown}");
+}
+
+/// A client built from a file signs in over TLS with the file's CA; the first gateway
+/// of the list refuses connections, so the sign-in lands on the second, and the session
+/// stays there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_from_a_file_signs_in_on_the_first_gateway_that_takes_it() {
+    let sim = Simulator::start(ccgw_sim::Config::default())
+        .await
+        .expect("sim");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let dead = format!(
+        "https://127.0.0.1:{}",
+        closed.local_addr().expect("addr").port()
+    );
+    drop(closed);
+    let dir = scratch("file");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().expect("HTTPS")).expect("CA written");
+    let file = write(
+        &dir,
+        &format!(
+            "url = \"{dead}\"\nfallback_urls = [\"{}\"]\nca_file = \"{}\"\nsystem_roots = false\nrequest_timeout = \"5s\"\n",
+            sim.base_url(),
+            ca.display()
+        ),
+    );
+    let client = Config::load_with(Some(&file), no_variables)
+        .expect("read")
+        .build_client()
+        .expect("built");
+    ccgw_tests::logs::capture();
+    let agent = client
+        .sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101"))
+        .await
+        .expect("signed in on the second gateway");
+    assert_eq!(agent.gateway_url(), sim.base_url());
+    assert_eq!(sim.handle().agent_state(101), Some(4));
+    agent
+        .status()
+        .await
+        .expect("the session's calls go to its gateway");
+    agent.sign_out().await.expect("signed out");
+    assert_eq!(sim.handle().agent_state(101), None);
+    assert!(
+        ccgw_tests::logs::captured().contains("trying the next one"),
+        "the move to the next gateway is logged"
+    );
+    sim.shutdown().await;
+}
