@@ -21,7 +21,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, OperationInfo};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderName, HeaderValue, SET_COOKIE};
 
 use crate::guard::{DEFAULT_RESPONSE_LIMIT, guard};
 use crate::guid::{InvalidGuid, check_bare_guid, parse_guid};
@@ -41,6 +41,9 @@ pub(crate) const JSON_UTF8: &str = "application/json; charset=UTF-8";
 #[derive(Clone)]
 pub struct Session {
     guid: Arc<RwLock<Option<HeaderValue>>>,
+    /// The load balancer's cookies (`name=value`), from `Set-Cookie` answers; replayed
+    /// as one `Cookie` header, marked sensitive. A secret like the Guid.
+    cookies: Arc<RwLock<Cookies>>,
     /// Bumped on every Guid change, so a caller can tell whether it rotated meanwhile.
     generation: Arc<AtomicU64>,
     response_limit: usize,
@@ -52,6 +55,7 @@ impl Default for Session {
     fn default() -> Self {
         Self {
             guid: Arc::default(),
+            cookies: Arc::default(),
             generation: Arc::default(),
             response_limit: DEFAULT_RESPONSE_LIMIT,
             poll_timeout: None,
@@ -145,6 +149,7 @@ impl Session {
     /// Forgets the Guid (e.g. after sign-out): requests are refused until a new one is set.
     pub fn clear_guid(&self) {
         *self.guid.write().unwrap_or_else(PoisonError::into_inner) = None;
+        *self.cookies.write().unwrap_or_else(PoisonError::into_inner) = Cookies::default();
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -156,11 +161,88 @@ impl Session {
             .is_some()
     }
 
+    /// Whether the session holds a load balancer's cookie.
+    pub fn has_cookie(&self) -> bool {
+        self.cookies
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .header
+            .is_some()
+    }
+
+    /// Keeps the cookies of `Set-Cookie` values (attributes ignored).
+    fn keep_cookies<'a>(&self, set_cookies: impl Iterator<Item = &'a HeaderValue>) {
+        let mut set_cookies = set_cookies.peekable();
+        if set_cookies.peek().is_none() {
+            return;
+        }
+        let mut cookies = self.cookies.write().unwrap_or_else(PoisonError::into_inner);
+        for value in set_cookies {
+            cookies.set(value.as_bytes());
+        }
+    }
+
+    fn cookie_header(&self) -> Option<HeaderValue> {
+        self.cookies
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .header
+            .clone()
+    }
+
     fn header(&self) -> Option<HeaderValue> {
         self.guid
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+}
+
+/// A session's cookies: at most [`MAX_COOKIES`] of at most [`MAX_COOKIE_LEN`] bytes each.
+#[derive(Default)]
+struct Cookies {
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `a=1; b=2`, sensitive; `None` without cookies.
+    header: Option<HeaderValue>,
+}
+
+/// Cookies kept per session (a load balancer sets one; anything past this is dropped).
+const MAX_COOKIES: usize = 8;
+/// Longest `name=value` kept.
+const MAX_COOKIE_LEN: usize = 4096;
+
+impl Cookies {
+    /// Takes `name=value` from a `Set-Cookie` value; an empty value or `Max-Age=0`
+    /// removes the cookie.
+    fn set(&mut self, set_cookie: &[u8]) {
+        let mut parts = set_cookie.split(|&b| b == b';');
+        let Some(pair) = parts.next() else { return };
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            return;
+        };
+        let (name, value) = (pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii());
+        if name.is_empty() || pair.len() > MAX_COOKIE_LEN {
+            return;
+        }
+        let expired =
+            parts.any(|attribute| attribute.trim_ascii().eq_ignore_ascii_case(b"max-age=0"));
+        self.pairs.retain(|(n, _)| n.as_slice() != name);
+        if !value.is_empty() && !expired && self.pairs.len() < MAX_COOKIES {
+            self.pairs.push((name.to_vec(), value.to_vec()));
+        }
+        let joined: Vec<u8> = self
+            .pairs
+            .iter()
+            .map(|(n, v)| [n.as_slice(), b"=", v.as_slice()].concat())
+            .collect::<Vec<_>>()
+            .join(b"; ".as_slice());
+        self.header = (!joined.is_empty())
+            .then(|| HeaderValue::from_bytes(&joined).ok())
+            .flatten()
+            .map(|mut v| {
+                v.set_sensitive(true);
+                v
+            });
     }
 }
 
@@ -202,6 +284,9 @@ impl ClientHooks<Session> for Client {
         if let Some(guid) = guid {
             headers.insert(GUID, guid);
         }
+        if let Some(cookie) = self.inner.cookie_header() {
+            headers.insert(COOKIE, cookie);
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
         if !has_body {
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -219,12 +304,15 @@ impl ClientHooks<Session> for Client {
         result: &reqwest::Result<reqwest::Response>,
         _info: &OperationInfo,
     ) -> Result<(), Error<E>> {
-        if let Ok(response) = result
-            && let Some(value) = response.headers().get(SET_GUID)
-            && let Ok(text) = value.to_str()
-        {
-            // An unusable value is ignored: the current Guid stays.
-            self.inner.set_guid_from_header(text);
+        if let Ok(response) = result {
+            if let Some(value) = response.headers().get(SET_GUID)
+                && let Ok(text) = value.to_str()
+            {
+                // An unusable value is ignored: the current Guid stays.
+                self.inner.set_guid_from_header(text);
+            }
+            self.inner
+                .keep_cookies(response.headers().get_all(SET_COOKIE).iter());
         }
         Ok(())
     }
@@ -305,6 +393,36 @@ mod tests {
         assert!(session.has_guid());
         session.clear_guid();
         assert!(!session.has_guid());
+    }
+
+    #[test]
+    fn cookies_are_kept_replaced_and_removed() {
+        let header = |c: &Cookies| {
+            c.header
+                .as_ref()
+                .map(|v| v.to_str().expect("text").to_owned())
+        };
+        let mut cookies = Cookies::default();
+        cookies.set(b"lb=node1; Path=/; Secure; HttpOnly");
+        assert_eq!(header(&cookies).as_deref(), Some("lb=node1"));
+        assert!(
+            cookies
+                .header
+                .as_ref()
+                .is_some_and(HeaderValue::is_sensitive)
+        );
+        cookies.set(b"other=x");
+        cookies.set(b"lb=node2");
+        assert_eq!(header(&cookies).as_deref(), Some("other=x; lb=node2"));
+        cookies.set(b"other=x; Max-Age=0");
+        cookies.set(b"no-equals-sign");
+        assert_eq!(header(&cookies).as_deref(), Some("lb=node2"));
+        cookies.set(b"lb=");
+        assert_eq!(header(&cookies), None);
+        for i in 0..20 {
+            cookies.set(format!("c{i}=v").as_bytes());
+        }
+        assert_eq!(cookies.pairs.len(), MAX_COOKIES);
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub struct SimArgs {
     /// platform whose forced sign-in switch is off.
     #[arg(long)]
     pub no_forced_sign_in: bool,
+    /// Gateway nodes behind one load-balancer front on the same port: sessions stay on
+    /// the node that signed them in, routed by a sticky cookie set on the sign-in answer.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub nodes: u8,
+    /// Name of the load balancer's sticky cookie (with --nodes above 1).
+    #[arg(long, default_value = "huaweielbsession", value_name = "NAME")]
+    pub affinity_cookie: String,
+    /// How long a node that went down is answered 000-004 (switching over) before
+    /// requests for it go to another node, in milliseconds.
+    #[arg(long, default_value_t = 3_000)]
+    pub switchover_ms: u64,
     /// Print one line of JSON (base URL, CA file, Guids of --sign-in agents) instead of
     /// the human-readable banner.
     #[arg(long)]
@@ -61,7 +72,9 @@ pub struct SimArgs {
     /// drop-after (connection closed before / after the request is handled), stall
     /// (held for stall-ms, then dropped), delay (answer delayed up to delay-max-ms),
     /// switch-over (answered 000-004), repeated-call (answered 000-007). Also stall-ms=N
-    /// and delay-max-ms=N. Example: drop-after=0.01,delay=0.05,switch-over=0.01
+    /// and delay-max-ms=N; with --nodes, node-down-every-ms=N (one node after the other
+    /// goes down that often) and node-down-for-ms=N (for that long). Example:
+    /// drop-after=0.01,delay=0.05,switch-over=0.01
     #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
     pub faults: Option<Faults>,
     /// Seed of the fault dice.
@@ -79,8 +92,7 @@ pub enum Auth {
 }
 
 fn parse_faults(text: &str) -> Result<Faults, String> {
-    const KINDS: &str =
-        "drop-before, drop-after, stall, delay, switch-over, repeated-call, stall-ms, delay-max-ms";
+    const KINDS: &str = "drop-before, drop-after, stall, delay, switch-over, repeated-call, stall-ms, delay-max-ms, node-down-every-ms, node-down-for-ms";
     let mut faults = Faults::default();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = pair
@@ -106,6 +118,8 @@ fn parse_faults(text: &str) -> Result<Faults, String> {
             "repeated-call" => faults.repeated_call = share()?,
             "stall-ms" => faults.stall_for = millis()?,
             "delay-max-ms" => faults.delay_max = millis()?,
+            "node-down-every-ms" => faults.node_down_every = Some(millis()?),
+            "node-down-for-ms" => faults.node_down_for = millis()?,
             other => return Err(format!("unknown fault {other:?} (kinds: {KINDS})")),
         }
     }
@@ -167,6 +181,9 @@ pub async fn run(args: SimArgs) -> Result<()> {
         },
         listen: args.listen,
         forced_sign_in: !args.no_forced_sign_in,
+        nodes: args.nodes,
+        affinity_cookie: args.affinity_cookie.clone(),
+        switchover: Duration::from_millis(args.switchover_ms),
         faults: args
             .faults
             .clone()

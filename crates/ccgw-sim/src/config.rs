@@ -83,8 +83,18 @@ pub struct Config {
     pub inactivity: Duration,
     /// Answer to path values outside the documented templates.
     pub invalid_path: InvalidPath,
-    /// The `N` of `<uuid>.AgentGateway<N>` Guids.
+    /// The `N` of `<uuid>.AgentGateway<N>` Guids (of the first node, in a cluster: node
+    /// `i` issues `N + i`).
     pub node: u8,
+    /// Gateway nodes behind one load-balancer front (default 1: a single gateway); see
+    /// the crate's cluster notes ([`SimHandle::node_down`](crate::SimHandle::node_down)).
+    pub nodes: u8,
+    /// Name of the load balancer's sticky cookie, set on sign-in answers in a cluster
+    /// (default `huaweielbsession`, Huawei's ELB cookie).
+    pub affinity_cookie: String,
+    /// How long requests for a node that went down are answered `000-004` (switching
+    /// over) before the front sends them to another node (default 3 s).
+    pub switchover: Duration,
     /// HTTPS or HTTP.
     pub transport: Transport,
     /// Address to listen on (port 0: an ephemeral port).
@@ -113,6 +123,9 @@ impl Default for Config {
             inactivity: Duration::from_secs(120),
             invalid_path: InvalidPath::Retcode,
             node: 0,
+            nodes: 1,
+            affinity_cookie: "huaweielbsession".to_owned(),
+            switchover: Duration::from_secs(3),
             transport: Transport::Https {
                 cert_dir: None,
                 extra_names: Vec::new(),

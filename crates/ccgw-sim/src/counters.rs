@@ -69,6 +69,10 @@ counters! {
     faults_switch_over,
     /// Faults: requests answered `000-007` (called repeatedly).
     faults_repeated_call,
+    /// Cluster: requests answered `000-004` because their node is down and switching over.
+    switch_over_answers,
+    /// Cluster: sessions lost because their node went down.
+    failovers,
     /// Connections accepted.
     connections_accepted,
     /// Connections open now (a gauge).

@@ -51,6 +51,12 @@ pub struct Faults {
     pub switch_over: f64,
     /// Answered `000-007` (called repeatedly) without being handled.
     pub repeated_call: f64,
+    /// In a cluster: every this long one node goes down (the next one each time, in
+    /// turn) for [`node_down_for`](Self::node_down_for), then comes back. Read when the
+    /// simulator starts. `None` (the default): nodes go down only through the handle.
+    pub node_down_every: Option<Duration>,
+    /// How long a node stays down.
+    pub node_down_for: Duration,
 }
 
 impl Default for Faults {
@@ -65,6 +71,8 @@ impl Default for Faults {
             delay_max: Duration::from_millis(500),
             switch_over: 0.0,
             repeated_call: 0.0,
+            node_down_every: None,
+            node_down_for: Duration::from_secs(10),
         }
     }
 }

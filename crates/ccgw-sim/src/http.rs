@@ -62,6 +62,12 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
             Arc::clone(&gateway),
             record,
         ))
+        // The load balancer's front: outside the recording, so the recording shows the
+        // cookie it sets.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&gateway),
+            crate::cluster::front,
+        ))
         // Outermost: a fault decides before anything else (recording included) runs.
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gateway),

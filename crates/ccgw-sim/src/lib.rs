@@ -23,6 +23,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 mod clock;
+mod cluster;
 mod config;
 mod counters;
 mod faults;

@@ -35,6 +35,8 @@ struct Session {
     /// A rest requested during a call: (cause, duration seconds).
     pending_rest: Option<(u8, u32)>,
     talking: bool,
+    /// The cluster node that holds the session.
+    node: usize,
     /// Signed in with `callBackUri` and `serviceToken`: events are pushed, not polled.
     push: bool,
 }
@@ -65,6 +67,8 @@ pub(crate) struct Gateway {
     pub(crate) counters: Counters,
     /// Random faults (none unless configured).
     pub(crate) dice: crate::faults::Dice,
+    /// The cluster's nodes (one for a single gateway).
+    pub(crate) nodes: crate::cluster::Nodes,
 }
 
 fn lock(slot: &Slot) -> MutexGuard<'_, AgentData> {
@@ -91,6 +95,7 @@ impl Gateway {
         Self {
             injected: Mutex::default(),
             dice: crate::faults::Dice::new(config.faults.clone()),
+            nodes: crate::cluster::Nodes::new(usize::from(config.nodes)),
             config,
             clock,
             agents,
@@ -111,7 +116,8 @@ impl Gateway {
 
     fn new_guid(&self) -> String {
         // `<uuid>.AgentGateway<N>`, as real gateways issue them.
-        format!("{}.AgentGateway{}", uuid::Uuid::new_v4(), self.config.node)
+        let node = usize::from(self.config.node) + crate::cluster::routed_node();
+        format!("{}.AgentGateway{node}", uuid::Uuid::new_v4())
     }
 
     fn emit(&self, data: &mut AgentData, slot: &Slot, event_type: &'static str, content: Value) {
@@ -151,9 +157,18 @@ impl Gateway {
         guid: Option<&str>,
         now: u64,
     ) -> Result<&'a mut Session, Answer> {
+        let node = crate::cluster::routed_node();
+        if self.nodes.is_down(node) {
+            // Sent to the node before it went down (a held poll, say).
+            return Err(Answer::code(retcode::SWITCHING_OVER));
+        }
         let Some(session) = data.session.as_mut() else {
             return Err(Answer::code(retcode::NOT_SIGNED_IN));
         };
+        if session.node != node {
+            // A node accepts only the Guids it issued.
+            return Err(Answer::code(retcode::NO_PERMISSION));
+        }
         let Some(guid) = guid else {
             return Err(Answer::code(retcode::NO_PERMISSION));
         };
@@ -235,6 +250,10 @@ impl Gateway {
         let Some(slot) = self.slot(agent) else {
             return Answer::code(retcode::WRONG_CREDENTIALS);
         };
+        let node = crate::cluster::routed_node();
+        if self.nodes.is_down(node) {
+            return Answer::code(retcode::SWITCHING_OVER);
+        }
         let mut data = lock(slot);
         self.catch_up(&mut data, slot, now);
         if data.password != password {
@@ -272,6 +291,7 @@ impl Gateway {
             rest: None,
             pending_rest: None,
             talking: false,
+            node,
             push,
         });
         bump(&self.counters.logins);

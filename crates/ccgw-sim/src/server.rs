@@ -50,6 +50,32 @@ impl SimHandle {
         self.gateway.state_of(agent)
     }
 
+    /// Cluster: takes node `node` (0-based) down — its sessions end, requests sent to it
+    /// are answered `000-004` for [`Config::switchover`], then go to a node that is up —
+    /// or brings it back up (`down == false`). Returns whether its state changed
+    /// (`false` also for a node that does not exist).
+    pub fn set_node_down(&self, node: usize, down: bool) -> bool {
+        self.gateway.set_node_down(node, down)
+    }
+
+    /// Cluster: the node (0-based) holding the agent's session, `None` when it is not
+    /// signed in.
+    pub fn node_of(&self, agent: u32) -> Option<usize> {
+        self.gateway.node_of(agent)
+    }
+
+    /// Cluster: node `node`'s sticky cookie as `name=value` (a secret clients must keep
+    /// out of their output; tests look for it there).
+    pub fn affinity_cookie(&self, node: usize) -> Option<String> {
+        (self.gateway.nodes.count() > 1)
+            .then(|| {
+                self.gateway
+                    .nodes
+                    .cookie(&self.gateway.config.affinity_cookie, node)
+            })
+            .flatten()
+    }
+
     /// The agent's current Guid, `None` when it is not signed in.
     pub fn current_guid(&self, agent: u32) -> Option<String> {
         self.gateway.guid_of(agent)
@@ -116,6 +142,26 @@ impl SimHandle {
     }
 }
 
+/// The `node_down_every` fault: every `every`, the next node goes down for `lasts`.
+async fn outages(
+    gateway: Arc<Gateway>,
+    every: Duration,
+    lasts: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut node = 0;
+    loop {
+        for (wait, down) in [(every, true), (lasts, false)] {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stopped.changed() => return,
+            }
+            gateway.set_node_down(node, down);
+        }
+        node = (node + 1) % gateway.nodes.count();
+    }
+}
+
 impl Simulator {
     /// Starts a simulator on real time.
     pub async fn start(config: Config) -> Result<Simulator, SimError> {
@@ -155,6 +201,16 @@ impl Simulator {
         let gateway = Arc::new(Gateway::new(config, clock));
         let router = http::router(Arc::clone(&gateway));
         let (stop, stopped) = watch::channel(false);
+        if let Some(every) = gateway.config.faults.node_down_every
+            && gateway.nodes.count() > 1
+        {
+            tokio::spawn(outages(
+                Arc::clone(&gateway),
+                every,
+                gateway.config.faults.node_down_for,
+                stopped.clone(),
+            ));
+        }
         let task = tokio::spawn(accept_loop(
             listener,
             acceptor,

@@ -80,4 +80,28 @@ impl Gateway {
         let slot = self.slot(agent)?;
         lock(slot).session.as_ref().map(|s| s.guid.clone())
     }
+
+    /// Cluster control: takes node `node` down (its sessions end, its held polls wake
+    /// to `000-004`) or brings it back. Returns whether its state changed.
+    pub(crate) fn set_node_down(&self, node: usize, down: bool) -> bool {
+        if !self.nodes.set_down(node, down, self.clock.now_ms()) {
+            return false;
+        }
+        if down {
+            for slot in self.agents.values() {
+                let mut data = lock(slot);
+                if data.session.as_ref().is_some_and(|s| s.node == node) {
+                    self.end_session(&mut data, slot);
+                    bump(&self.counters.failovers);
+                }
+            }
+        }
+        true
+    }
+
+    /// Test inspection: the node holding the agent's session.
+    pub(crate) fn node_of(&self, agent: u32) -> Option<usize> {
+        let slot = self.slot(agent)?;
+        lock(slot).session.as_ref().map(|s| s.node)
+    }
 }

@@ -1,0 +1,196 @@
+//! A two-node cluster behind one load-balancer front: 200 supervised agents spread over
+//! both nodes by the sticky cookie, one node taken down mid-run. Every session on it
+//! recovers on the other node and its events flow again; no session on the other node
+//! notices; 0 agents are signed in at the end; no Guid and no cookie in any output.
+
+#[path = "common.rs"]
+mod common;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use ccgw::{
+    AgentEvent, AgentId, RestCause, SessionEvent, SignIn, SignedInBy, SupervisedAgent, Supervision,
+};
+use ccgw_sim::{Config, Simulator};
+use common::{client_for, secs};
+
+const AGENTS: u32 = 200;
+const FIRST: u32 = 101;
+/// Longest wait for one item of a session.
+const ITEM_WAIT: Duration = Duration::from_secs(30);
+
+/// Items seen, as `Debug` text: checked for secrets at the end.
+#[derive(Default)]
+struct Seen(String);
+
+impl Seen {
+    /// The next item of `session` that is not an event other than the ones asked for.
+    async fn next(&mut self, session: &mut SupervisedAgent) -> SessionEvent {
+        loop {
+            let item = tokio::time::timeout(ITEM_WAIT, session.next())
+                .await
+                .unwrap_or_else(|_| panic!("agent {}: nothing for {ITEM_WAIT:?}", session.id()))
+                .unwrap_or_else(|| panic!("agent {}: the session ended", session.id()));
+            let _ = writeln!(self.0, "{item:?}");
+            match item {
+                // Sign-in and state events of the gateway: not what the test waits for.
+                SessionEvent::Event(AgentEvent::Other { .. }) => {}
+                SessionEvent::GaveUp(e) => panic!("agent {}: gave up: {e}", session.id()),
+                item => return item,
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
+    let sim = Simulator::start(Config {
+        agents: (FIRST..FIRST + AGENTS)
+            .map(ccgw_sim::AgentConfig::numbered)
+            .collect(),
+        nodes: 2,
+        affinity_cookie: "lb-affinity".to_owned(),
+        switchover: Duration::from_secs(1),
+        poll_hold: Duration::from_millis(500),
+        ..Config::default()
+    })
+    .await
+    .expect("sim");
+    let handle = sim.handle();
+    let client = client_for(&sim);
+    let supervision =
+        Supervision::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
+    let mut sessions: Vec<SupervisedAgent> = (FIRST..FIRST + AGENTS)
+        .map(|id| {
+            let id = AgentId::new(id).expect("in range");
+            SupervisedAgent::start(&client, id, SignIn::new(format!("pw{id}")), supervision)
+        })
+        .collect();
+    let mut seen = Seen::default();
+    let mut guids = Vec::new();
+    for session in &mut sessions {
+        let item = seen.next(session).await;
+        assert!(
+            matches!(
+                item,
+                SessionEvent::SignedIn {
+                    by: SignedInBy::SignIn
+                }
+            ),
+            "{item:?}"
+        );
+        guids.extend(handle.current_guid(session.id().get()));
+    }
+    let on_node = |node| {
+        (FIRST..FIRST + AGENTS)
+            .filter(|&id| handle.node_of(id) == Some(node))
+            .count()
+    };
+    assert_eq!(on_node(0) + on_node(1), AGENTS as usize);
+    assert!(
+        on_node(0) >= 50 && on_node(1) >= 50,
+        "sign-ins without a cookie are spread over both nodes: {} and {}",
+        on_node(0),
+        on_node(1)
+    );
+
+    // Every session's calls and polls go to its own node: the cookie is replayed. (A
+    // node answers another node's Guid with 000-003, which would lose the session.)
+    for session in &sessions {
+        let agent = session.agent().expect("signed in");
+        agent
+            .rest(secs(600), RestCause::from(1u8))
+            .await
+            .expect("rest");
+    }
+    for session in &mut sessions {
+        let item = seen.next(session).await;
+        assert!(
+            matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. })),
+            "agent {}: {item:?}",
+            session.id()
+        );
+    }
+
+    let on_first: Vec<bool> = sessions
+        .iter()
+        .map(|s| handle.node_of(s.id().get()) == Some(0))
+        .collect();
+    assert!(handle.set_node_down(0, true));
+    for (session, _) in sessions.iter_mut().zip(&on_first).filter(|(_, on)| **on) {
+        let lost = seen.next(session).await;
+        assert!(matches!(lost, SessionEvent::Lost(_)), "{lost:?}");
+        let back = seen.next(session).await;
+        assert!(matches!(back, SessionEvent::Recovered { .. }), "{back:?}");
+        guids.extend(handle.current_guid(session.id().get()));
+    }
+    assert_eq!(on_node(1), AGENTS as usize, "every session is on node 1");
+    let stats = handle.stats();
+    assert_eq!(
+        stats.failovers,
+        on_first.iter().filter(|on| **on).count() as u64
+    );
+    assert!(
+        stats.switch_over_answers > 0,
+        "node 0 was answered as switching over"
+    );
+
+    // Events flow again: the recovered sessions (idle after their new sign-in) rest,
+    // the others (still resting, never interrupted) cancel their rest.
+    for (session, moved) in sessions.iter().zip(&on_first) {
+        let agent = session.agent().expect("signed in");
+        if *moved {
+            agent
+                .rest(secs(600), RestCause::from(1u8))
+                .await
+                .expect("rest");
+        } else {
+            agent.cancel_rest().await.expect("cancel rest");
+        }
+    }
+    for (session, moved) in sessions.iter_mut().zip(&on_first) {
+        let item = seen.next(session).await;
+        let expected = if *moved {
+            matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. }))
+        } else {
+            matches!(item, SessionEvent::Event(AgentEvent::RestCancelled))
+        };
+        assert!(
+            expected,
+            "agent {} (moved: {moved}): {item:?}",
+            session.id()
+        );
+    }
+
+    assert!(handle.set_node_down(0, false), "node 0 comes back");
+    for session in sessions {
+        session.sign_out().await.expect("signed out");
+    }
+    let signed_in = (FIRST..FIRST + AGENTS)
+        .filter(|&id| handle.agent_state(id).is_some())
+        .count();
+    assert_eq!(signed_in, 0, "agents left signed in");
+
+    let logs = ccgw_tests::logs::captured();
+    let cookies: Vec<String> = (0..2)
+        .map(|n| handle.affinity_cookie(n).expect("a cluster"))
+        .collect();
+    for cookie in &cookies {
+        let value = cookie.split_once('=').expect("name=value").1;
+        assert!(!seen.0.contains(value), "a cookie in the session items");
+        assert!(!logs.contains(value), "a cookie in the logs");
+    }
+    assert_eq!(
+        guids.len(),
+        AGENTS as usize + on_first.iter().filter(|on| **on).count()
+    );
+    for guid in &guids {
+        assert!(
+            !seen.0.contains(guid.as_str()),
+            "a Guid in the session items"
+        );
+        assert!(!logs.contains(guid.as_str()), "a Guid in the logs");
+    }
+    sim.shutdown().await;
+}
