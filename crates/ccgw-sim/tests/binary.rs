@@ -124,3 +124,95 @@ fn an_address_in_use_names_the_setting_to_change() {
     );
     assert_eq!(err.matches("in use").count(), 1, "said once: {err}");
 }
+
+/// `--nodes`, `--affinity-cookie`, `--switchover-ms` and the node-down fault, from the
+/// command line: the sign-in answer sets the named cookie, and once the agent's node
+/// goes down a call with its cookie goes straight to the other node (`100-006`), never
+/// answered as switching over.
+#[test]
+fn a_cluster_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("ccgw-sim-cluster-{}", std::process::id()));
+    let mut sim = ccgw_tests::Child(
+        Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+                "--nodes",
+                "2",
+                "--affinity-cookie",
+                "flagged",
+                "--switchover-ms",
+                "0",
+                "--faults",
+                "node-down-every-ms=1000,node-down-for-ms=1000",
+                "--cert-dir",
+            ])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let stdout = sim.0.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a JSON line")
+        .expect("readable");
+    let start: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    let (url, ca) = (
+        start["base_url"].as_str().expect("base_url").to_owned(),
+        start["ca_file"].as_str().expect("ca_file").to_owned(),
+    );
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["--silent", "--show-error", "--max-time", "10", "--include"])
+            .args(["--cacert", &ca])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let header = |answer: &str, name: &str| {
+        answer
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(name))
+            .map(|l| l[name.len()..].trim().to_owned())
+    };
+    let signed_in = curl(&[
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        r#"{"password":"pw101"}"#,
+        &format!("{url}/agentgateway/resource/onlineagent/101"),
+    ]);
+    let cookie = header(&signed_in, "set-cookie:").expect("a sticky cookie");
+    assert!(cookie.starts_with("flagged="), "{cookie}");
+    let cookie = cookie.split(';').next().expect("name=value").to_owned();
+    let guid = header(&signed_in, "set-guid:")
+        .and_then(|v| v.strip_prefix("JSESSIONID=").map(str::to_owned))
+        .expect("a Guid");
+    let started = Instant::now();
+    loop {
+        let answer = curl(&[
+            "-H",
+            &format!("Guid: {guid}"),
+            "-H",
+            &format!("Cookie: {cookie}"),
+            &format!("{url}/agentgateway/resource/onlineagent/101/agentstatus"),
+        ]);
+        assert!(!answer.contains("000-004"), "switch-over of 0 ms: {answer}");
+        if answer.contains(r#""retcode":"100-006""#) {
+            break;
+        }
+        assert!(answer.contains(r#""retcode":"0""#), "{answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the agent's node never went down"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
