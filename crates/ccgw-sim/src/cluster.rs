@@ -118,7 +118,7 @@ impl Nodes {
     }
 
     /// The node a `Cookie` header names, if any.
-    fn from_cookie_header(&self, name: &str, header: &str) -> Option<usize> {
+    fn node_in_cookie_header(&self, name: &str, header: &str) -> Option<usize> {
         header
             .split(';')
             .filter_map(|pair| pair.trim().split_once('='))
@@ -145,7 +145,7 @@ pub(crate) async fn front(
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|header| nodes.from_cookie_header(name, header));
+        .find_map(|header| nodes.node_in_cookie_header(name, header));
     let switchover_ms = u64::try_from(gw.config.switchover.as_millis()).unwrap_or(u64::MAX);
     let node = match nodes.route(cookie, gw.clock.now_ms(), switchover_ms) {
         Route::Node(node) => node,
