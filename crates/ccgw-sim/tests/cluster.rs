@@ -174,11 +174,20 @@ async fn the_node_down_fault_takes_nodes_down_in_turn() {
         handle.stats().failovers > 0
     })
     .await;
-    let signed_in = (101..=110)
-        .filter(|&a| handle.agent_state(a).is_some())
-        .count();
+    let signed_in = || {
+        (101..=110)
+            .filter(|&a| handle.agent_state(a).is_some())
+            .count()
+    };
     assert!(
-        signed_in < 10,
+        signed_in() < 10,
         "the sessions of the node that went down ended"
     );
+    // The first node comes back after 300 ms, and the other one goes down 300 ms later;
+    // a node kept down longer (the default 10 s) would hold the second one up.
+    ccgw_tests::wait_until_within(Duration::from_secs(5), "the other node went down", || {
+        signed_in() == 0
+    })
+    .await;
+    assert_eq!(handle.stats().failovers, 10);
 }
