@@ -34,6 +34,12 @@ pub(crate) const CARGO_SEMVER_CHECKS: CargoTool = CargoTool {
     version: "0.51.0",
 };
 
+/// Mutation testing (`cargo xtask mutants`).
+pub(crate) const CARGO_MUTANTS: CargoTool = CargoTool {
+    name: "cargo-mutants",
+    version: "27.1.0",
+};
+
 /// Where pinned cargo tools are installed (`bin/` inside).
 pub(crate) fn cargo_tools_root(root: &Path) -> PathBuf {
     root.join("target/xtask-tools/cargo")

@@ -15,6 +15,7 @@ mod consumers;
 mod fuzz;
 mod generators;
 mod installs;
+mod mutants;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -86,6 +87,26 @@ enum Cmd {
         #[arg(long)]
         quick: bool,
     },
+    /// Mutation testing (cargo-mutants, pinned, installed on first use) of the
+    /// hand-written code of ccgw and ccgw-client: how many changed programs the tests
+    /// notice. Settings in .cargo/mutants.toml; results in target/mutants/mutants.out/.
+    Mutants {
+        /// Run the K-th of N shards only, e.g. `--shard 0/8`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+        /// Only the mutants in this file (repeatable), e.g. `--file crates/ccgw/src/values.rs`.
+        #[arg(long, value_name = "PATH")]
+        file: Vec<String>,
+        /// Only the mutants on lines this unified diff changes.
+        #[arg(long, value_name = "DIFF")]
+        in_diff: Option<PathBuf>,
+        /// Mutants built and tested at once (each needs its own build directory).
+        #[arg(long, value_name = "N")]
+        jobs: Option<u32>,
+        /// List the mutants without testing them.
+        #[arg(long)]
+        list: bool,
+    },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
     /// The soak under faults (`tests/e2e/soak/`), longer than the test command gives it:
@@ -137,6 +158,22 @@ fn main() -> ExitCode {
         Cmd::Bench { quick } => bench::bench(&root, quick),
         Cmd::Fuzz { seconds, target } => fuzz::fuzz(&root, seconds, target.as_deref()),
         Cmd::Schemathesis => tools::schemathesis(&root),
+        Cmd::Mutants {
+            shard,
+            file,
+            in_diff,
+            jobs,
+            list,
+        } => mutants::mutants(
+            &root,
+            &mutants::Selection {
+                shard,
+                files: file,
+                in_diff,
+                jobs,
+                list,
+            },
+        ),
         Cmd::Soak {
             minutes,
             agents,
@@ -446,6 +483,10 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
         Step {
             name: "fuzz targets (cargo-fuzz, nightly, 10 s each)",
             run: Box::new(|root| fuzz::fuzz(root, 10, None)),
+        },
+        Step {
+            name: "mutation testing of the lines changed against main (cargo-mutants --in-diff; skipped on main)",
+            run: Box::new(mutants::mutants_of_the_change),
         },
         cargo_step(
             "docs (cargo doc, warnings denied)",
