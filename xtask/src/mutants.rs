@@ -70,7 +70,9 @@ pub(crate) fn mutants(root: &Path, selection: &Selection) -> Result<()> {
     let missed = std::fs::read_to_string(root.join(OUTPUT).join("mutants.out/missed.txt"))
         .unwrap_or_default();
     if !missed.trim().is_empty() {
-        eprintln!("missed (add a test that notices, or an exclusion with its reason in .cargo/mutants.toml):\n{missed}");
+        eprintln!(
+            "missed (add a test that notices, or an exclusion with its reason in .cargo/mutants.toml):\n{missed}"
+        );
     }
     // 0: every mutant caught; 2: some missed; 3: some timed out (cargo-mutants' codes).
     match status.code() {
@@ -133,8 +135,8 @@ impl Tally {
     fn read(path: &Path) -> Result<Tally> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let outcomes: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+        let outcomes: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
         let count = |key: &str| outcomes[key].as_u64().unwrap_or(0);
         Ok(Tally {
             caught: count("caught"),

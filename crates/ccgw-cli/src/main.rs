@@ -259,6 +259,7 @@ async fn run(command: Command) -> Result<(), Failure> {
                 &handle
                     .current_guid()
                     .ok_or_else(|| Failure::Other("the sign-in gave no Guid".into()))?,
+                handle.affinity().as_ref(),
             )?;
             let how = match by {
                 SignedInBy::TakeOver => " (an existing session was taken over)",
@@ -498,6 +499,9 @@ fn agent_handle(args: &AgentArgs) -> Result<(ccgw::Agent, secrets::GuidSource), 
     let (client, id) = connect(args)?;
     let source = secrets::GuidSource::find(&args.guid_file, id)?;
     let agent = client.agent(id, source.guid().clone());
+    if let Some(affinity) = source.affinity() {
+        agent.set_affinity(affinity);
+    }
     Ok((agent, source))
 }
 

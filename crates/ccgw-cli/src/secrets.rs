@@ -1,10 +1,13 @@
 //! The password and the Guid: from the environment, a file or a prompt — never from a
 //! command-line flag (other users can read those in the process list), never printed.
+//! The Guid file's first line is the Guid; a second line, when the gateway is a cluster
+//! behind a load balancer, is the session's affinity (the load balancer's cookies), as
+//! secret as the Guid.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
-use ccgw::{AgentId, Guid};
+use ccgw::{Affinity, AgentId, Guid};
 use zeroize::Zeroizing;
 
 use crate::failure::Failure;
@@ -55,8 +58,12 @@ pub(crate) fn guid_path(explicit: &Option<PathBuf>, agent: AgentId) -> Result<Pa
     Ok(dir.join(format!("agent-{agent}.guid")))
 }
 
-/// Writes the Guid to `file`, readable by its owner only.
-pub(crate) fn store_guid(file: &Path, guid: &Guid) -> Result<(), Failure> {
+/// Writes the Guid (and the affinity, if any) to `file`, readable by its owner only.
+pub(crate) fn store_guid(
+    file: &Path,
+    guid: &Guid,
+    affinity: Option<&Affinity>,
+) -> Result<(), Failure> {
     use std::io::Write as _;
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)
@@ -75,7 +82,12 @@ pub(crate) fn store_guid(file: &Path, guid: &Guid) -> Result<(), Failure> {
             file.display()
         ))
     })?;
-    writeln!(out, "{}", guid.expose_secret()).map_err(|e| {
+    let text = match affinity {
+        Some(affinity) => format!("{}\n{}\n", guid.expose_secret(), affinity.expose_secret()),
+        None => format!("{}\n", guid.expose_secret()),
+    };
+    let text = Zeroizing::new(text);
+    out.write_all(text.as_bytes()).map_err(|e| {
         Failure::Other(format!(
             "cannot write the Guid file {}: {e}",
             file.display()
@@ -86,7 +98,21 @@ pub(crate) fn store_guid(file: &Path, guid: &Guid) -> Result<(), Failure> {
 /// Where this command's Guid came from, to keep a rotated Guid for the next command.
 pub(crate) struct GuidSource {
     guid: Guid,
+    affinity: Option<Affinity>,
     file: Option<PathBuf>,
+}
+
+/// The Guid file's text: the Guid, and the affinity on a second line if any.
+fn read_guid_file(file: &Path, text: &str) -> Result<(Guid, Option<Affinity>), Failure> {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let guid = Guid::new(lines.next().unwrap_or_default())
+        .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
+    let affinity = lines
+        .next()
+        .map(Affinity::new)
+        .transpose()
+        .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
+    Ok((guid, affinity))
 }
 
 impl GuidSource {
@@ -94,7 +120,11 @@ impl GuidSource {
     pub(crate) fn find(explicit: &Option<PathBuf>, agent: AgentId) -> Result<Self, Failure> {
         if let Ok(text) = std::env::var("CCGW_GUID") {
             let guid = Guid::new(text).map_err(|e| Failure::Input(format!("CCGW_GUID: {e}")))?;
-            return Ok(Self { guid, file: None });
+            return Ok(Self {
+                guid,
+                affinity: None,
+                file: None,
+            });
         }
         let file = guid_path(explicit, agent)?;
         let text = std::fs::read_to_string(&file).map_err(|_| {
@@ -103,10 +133,10 @@ impl GuidSource {
                 file.display()
             ))
         })?;
-        let guid = Guid::new(text.trim())
-            .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
+        let (guid, affinity) = read_guid_file(&file, &text)?;
         Ok(Self {
             guid,
+            affinity,
             file: Some(file),
         })
     }
@@ -115,13 +145,21 @@ impl GuidSource {
         &self.guid
     }
 
+    pub(crate) fn affinity(&self) -> Option<&Affinity> {
+        self.affinity.as_ref()
+    }
+
     /// Keeps the agent's newest Guid (dynamic authentication rotates it) for next time;
     /// writes the file only when the Guid changed since it was last read or written.
     pub(crate) fn save(&mut self, agent: &ccgw::Agent) -> Result<(), Failure> {
         match (&self.file, agent.current_guid()) {
-            (Some(file), Some(current)) if current != self.guid => {
-                store_guid(file, &current)?;
+            (Some(file), Some(current))
+                if current != self.guid || agent.affinity() != self.affinity =>
+            {
+                let affinity = agent.affinity();
+                store_guid(file, &current, affinity.as_ref())?;
                 self.guid = current;
+                self.affinity = affinity;
                 Ok(())
             }
             _ => Ok(()),
@@ -144,7 +182,8 @@ impl GuidSource {
         }
         let on_disk = std::fs::read_to_string(file)
             .ok()
-            .and_then(|text| Guid::new(text.trim()).ok());
+            .and_then(|text| read_guid_file(file, &text).ok())
+            .map(|(guid, _)| guid);
         if let Some(guid) = on_disk.filter(|g| *g != self.guid) {
             tracing::info!(
                 agent_id = agent.id().get(),

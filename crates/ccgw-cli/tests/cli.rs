@@ -2,109 +2,13 @@
 //! each error class with its exit code, secrets kept out of every output, `--help`
 //! snapshots.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::Duration;
 
 use assert_cmd::Command;
-use ccgw_sim::{AuthMode, Config, Simulator};
-
-const PASSWORD: &str = "pw101";
-
-struct Env {
-    sim: Simulator,
-    dir: PathBuf,
-    ca_file: PathBuf,
-}
-
-impl Env {
-    async fn start() -> Env {
-        Env::start_with(Config {
-            poll_hold: Duration::from_millis(300),
-            ..Config::default()
-        })
-        .await
-    }
-
-    async fn start_with(config: Config) -> Env {
-        let dir =
-            std::env::temp_dir().join(format!("ccgw-cli-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let sim = Simulator::start(config).await.expect("simulator");
-        let ca_file = dir.join("ca.pem");
-        std::fs::write(&ca_file, sim.ca_pem().expect("CA")).expect("CA file");
-        Env { sim, dir, ca_file }
-    }
-
-    /// `ccgw -vvv <args>` with the gateway settings in the environment.
-    fn ccgw(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("ccgw").expect("binary built");
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CCGW_URL", self.sim.base_url())
-            .env("CCGW_CA_FILE", &self.ca_file)
-            .env("CCGW_STATE_DIR", &self.dir)
-            .env("CCGW_PASSWORD", PASSWORD)
-            .timeout(Duration::from_secs(60))
-            .arg("-vvv")
-            .args(args);
-        cmd
-    }
-
-    /// `ccgw -v <args>` as a process of its own, output piped.
-    fn spawn(&self, args: &[&str]) -> std::process::Child {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("ccgw"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CCGW_URL", self.sim.base_url())
-            .env("CCGW_CA_FILE", &self.ca_file)
-            .env("CCGW_STATE_DIR", &self.dir)
-            .arg("-v")
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("ccgw starts")
-    }
-
-    fn guid_file(&self, agent: u32) -> PathBuf {
-        self.dir.join(format!("agent-{agent}.guid"))
-    }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Runs `cmd`, asserts its exit code, and that no secret is in its output; returns
-/// (stdout, stderr).
-fn run(mut cmd: Command, code: i32, secrets: &[&str]) -> (String, String) {
-    let out = cmd.output().expect("ccgw runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        assert!(
-            !stdout.contains(secret) && !stderr.contains(secret),
-            "a secret leaked into the output"
-        );
-    }
-    (stdout, stderr)
-}
-
-fn read_guid(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .expect("Guid file")
-        .trim()
-        .to_owned()
-}
+use ccgw_sim::{AuthMode, Config};
+use common::{Env, PASSWORD, read_guid, run};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_workflow_without_leaking_secrets() {
@@ -522,44 +426,4 @@ fn help_texts() {
         let name = format!("help_{}", sub.unwrap_or("ccgw").replace('-', "_"));
         insta::assert_snapshot!(name, String::from_utf8_lossy(&out.stdout));
     }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_configuration_file_names_the_gateway_and_is_checked() {
-    let env = Env::start().await;
-    let config = env.dir.join("ccgw.toml");
-    let with_config = |args: &[&str]| {
-        let mut cmd = env.ccgw(args);
-        cmd.env_remove("CCGW_URL")
-            .env_remove("CCGW_CA_FILE")
-            .arg("--config")
-            .arg(&config);
-        cmd
-    };
-    let gateway = format!(
-        "url = \"{}\"\nca_file = \"{}\"\nsystem_roots = false\n",
-        env.sim.base_url(),
-        env.ca_file.display()
-    );
-    std::fs::write(&config, &gateway).expect("config written");
-    run(with_config(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
-    assert_eq!(env.sim.handle().agent_state(101), Some(4));
-    let guid = read_guid(&env.guid_file(101));
-    run(with_config(&["sign-out", "--agent", "101"]), 0, &[&guid]);
-    assert_eq!(env.sim.handle().agent_state(101), None);
-
-    // Checked like the library's builder: the setting at fault is named.
-    std::fs::write(&config, format!("{gateway}poll_timeout = \"5s\"\n")).expect("written");
-    let (_, err) = run(with_config(&["sign-in", "--agent", "101"]), 2, &[PASSWORD]);
-    assert!(
-        err.contains("poll_timeout (5s)") && err.contains("poll_hold (10s)"),
-        "{err}"
-    );
-    std::fs::write(&config, "request_timeout = \"5s\"\n").expect("written");
-    let (_, err) = run(with_config(&["status", "--agent", "101"]), 2, &[]);
-    assert!(
-        err.contains("no gateway URL") && err.contains("--url"),
-        "{err}"
-    );
-    assert_eq!(env.sim.handle().agent_state(101), None);
 }

@@ -170,6 +170,22 @@ impl Session {
             .is_some()
     }
 
+    /// The `Cookie` header value this session sends (`a=1; b=2`), for callers that keep
+    /// a session between runs. A secret like the Guid.
+    pub fn cookie_text(&self) -> Option<String> {
+        self.cookie_header()
+            .and_then(|v| v.to_str().ok().map(str::to_owned))
+    }
+
+    /// Restores cookies kept from [`cookie_text`](Self::cookie_text) (`a=1; b=2`); pairs
+    /// that are not `name=value` are ignored.
+    pub fn set_cookie_text(&self, text: &str) {
+        let mut cookies = self.cookies.write().unwrap_or_else(PoisonError::into_inner);
+        for pair in text.split(';') {
+            cookies.set(pair.trim().as_bytes());
+        }
+    }
+
     /// Keeps the cookies of `Set-Cookie` values (attributes ignored).
     fn keep_cookies<'a>(&self, set_cookies: impl Iterator<Item = &'a HeaderValue>) {
         let mut set_cookies = set_cookies.peekable();

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 use crate::client::{GatewayClient, classify_body_error, classify_transport, read_excerpt};
 use crate::error::{Error, ErrorChain, RetCode};
 use crate::events::{AgentEvent, EventStream, PumpSlot};
-use crate::guid::Guid;
+use crate::guid::{Affinity, Guid};
 use crate::redact;
 use crate::signin::{IfSignedIn, SignIn};
 pub use crate::state::{AgentState, AgentStatus};
@@ -260,6 +260,22 @@ impl Agent {
     /// callers that keep it between runs. `None` after sign-out.
     pub fn current_guid(&self) -> Option<Guid> {
         self.session.guid_text().and_then(|g| Guid::new(g).ok())
+    }
+
+    /// The session's load-balancer affinity (the cookies its answers set), for callers
+    /// that keep a session between runs with its Guid; `None` when the gateway set no
+    /// cookie (a single gateway) or after sign-out.
+    pub fn affinity(&self) -> Option<Affinity> {
+        self.session
+            .cookie_text()
+            .and_then(|text| Affinity::new(text).ok())
+    }
+
+    /// Restores an affinity kept from [`affinity`](Self::affinity) (with
+    /// [`GatewayClient::agent`] for the Guid): the next calls go to the node that holds
+    /// the session.
+    pub fn set_affinity(&self, affinity: &Affinity) {
+        self.session.set_cookie_text(affinity.expose_secret());
     }
 
     fn wire_id(&self) -> i32 {

@@ -84,6 +84,64 @@ impl fmt::Display for Guid {
     }
 }
 
+/// A session's load-balancer affinity: the cookies (`name=value; …`) its sign-in answer
+/// set, which send every call of the session to the gateway node that holds it. A secret
+/// like the [`Guid`]: `Debug` and `Display` print `<redacted>`. Only needed to keep a
+/// session between runs ([`Agent::affinity`](crate::Agent::affinity),
+/// [`Agent::set_affinity`](crate::Agent::set_affinity)); sessions keep it by themselves.
+///
+/// ```
+/// let affinity = ccgw::Affinity::new("huaweielbsession=n1-0f3a")?;
+/// assert_eq!(format!("{affinity} {affinity:?}"), "<redacted> Affinity(<redacted>)");
+/// assert!(ccgw::Affinity::new("a=1\r\nX-Injected: 1").is_err());
+/// # Ok::<(), ccgw::InvalidAffinity>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Affinity(Zeroizing<String>);
+
+impl Affinity {
+    /// Checks and takes `value`, a `Cookie` header value (`a=1; b=2`): printable ASCII,
+    /// every part `name=value`.
+    pub fn new(value: impl Into<String>) -> Result<Self, InvalidAffinity> {
+        let value = Zeroizing::new(value.into());
+        let text = value.trim();
+        let printable = text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        let pairs = text.split(';').all(|pair| {
+            pair.trim()
+                .split_once('=')
+                .is_some_and(|(n, _)| !n.trim().is_empty())
+        });
+        if text.is_empty() || !printable || !pairs {
+            return Err(InvalidAffinity);
+        }
+        Ok(Self(Zeroizing::new(text.to_owned())))
+    }
+
+    /// The secret value, for keeping it. Do not log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a text is not an [`Affinity`] (the text itself is not repeated: it is a secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid load-balancer affinity: not a Cookie header value (name=value pairs of printable ASCII, separated by `;`)"
+)]
+pub struct InvalidAffinity;
+
+impl fmt::Debug for Affinity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Affinity(<redacted>)")
+    }
+}
+
+impl fmt::Display for Affinity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

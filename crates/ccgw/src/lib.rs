@@ -28,7 +28,7 @@ pub use config::{Config, parse_duration};
 pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
 pub use error::{Disposition, Error, ErrorChain, RetCode};
 pub use events::{AgentEvent, EVENT_BACKOFF_MAX, EVENT_BUFFER, EventStream};
-pub use guid::{Guid, InvalidGuid};
+pub use guid::{Affinity, Guid, InvalidAffinity, InvalidGuid};
 pub use signin::{IfSignedIn, InitialState, SignIn};
 pub use supervisor::{LostBecause, SessionEvent, SupervisedAgent, Supervision};
 pub use values::{
