@@ -87,7 +87,7 @@ pub struct Config {
     /// `i` issues `N + i`).
     pub node: u8,
     /// Gateway nodes behind one load-balancer front (default 1: a single gateway); see
-    /// the crate's cluster notes ([`SimHandle::node_down`](crate::SimHandle::node_down)).
+    /// the crate README's cluster notes ([`SimHandle::set_node_down`](crate::SimHandle::set_node_down)).
     pub nodes: u8,
     /// Name of the load balancer's sticky cookie, set on sign-in answers in a cluster
     /// (default `huaweielbsession`, Huawei's ELB cookie).
