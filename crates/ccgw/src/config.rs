@@ -416,6 +416,74 @@ mod tests {
     }
 
     #[test]
+    fn load_reads_the_file_then_the_process_variables() {
+        let dir = std::env::temp_dir().join(format!("ccgw-config-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("load.toml");
+        std::fs::write(
+            &file,
+            "url = \"https://file.example\"\nresponse_limit = 4321\n",
+        )
+        .expect("written");
+        // Whatever CCGW_* variables this process has, `load` is the file plus them.
+        let loaded = Config::load(Some(&file)).expect("read");
+        let expected = Config::load_with(Some(&file), |n| std::env::var(n).ok()).expect("read");
+        assert_eq!(loaded, expected);
+        assert_ne!(loaded, Config::default());
+    }
+
+    #[test]
+    fn flags_read_both_ways() {
+        for (text, value) in [
+            ("0", false),
+            ("off", false),
+            ("false", false),
+            ("1", true),
+            ("yes", true),
+        ] {
+            let config = Config::load_with(None, |n| {
+                (n == "CCGW_SYSTEM_ROOTS" || n == "CCGW_ALLOW_HTTP").then(|| text.to_owned())
+            })
+            .expect("a flag");
+            assert_eq!(
+                (config.system_roots, config.allow_http),
+                (value, value),
+                "{text}"
+            );
+        }
+        let wrong = Config::load_with(None, |n| (n == "CCGW_ALLOW_HTTP").then(|| "maybe".into()))
+            .expect_err("not a flag");
+        assert!(
+            wrong.to_string().contains("CCGW_ALLOW_HTTP=\"maybe\""),
+            "{wrong}"
+        );
+    }
+
+    #[test]
+    fn a_backoff_range_upside_down_is_refused() {
+        let read = |min: &str, max: &str| {
+            Config::from_toml(&format!(
+                "url = \"https://gw.example\"\nbackoff_min = \"{min}\"\nbackoff_max = \"{max}\"\n"
+            ))
+            .expect("well-formed")
+        };
+        let refused = read("10s", "5s")
+            .client_builder()
+            .map(drop)
+            .expect_err("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("backoff_min (10s) must not be longer than backoff_max (5s)"),
+            "{refused}"
+        );
+        read("5s", "5s")
+            .client_builder()
+            .map(drop)
+            .expect("a fixed pause is fine");
+    }
+
+    #[test]
     fn written_back_durations_read_the_same() {
         let config = Config {
             poll_timeout: Duration::from_millis(1500),
