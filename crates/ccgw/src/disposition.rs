@@ -82,3 +82,19 @@ impl fmt::Display for Disposition {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What people read for each disposition (the command line prints the advice with
+    /// every error), pinned: a change to it is a change to the snapshot.
+    #[test]
+    fn names_and_advice_as_people_read_them() {
+        let table: String = Disposition::ALL
+            .iter()
+            .map(|d| format!("{d} ({}): {}\n", d.name(), d.advice()))
+            .collect();
+        insta::assert_snapshot!(table);
+    }
+}

@@ -154,9 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn an_affinity_is_a_cookie_header_value() {
+        assert!(Affinity::new("a=1; b=2").is_ok());
+        for bad in ["", "  ", "novalue", "=1", "a=1;;b=2", "a=1\r\nX: 1", "a=ü"] {
+            assert_eq!(Affinity::new(bad), Err(InvalidAffinity), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn never_printed() {
         let guid = Guid::new("SENTINEL-SECRET").expect("valid");
         let shown = format!("{guid} {guid:?} {guid:#?} {:?}", Some(&guid));
         assert!(!shown.contains("SENTINEL"), "{shown}");
+        assert_eq!(format!("{guid} {guid:?}"), "<redacted> Guid(<redacted>)");
+        let affinity = Affinity::new("lb=SENTINEL-COOKIE").expect("valid");
+        assert_eq!(
+            format!("{affinity} {affinity:?}"),
+            "<redacted> Affinity(<redacted>)"
+        );
+        assert_eq!(affinity.expose_secret(), "lb=SENTINEL-COOKIE");
     }
 }
