@@ -220,3 +220,39 @@ impl SignIn {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_settings_but_not_the_password() {
+        let shown = format!("{:?}", SignIn::new("SENTINEL-PW").phone("40038"));
+        assert!(shown.starts_with("SignIn {"), "{shown}");
+        assert!(shown.contains(r#"password: "<redacted>""#), "{shown}");
+        assert!(shown.contains(r#"phone: Some("40038")"#), "{shown}");
+        assert!(!shown.contains("SENTINEL"), "{shown}");
+    }
+
+    /// The documented maxima (password 32, phone number 24 characters) are allowed, one
+    /// more is refused before anything is sent.
+    #[test]
+    fn lengths_up_to_the_maximum() {
+        assert!(SignIn::new("p".repeat(32)).to_generated().is_ok());
+        let long = SignIn::new("p".repeat(33))
+            .to_generated()
+            .expect_err("too long");
+        assert!(long.to_string().contains("password"), "{long}");
+        assert!(
+            SignIn::new("pw")
+                .phone("4".repeat(24))
+                .to_generated()
+                .is_ok()
+        );
+        let long = SignIn::new("pw")
+            .phone("4".repeat(25))
+            .to_generated()
+            .expect_err("too long");
+        assert!(long.to_string().contains("phone number"), "{long}");
+    }
+}

@@ -84,3 +84,18 @@ pub struct AgentStatus {
     /// Whether the agent is in a call.
     pub in_call: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_read_back_as_sent() {
+        for code in [0, 1, 2, 3, 4, 5, 7, 8, 9, 42] {
+            assert_eq!(AgentState::from_code(code).code(), code);
+        }
+        // 6 is the gateway's other number for idle.
+        assert_eq!(AgentState::from_code(6), AgentState::Idle);
+        assert_eq!(AgentState::from_code(8), AgentState::Rest);
+    }
+}
