@@ -94,6 +94,15 @@ mod tests {
         for code in [0, 1, 2, 3, 4, 5, 7, 8, 9, 42] {
             assert_eq!(AgentState::from_code(code).code(), code);
         }
+        let names: Vec<String> = [0, 1, 2, 3, 4, 5, 7, 8, 9, 42]
+            .into_iter()
+            .map(|code| format!("{code} {}", AgentState::from_code(code).name()))
+            .collect();
+        assert_eq!(
+            names.join(", "),
+            "0 unknown, 1 signed in, 2 signed out, 3 busy, 4 idle, 5 wrap-up, 7 talking, \
+             8 rest, 9 pre-rest, 42 unlisted state"
+        );
         // 6 is the gateway's other number for idle.
         assert_eq!(AgentState::from_code(6), AgentState::Idle);
         assert_eq!(AgentState::from_code(8), AgentState::Rest);

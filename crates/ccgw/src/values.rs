@@ -324,6 +324,7 @@ mod tests {
             e.to_string(),
             "invalid agent id 100: must be within 101..=59999"
         );
+        assert_eq!((e.field(), e.value()), ("agent id", "100"));
         let e = RestDuration::from_secs(0).expect_err("out of range");
         assert_eq!(
             e.to_string(),
