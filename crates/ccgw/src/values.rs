@@ -318,6 +318,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn conversions_keep_the_value() {
+        assert!(RestCause::NONE.is_none());
+        assert!(!RestCause::from(3u8).is_none());
+        let ten_minutes = RestDuration::from_secs(600).expect("in range");
+        assert_eq!(Duration::from(ten_minutes), Duration::from_secs(600));
+    }
+
+    #[test]
     fn errors_name_field_value_and_range() {
         let e = AgentId::new(100).expect_err("out of range");
         assert_eq!(
