@@ -115,6 +115,8 @@ fn faults(seed: u64) -> Faults {
         delay_max: Duration::from_millis(400),
         switch_over: 0.01,
         repeated_call: 0.01,
+        // One gateway: no node goes down.
+        ..Faults::default()
     }
 }
 
