@@ -157,10 +157,6 @@ impl std::fmt::Display for Tally {
         )?;
         if viable > 0 {
             // Timeouts count as not caught: a test that hangs is not a test that fails.
-            #[allow(
-                clippy::cast_precision_loss,
-                reason = "counts of mutants are far below 2^52"
-            )]
             let score = self.caught as f64 * 100.0 / viable as f64;
             write!(f, " — {score:.1} % of {viable} viable mutants caught")?;
         }

@@ -161,15 +161,6 @@ impl Session {
             .is_some()
     }
 
-    /// Whether the session holds a load balancer's cookie.
-    pub fn has_cookie(&self) -> bool {
-        self.cookies
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .header
-            .is_some()
-    }
-
     /// The `Cookie` header value this session sends (`a=1; b=2`), for callers that keep
     /// a session between runs. A secret like the Guid.
     pub fn cookie_text(&self) -> Option<String> {

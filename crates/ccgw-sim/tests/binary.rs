@@ -56,33 +56,28 @@ fn the_printed_curl_line_signs_an_agent_in() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Starts the binary on a free port with `--json` and `args`, its CA in a scratch
+/// directory named after `name`; returns it, the directory and its first JSON line.
+fn start_json(
+    name: &str,
+    args: &[&str],
+) -> (ccgw_tests::Child, std::path::PathBuf, serde_json::Value) {
+    let dir = std::env::temp_dir().join(format!("ccgw-sim-{name}-{}", std::process::id()));
+    let (sim, mut output) = ccgw_tests::Child::spawn(
+        Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
+            .args(["--listen", "127.0.0.1:0", "--json", "--cert-dir"])
+            .arg(&dir)
+            .args(args),
+    )
+    .expect("the binary starts");
+    let start = ccgw_tests::json_line(&mut output).expect("a JSON line");
+    (sim, dir, start)
+}
+
 #[test]
 fn faults_from_the_command_line_are_injected() {
-    let dir = std::env::temp_dir().join(format!("ccgw-sim-faults-{}", std::process::id()));
-    let mut sim = ccgw_tests::Child(
-        Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-                "--sign-in",
-                "101",
-                "--faults",
-                "switch-over=1",
-                "--cert-dir",
-            ])
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the binary starts"),
-    );
-    let stdout = sim.0.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .next()
-        .expect("a JSON line")
-        .expect("readable");
-    let start: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    let (_sim, dir, start) =
+        start_json("faults", &["--sign-in", "101", "--faults", "switch-over=1"]);
     let (url, ca, guid) = (
         start["base_url"].as_str().expect("base_url"),
         start["ca_file"].as_str().expect("ca_file"),
@@ -131,35 +126,19 @@ fn an_address_in_use_names_the_setting_to_change() {
 /// answered as switching over.
 #[test]
 fn a_cluster_from_the_command_line() {
-    let dir = std::env::temp_dir().join(format!("ccgw-sim-cluster-{}", std::process::id()));
-    let mut sim = ccgw_tests::Child(
-        Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-                "--nodes",
-                "2",
-                "--affinity-cookie",
-                "flagged",
-                "--switchover-ms",
-                "0",
-                "--faults",
-                "node-down-every-ms=1000,node-down-for-ms=1000",
-                "--cert-dir",
-            ])
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the binary starts"),
+    let (_sim, dir, start) = start_json(
+        "cluster",
+        &[
+            "--nodes",
+            "2",
+            "--affinity-cookie",
+            "flagged",
+            "--switchover-ms",
+            "0",
+            "--faults",
+            "node-down-every-ms=1000,node-down-for-ms=1000",
+        ],
     );
-    let stdout = sim.0.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .next()
-        .expect("a JSON line")
-        .expect("readable");
-    let start: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     let (url, ca) = (
         start["base_url"].as_str().expect("base_url").to_owned(),
         start["ca_file"].as_str().expect("ca_file").to_owned(),

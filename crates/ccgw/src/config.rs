@@ -149,19 +149,7 @@ impl Config {
 
     /// Reads a configuration file (TOML).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            config(
-                &format!("cannot read the configuration file {}", path.display()),
-                Some(Box::new(e)),
-            )
-        })?;
-        toml::from_str(&text).map_err(|e| {
-            config(
-                &format!("the configuration file {} is invalid: {e}", path.display()),
-                None,
-            )
-        })
+        Self::load_with(Some(path.as_ref()), |_| None)
     }
 
     /// The file (if any), then the process's `CCGW_*` variables over it.
@@ -192,16 +180,19 @@ impl Config {
                 })?
             }
         };
+        let mut variables = false;
         for &(key, variable, kind) in VARIABLES {
             let Some(text) = lookup(variable) else {
                 continue;
             };
             table.insert(key.to_owned(), from_variable(variable, &text, kind)?);
+            variables = true;
         }
-        let origin = file.map_or_else(
-            || "the CCGW_* variables".to_owned(),
-            |p| format!("{} with the CCGW_* variables", p.display()),
-        );
+        let origin = match (file, variables) {
+            (Some(p), false) => p.display().to_string(),
+            (Some(p), true) => format!("{} with the CCGW_* variables", p.display()),
+            (None, _) => "the CCGW_* variables".to_owned(),
+        };
         Config::deserialize(table).map_err(|e| {
             config(
                 &format!("the configuration ({origin}) is invalid: {e}"),
