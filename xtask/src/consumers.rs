@@ -65,6 +65,7 @@ pub(crate) fn consumers(root: &Path) -> Result<()> {
             bail!("{name}'s package lacks {missing:?}");
         }
     }
+    forget_unpacked_packages()?;
     let mut package = Command::new(cargo());
     package.current_dir(root).args(["package", "--locked"]);
     for (name, _) in PUBLISHED {
@@ -101,4 +102,45 @@ fn last_release(root: &Path, crate_name: &str) -> Result<(String, String)> {
         (Some(version), Some(commit)) => Ok((version.to_owned(), commit.to_owned())),
         _ => bail!("{RELEASES} has no \"{crate_name}\" with a version and a commit"),
     }
+}
+
+/// `cargo package` verifies `ccgw` against the `ccgw-client` it just packaged, through a
+/// local registry that cargo unpacks into `$CARGO_HOME/registry/src/-<hash>/` (the hash
+/// names the registry's path) — once: a later run from the same path finds the unpacked
+/// copy of the same version and uses it, however old. An unreleased version changes
+/// between runs, so the copies of the published crates are removed first.
+fn forget_unpacked_packages() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // Local registries only: crates.io's directory is `index.crates.io-<hash>`.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for (name, _) in PUBLISHED {
+            let Ok(unpacked) = std::fs::read_dir(registry.path()) else {
+                continue;
+            };
+            for dir in unpacked.flatten() {
+                let file_name = dir.file_name();
+                let file_name = file_name.to_string_lossy();
+                let is_version = file_name
+                    .strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()));
+                if is_version {
+                    std::fs::remove_dir_all(dir.path())
+                        .with_context(|| format!("cannot remove {}", dir.path().display()))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
