@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use reqwest::ResponseBuilderExt as _;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 
 /// Default cap on a response body: 64 KiB (a rest answer is well under 1 KiB).
@@ -84,9 +85,18 @@ pub fn is_json_content_type(value: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Wraps `response` so that reading its body enforces `limit` and, for a 2xx status,
-/// a JSON content type.
-pub(crate) fn guard(response: reqwest::Response, limit: usize) -> reqwest::Response {
+/// The answer progenitor reads: `response` with its body capped at `limit` and, for a
+/// 2xx status, required to be JSON; `url` is the request's (what
+/// `reqwest::Response::url` reports), so no URL is parsed for the conversion.
+pub(crate) fn guard<B>(
+    response: http::Response<B>,
+    url: reqwest::Url,
+    limit: usize,
+) -> reqwest::Response
+where
+    B: HttpBody<Data = Bytes> + Send + Sync + Unpin + 'static,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
     let mut reject = None;
     let headers = response.headers();
     if response.status().is_success() {
@@ -106,10 +116,14 @@ pub(crate) fn guard(response: reqwest::Response, limit: usize) -> reqwest::Respo
     if announced.is_some_and(|n| n > limit as u64) {
         reject = Some(ResponseRejected::TooLarge { limit });
     }
-    let response = http::Response::<reqwest::Body>::from(response);
-    let (parts, body) = response.into_parts();
+    let (mut parts, inner) = response.into_parts();
+    // reqwest keeps a response's URL in an extension only its builder can set; without
+    // it, the conversion below parses a placeholder URL on every answer.
+    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(carrier.into_parts().0.extensions);
+    }
     let body = GuardedBody {
-        inner: body,
+        inner,
         limit,
         seen: 0,
         reject,
@@ -118,14 +132,18 @@ pub(crate) fn guard(response: reqwest::Response, limit: usize) -> reqwest::Respo
 }
 
 /// A body that fails with [`ResponseRejected`] instead of yielding data past the limit.
-struct GuardedBody {
-    inner: reqwest::Body,
+struct GuardedBody<B> {
+    inner: B,
     limit: usize,
     seen: usize,
     reject: Option<ResponseRejected>,
 }
 
-impl HttpBody for GuardedBody {
+impl<B> HttpBody for GuardedBody<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+{
     type Data = Bytes;
     type Error = Box<dyn StdError + Send + Sync>;
 
@@ -139,7 +157,7 @@ impl HttpBody for GuardedBody {
         let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(Some(Ok(frame))) => frame,
         };
         if let Some(data) = frame.data_ref() {

@@ -329,14 +329,21 @@ impl ClientHooks<Session> for Client {
         request: reqwest::Request,
         _info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let response = match &self.inner.transport {
-            None => self.client.execute(request).await?,
-            Some(transport) => match transport.send(request).await {
-                Ok(response) => reqwest::Response::from(response.map(reqwest::Body::wrap)),
-                Err(e) => return carry(e).await,
-            },
-        };
-        Ok(guard(response, self.inner.response_limit))
+        let limit = self.inner.response_limit;
+        match &self.inner.transport {
+            None => {
+                let response = self.client.execute(request).await?;
+                let url = response.url().clone();
+                Ok(guard(http::Response::from(response), url, limit))
+            }
+            Some(transport) => {
+                let url = request.url().clone();
+                match transport.send(request).await {
+                    Ok(response) => Ok(guard(response, url, limit)),
+                    Err(e) => carry(e).await,
+                }
+            }
+        }
     }
 }
 

@@ -248,9 +248,16 @@ impl Transport {
                 "the request goes to another origin than the transport's",
             ));
         }
+        let path = url.path();
         let target = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_owned(),
+            Some(query) => {
+                let mut target = String::with_capacity(path.len() + 1 + query.len());
+                target.push_str(path);
+                target.push('?');
+                target.push_str(query);
+                target
+            }
+            None => path.to_owned(),
         };
         let body = match request.body() {
             None => Bytes::new(),

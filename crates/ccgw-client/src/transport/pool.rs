@@ -235,7 +235,10 @@ pub struct PooledBody {
     inner: Incoming,
     conn: Option<Conn>,
     pool: Arc<Pool>,
-    deadline: Pin<Box<Sleep>>,
+    deadline: Instant,
+    /// The deadline's timer, made only once the body has to wait (an answer this small
+    /// usually arrives with its head).
+    sleep: Option<Pin<Box<Sleep>>>,
     timeout: Duration,
 }
 
@@ -257,7 +260,8 @@ impl PooledBody {
             inner,
             conn: Some(conn),
             pool: Arc::clone(pool),
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            deadline,
+            sleep: None,
             timeout,
         }
     }
@@ -296,7 +300,12 @@ impl HttpBody for PooledBody {
                     e,
                 ))))
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+            Poll::Pending => match this
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(this.deadline)))
+                .as_mut()
+                .poll(cx)
+            {
                 Poll::Ready(()) => {
                     this.conn = None;
                     Poll::Ready(Some(Err(TransportError::OutcomeUnknown {
