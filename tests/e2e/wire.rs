@@ -4,7 +4,7 @@
 use std::num::NonZeroU64;
 use std::time::Duration;
 
-use ccgw_client::transport::{Transport, TransportConfig};
+use ccgw_client::transport::{DEFAULT_READ_BUFFER, Transport, TransportConfig, TransportError};
 use ccgw_client::{Client, Error, Session};
 use ccgw_tests::{Reply, TestServer};
 
@@ -13,8 +13,12 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// The generated client as `ccgw` sends with it: over the project's transport.
 fn client(server: &TestServer, session: &Session) -> Client {
-    let transport =
-        Transport::new(&server.base_url(), TransportConfig::new(None)).expect("transport");
+    client_on(server, session, TransportConfig::new(None))
+}
+
+/// The generated client over a transport configured as `config` says.
+fn client_on(server: &TestServer, session: &Session, config: TransportConfig) -> Client {
+    let transport = Transport::new(&server.base_url(), config).expect("transport");
     let session = session.clone().with_transport(transport);
     Client::new_with_client(&server.base_url(), reqwest::Client::new(), session)
 }
@@ -136,4 +140,41 @@ async fn no_guid_means_nothing_is_sent() {
             .is_none()
     );
     assert_eq!(server.connections(), 0, "no connection may be opened");
+}
+
+#[tokio::test]
+async fn an_answer_head_must_fit_the_read_buffer_and_a_failure_names_the_setting() {
+    // A head of about 3 KiB: within the default buffer, beyond a 2 KiB one.
+    let padding = "x".repeat(3 * 1024);
+    assert!(padding.len() < DEFAULT_READ_BUFFER);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-padding: {padding}\r\n\
+         content-length: {}\r\n\r\n",
+        SUCCESS.len()
+    );
+    let server = TestServer::start(Reply::Raw(format!("{head}{SUCCESS}").into_bytes()))
+        .await
+        .expect("server");
+    let session = Session::new();
+    session.set_guid("G-WIRE-4.AgentGateway0").expect("guid");
+
+    let answer = client(&server, &session)
+        .rest(101, seconds(600), 3, Some(false))
+        .await
+        .expect("the head fits the default read buffer");
+    assert_eq!(answer.retcode.as_str(), "0");
+
+    let mut small = TransportConfig::new(None);
+    small.read_buffer = 2 * 1024;
+    let err = client_on(&server, &session, small)
+        .rest(101, seconds(600), 3, Some(false))
+        .await
+        .expect_err("the head does not fit a 2 KiB read buffer");
+    match TransportError::find_in(&err) {
+        Some(TransportError::OutcomeUnknown { reason, .. }) => assert!(
+            reason.contains("read buffer (2048 bytes, TransportConfig::read_buffer)"),
+            "{reason}"
+        ),
+        other => panic!("expected outcome unknown naming the read buffer, got {other:?}"),
+    }
 }

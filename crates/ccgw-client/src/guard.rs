@@ -75,14 +75,20 @@ pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
 
 /// Whether a `Content-Type` value denotes JSON (`application/json`, `…+json`, any parameters).
 pub fn is_json_content_type(value: &str) -> bool {
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let starts = |prefix: &str| {
+        essence
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &str| {
+        essence
+            .len()
+            .checked_sub(suffix.len())
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    essence.eq_ignore_ascii_case("application/json") || (starts("application/") && ends("+json"))
 }
 
 /// The answer progenitor reads: `response` with its body capped at `limit` and, for a
@@ -100,12 +106,18 @@ where
     let mut reject = None;
     let headers = response.headers();
     if response.status().is_success() {
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        if !content_type.as_deref().is_some_and(is_json_content_type) {
+        let content_type = headers.get(CONTENT_TYPE);
+        let json = content_type
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .is_some_and(is_json_content_type);
+        if !json {
             reject = Some(ResponseRejected::NotJson {
-                content_type: content_type.map(|ct| ct.chars().take(100).collect()),
+                content_type: content_type.map(|v| {
+                    String::from_utf8_lossy(v.as_bytes())
+                        .chars()
+                        .take(100)
+                        .collect()
+                }),
             });
         }
     }

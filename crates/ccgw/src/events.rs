@@ -47,8 +47,9 @@ const NO_PERMISSION_TOLERANCE: u32 = 5;
 const UNREACHABLE_LIMIT: Duration = Duration::from_secs(120);
 /// Events an agent's streams buffer before a slow reader loses some
 /// ([`Error::EventsLost`]). The buffer is allocated whole when the first stream opens
-/// (about 100 bytes a slot), so it is sized for what an agent produces — a handful of
-/// events per state change — not for a reader that stops reading.
+/// (about 40 bytes a slot; each event is allocated once and shared by the streams), so
+/// it is sized for what an agent produces — a handful of events per state change — not
+/// for a reader that stops reading.
 pub const EVENT_BUFFER: usize = 32;
 
 /// One event of the agent.
@@ -143,6 +144,8 @@ impl End {
     }
 }
 
+/// What the pump hands its streams; each is allocated once and shared through an
+/// `Arc`, so a slot of the buffer is a pointer, not an event.
 #[derive(Debug, Clone)]
 enum Item {
     Event(AgentEvent),
@@ -153,7 +156,7 @@ enum Item {
 /// its task runs.
 #[derive(Debug)]
 pub(crate) struct Pump {
-    tx: broadcast::Sender<Item>,
+    tx: broadcast::Sender<Arc<Item>>,
     id: u64,
     /// Ends the pump at once, even in the middle of a held poll.
     stop: Arc<tokio::sync::Notify>,
@@ -226,7 +229,7 @@ struct Running {
 
 impl Running {
     /// Whether the pump should stop because nobody listens; if so it has left the slot.
-    fn leave_if_unheard(&self, tx: &broadcast::Sender<Item>) -> bool {
+    fn leave_if_unheard(&self, tx: &broadcast::Sender<Arc<Item>>) -> bool {
         let mut slot = lock(&self.slot);
         if tx.receiver_count() > 0 {
             return false;
@@ -236,9 +239,9 @@ impl Running {
     }
 
     /// Ends every open stream with `end`; no stream can join after it.
-    fn end(&self, tx: &broadcast::Sender<Item>, end: End) {
+    fn end(&self, tx: &broadcast::Sender<Arc<Item>>, end: End) {
         let mut slot = lock(&self.slot);
-        let _ = tx.send(Item::End(end));
+        let _ = tx.send(Arc::new(Item::End(end)));
         self.leave(&mut slot);
     }
 
@@ -257,7 +260,7 @@ impl Drop for Running {
     }
 }
 
-async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
+async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
     let _open = crate::metrics::Open::new(crate::metrics::EVENT_STREAMS);
     let mut backoff = BACKOFF_MIN;
     let mut no_permission = 0;
@@ -283,7 +286,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
             }
             resync = false;
             let state = agent.status().await.ok().map(|s| s.state);
-            let _ = tx.send(Item::Event(AgentEvent::Gap { state }));
+            let _ = tx.send(Arc::new(Item::Event(AgentEvent::Gap { state })));
         }
         let polled = Instant::now();
         let error = match agent.poll_once().await {
@@ -292,7 +295,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Item>, running: Running) {
                 no_permission = 0;
                 failing_since = None;
                 if let Some(event) = event {
-                    let _ = tx.send(Item::Event(event));
+                    let _ = tx.send(Arc::new(Item::Event(event)));
                 }
                 if let Some(rest) = pause_after(polled.elapsed()) {
                     tokio::time::sleep(rest).await;
@@ -362,7 +365,7 @@ fn given_up(failing_since: &mut Option<Instant>) -> Option<String> {
 /// Implements [`Stream`]; [`EventStream::next`] reads it without other crates. After an
 /// error that ends the session (e.g. `100-006`) the stream ends.
 pub struct EventStream {
-    inner: Option<BroadcastStream<Item>>,
+    inner: Option<BroadcastStream<Arc<Item>>>,
     failure: Option<String>,
 }
 
@@ -375,7 +378,7 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl EventStream {
-    fn new(rx: broadcast::Receiver<Item>) -> Self {
+    fn new(rx: broadcast::Receiver<Arc<Item>>) -> Self {
         Self {
             inner: Some(BroadcastStream::new(rx)),
             failure: None,
@@ -411,11 +414,13 @@ impl Stream for EventStream {
                 self.inner = None;
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(Ok(Item::Event(event)))) => Poll::Ready(Some(Ok(event))),
-            Poll::Ready(Some(Ok(Item::End(end)))) => {
-                self.inner = None;
-                Poll::Ready(Some(Err(end.into_error())))
-            }
+            Poll::Ready(Some(Ok(item))) => match Arc::unwrap_or_clone(item) {
+                Item::Event(event) => Poll::Ready(Some(Ok(event))),
+                Item::End(end) => {
+                    self.inner = None;
+                    Poll::Ready(Some(Err(end.into_error())))
+                }
+            },
             Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(count)))) => {
                 Poll::Ready(Some(Err(Error::EventsLost { count })))
             }

@@ -38,6 +38,12 @@ pub use error::{SharedError, TransportError};
 pub use pool::PooledBody;
 use pool::{Origin, Pool};
 
+/// Default of [`TransportConfig::read_buffer`]: 4 KiB (hyper's own default is 8 KiB,
+/// growing with the answers).
+pub const DEFAULT_READ_BUFFER: usize = 4 * 1024;
+/// Smallest [`TransportConfig::read_buffer`]: 1 KiB (smaller settings are raised to it).
+pub const MIN_READ_BUFFER: usize = 1024;
+
 /// How the transport connects and how much it keeps.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -55,9 +61,12 @@ pub struct TransportConfig {
     pub max_idle: usize,
     /// An idle connection older than this is closed instead of reused (`None`: kept).
     pub idle_timeout: Option<Duration>,
-    /// The size of each connection's read buffer, in bytes (at least 8 KiB, hyper's
-    /// smallest): answers here are well under 1 KiB, so a connection waiting on a long
-    /// poll need not hold more.
+    /// The size of each connection's read buffer, in bytes (at least
+    /// [`MIN_READ_BUFFER`]). It is held for as long as the connection waits on an answer,
+    /// so by every agent idle in its long poll. An answer's head (status line and
+    /// headers) must fit in it, or the request fails with
+    /// [`TransportError::OutcomeUnknown`] naming this setting; the gateway's heads are
+    /// well under 1 KiB.
     pub read_buffer: usize,
     /// The `User-Agent` sent on every request that has none (`None`: no such header).
     pub user_agent: Option<HeaderValue>,
@@ -65,7 +74,7 @@ pub struct TransportConfig {
 
 impl TransportConfig {
     /// Defaults: 5 s connect, 30 s request, 256 connections, 256 idle kept for 90 s,
-    /// 8 KiB read buffers, no `User-Agent`.
+    /// [`DEFAULT_READ_BUFFER`] read buffers, no `User-Agent`.
     pub fn new(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
         Self {
             tls,
@@ -74,7 +83,7 @@ impl TransportConfig {
             max_connections: 256,
             max_idle: 256,
             idle_timeout: Some(Duration::from_secs(90)),
-            read_buffer: 8 * 1024,
+            read_buffer: DEFAULT_READ_BUFFER,
             user_agent: None,
         }
     }
@@ -223,10 +232,19 @@ impl Transport {
                     }
                     Some(_) => return Err(TransportError::connect(e.into_error())),
                     None => {
-                        return Err(TransportError::unknown(
-                            "the connection failed before an answer arrived",
-                            e.into_error(),
-                        ));
+                        let e = e.into_error();
+                        // hyper tells a head too large for the buffer apart from other
+                        // parse errors only with its server feature on.
+                        let reason = if e.is_parse() {
+                            format!(
+                                "the answer is not valid HTTP, or its head is larger than \
+                                 the read buffer ({} bytes, TransportConfig::read_buffer)",
+                                self.pool.read_buffer()
+                            )
+                        } else {
+                            "the connection failed before an answer arrived".to_owned()
+                        };
+                        return Err(TransportError::unknown(reason, e));
                     }
                 },
             }
@@ -266,18 +284,17 @@ impl Transport {
                     .ok_or(TransportError::Unsendable("a streaming request body"))?,
             ),
         };
-        let mut builder = Request::builder()
-            .method(request.method().clone())
-            .uri(target);
-        if let Some(headers) = builder.headers_mut() {
-            *headers = std::mem::take(request.headers_mut());
-            headers.insert(HOST, origin.authority.clone());
-            if let Some(agent) = &self.pool.config.user_agent {
-                headers.entry(USER_AGENT).or_insert_with(|| agent.clone());
-            }
+        let uri = http::Uri::try_from(target)
+            .map_err(|_| TransportError::Unsendable("the request target is not a valid URI"))?;
+        let mut hyper_request = Request::new(Full::new(body));
+        *hyper_request.method_mut() = request.method().clone();
+        *hyper_request.uri_mut() = uri;
+        let headers = hyper_request.headers_mut();
+        *headers = std::mem::take(request.headers_mut());
+        headers.insert(HOST, origin.authority.clone());
+        if let Some(agent) = &self.pool.config.user_agent {
+            headers.entry(USER_AGENT).or_insert_with(|| agent.clone());
         }
-        builder
-            .body(Full::new(body))
-            .map_err(|_| TransportError::Unsendable("the request is not valid HTTP"))
+        Ok(hyper_request)
     }
 }

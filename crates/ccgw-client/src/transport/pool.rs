@@ -65,6 +65,11 @@ impl Pool {
         }
     }
 
+    /// The read buffer of each connection, in bytes.
+    pub(super) fn read_buffer(&self) -> usize {
+        self.config.read_buffer.max(super::MIN_READ_BUFFER)
+    }
+
     /// Connections open now (in use, opening or idle).
     pub(super) fn open_connections(&self) -> usize {
         self.config.max_connections.max(1) - self.slots.available_permits()
@@ -143,6 +148,10 @@ impl Pool {
         self.returned.notify_one();
     }
 
+    /// Opens a connection within the connect timeout. The opening (resolution, TCP, TLS
+    /// handshake) is boxed: its state is large and needed only while a connection opens,
+    /// whereas every request's future, and so every idle agent's long poll, would
+    /// otherwise carry room for it.
     async fn connect(
         &self,
         slot: OwnedSemaphorePermit,
@@ -150,7 +159,7 @@ impl Pool {
     ) -> Result<Conn, TransportError> {
         let limit = self.config.connect_timeout;
         let connect_deadline = deadline.min(Instant::now() + limit);
-        tokio::time::timeout_at(connect_deadline, self.open(slot))
+        tokio::time::timeout_at(connect_deadline, Box::pin(self.open(slot)))
             .await
             .unwrap_or(Err(TransportError::TimeoutBeforeSend {
                 timeout: limit,
@@ -185,7 +194,7 @@ impl Pool {
         let _ = tcp.set_nodelay(true);
         let mut http1 = hyper::client::conn::http1::Builder::new();
         http1
-            .read_buf_exact_size(Some(self.config.read_buffer.max(8 * 1024)))
+            .read_buf_exact_size(Some(self.read_buffer()))
             .writev(false);
         let sender = match &self.tls {
             Some(tls) => {
