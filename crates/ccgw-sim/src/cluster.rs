@@ -13,13 +13,13 @@
 //!   over); after that the front sends them to a node that is up, which no longer holds
 //!   the session (`100-006`).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::Method;
 use axum::http::header::{COOKIE, HeaderValue, SET_COOKIE};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::http::json_response;
@@ -130,14 +130,15 @@ impl Nodes {
 /// The load-balancer front: routes by cookie, answers `000-004` for a node switching
 /// over, and sets the cookie on sign-in answers. With one node it only marks requests
 /// as node 0's.
-pub(crate) async fn front(
-    State(gw): State<Arc<Gateway>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn front<F, Fut>(gw: &Gateway, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let nodes = &gw.nodes;
     if nodes.count() == 1 {
-        return ROUTED.scope(0, next.run(request)).await;
+        // Node 0 is what `routed_node` says outside a scope.
+        return next(request).await;
     }
     let name = gw.config.affinity_cookie.as_str();
     let cookie = request
@@ -156,7 +157,7 @@ pub(crate) async fn front(
         }
     };
     let signs_in = request.method() == Method::PUT;
-    let mut response = ROUTED.scope(node, next.run(request)).await;
+    let mut response = ROUTED.scope(node, next(request)).await;
     // Sign-ins (the PUTs that issue a Guid) get the node's cookie.
     if signs_in
         && response.headers().contains_key(crate::http::SET_GUID)

@@ -3,12 +3,12 @@
 //! [`Config::faults`](crate::Config::faults) or at run time with
 //! [`SimHandle::set_faults`](crate::SimHandle::set_faults).
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse as _, Response};
 
 use crate::http::json_response;
@@ -205,25 +205,26 @@ impl Dice {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HangUp;
 
-/// The fault layer, outermost: decides each request's fault before anything else runs.
-pub(crate) async fn layer(
-    State(gw): State<Arc<Gateway>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The fault step, outermost: decides each request's fault before anything else
+/// (`next`) runs.
+pub(crate) async fn layer<F, Fut>(gw: &Gateway, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let Some((kind, wait)) = gw.dice.roll(request.uri().path()) else {
-        return next.run(request).await;
+        return next(request).await;
     };
     bump(kind.counter(&gw.counters));
     match kind {
         Kind::Delay => {
             tokio::time::sleep(wait).await;
-            return next.run(request).await;
+            return next(request).await;
         }
         Kind::SwitchOver => return refusal(&request, retcode::SWITCHING_OVER),
         Kind::RepeatedCall => return refusal(&request, retcode::CALLED_REPEATEDLY),
         Kind::DropBefore => {}
-        Kind::DropAfter => drop(next.run(request).await),
+        Kind::DropAfter => drop(next(request).await),
         Kind::Stall => tokio::time::sleep(wait).await,
     }
     // A router driven by something other than our connection loop sends this server

@@ -60,30 +60,36 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
         .route(&format!("{BASE}/agentevent/{{agentid}}"), get(poll))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gateway),
-            record,
-        ))
-        // The load balancer's front: outside the recording, so the recording shows the
-        // cookie it sets.
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&gateway),
-            crate::cluster::front,
-        ))
-        // Outermost: a fault decides before anything else (recording included) runs.
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&gateway),
-            crate::faults::layer,
+            gate,
         ))
         .with_state(gateway)
 }
 
-/// Appends the request/response pair to the configured recording file (if any).
-async fn record(
+/// What runs around every operation, outermost first, in one middleware (each layer of
+/// its own would cost every request a clone of the router and a boxed future): a fault
+/// decides before anything else; then the load balancer's front, outside the recording
+/// so that the recording shows the cookie it sets; then the recording.
+async fn gate(
     State(gw): Gw,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    crate::faults::layer(&gw, request, |request| {
+        crate::cluster::front(&gw, request, |request| {
+            record(&gw, request, |request| next.run(request))
+        })
+    })
+    .await
+}
+
+/// Appends the request/response pair to the configured recording file (if any).
+async fn record<F, Fut>(gw: &Gateway, request: axum::extract::Request, next: F) -> Response
+where
+    F: FnOnce(axum::extract::Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
     let Some(file) = gw.config.record.as_ref() else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let (parts, body) = request.into_parts();
     let request_body = axum::body::to_bytes(body, 1 << 20)
@@ -105,12 +111,11 @@ async fn record(
         parts.uri.path().to_owned(),
         parts.uri.query().unwrap_or_default().to_owned(),
     );
-    let response = next
-        .run(axum::extract::Request::from_parts(
-            parts,
-            axum::body::Body::from(request_body.clone()),
-        ))
-        .await;
+    let response = next(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(request_body.clone()),
+    ))
+    .await;
     let (parts, body) = response.into_parts();
     let response_body = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -230,19 +235,32 @@ fn invalid(gw: &Gateway) -> Response {
 
 /// The envelope `{message, retcode, <key>}` with `Set-GUID` when a Guid was issued.
 pub(crate) fn json_response(answer: &Answer, key: &str, value: Option<Value>) -> Response {
-    let mut body = Map::new();
-    body.insert("message".into(), Value::from(answer.message));
-    body.insert("retcode".into(), Value::from(answer.retcode));
-    match value {
-        Some(v) => {
-            body.insert(key.into(), v);
-        }
-        None if !answer.result.is_null() => {
-            body.insert(key.into(), answer.result.clone());
-        }
-        None => {}
+    /// The envelope, its keys in the order a JSON object with sorted keys has.
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<&'a Value>,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<&'a Value>,
+        retcode: &'a str,
     }
-    let mut response = (StatusCode::OK, Value::Object(body).to_string()).into_response();
+    let payload = value
+        .as_ref()
+        .or((!answer.result.is_null()).then_some(&answer.result));
+    let (event, result) = if key == "event" {
+        (payload, None)
+    } else {
+        (None, payload)
+    };
+    let body = serde_json::to_string(&Envelope {
+        event,
+        message: answer.message,
+        result,
+        retcode: answer.retcode,
+    })
+    .unwrap_or_default();
+    let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
     if let Some(guid) = &answer.set_guid

@@ -371,7 +371,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for SetGuidCase<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match buf.windows(WIRE_LOWER.len()).position(|w| w == WIRE_LOWER) {
+        match memchr::memmem::find(buf, WIRE_LOWER) {
             None => Pin::new(&mut self.0).poll_write(cx, buf),
             Some(at) => {
                 let mut fixed = buf.to_vec();
