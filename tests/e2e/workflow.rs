@@ -447,29 +447,3 @@ async fn a_stream_read_too_late_reports_the_events_it_missed() {
         .expect("events again after the loss");
     assert!(!next.event_type().is_empty());
 }
-
-#[tokio::test]
-async fn polls_answered_at_once_start_the_vendors_pause_apart() {
-    // Held out after 20 ms: every poll is answered well within the 200 ms pause.
-    let sim = Simulator::start(Config {
-        poll_hold: Duration::from_millis(20),
-        ..Config::default()
-    })
-    .await
-    .expect("sim");
-    let agent = client_for(&sim)
-        .sign_in(AgentId::new(104).expect("id"), &SignIn::new("pw104"))
-        .await
-        .expect("signed in");
-    let started = tokio::time::Instant::now();
-    let _events = agent.events();
-    let handle = sim.handle();
-    wait_until("five polls held out", || handle.stats().polls_held_out >= 5).await;
-    // Five polls, each starting at least 200 ms after the one before (the two sign-in
-    // events come first, so there are more): at least four pauses.
-    let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(4 * 200),
-        "five polls within {took:?}: the polls are not paced"
-    );
-}

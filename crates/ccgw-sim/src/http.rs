@@ -58,26 +58,21 @@ pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
             put(update_guid),
         )
         .route(&format!("{BASE}/agentevent/{{agentid}}"), get(poll))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&gateway),
-            gate,
-        ))
         .with_state(gateway)
 }
 
-/// What runs around every operation, outermost first, in one middleware (each layer of
-/// its own would cost every request a clone of the router and a boxed future): a fault
-/// decides before anything else; then the load balancer's front, outside the recording
-/// so that the recording shows the cookie it sets; then the recording.
-async fn gate(
-    State(gw): Gw,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    crate::faults::layer(&gw, request, |request| {
-        crate::cluster::front(&gw, request, |request| {
-            record(&gw, request, |request| next.run(request))
-        })
+/// What runs around every operation (`next`: the router), outermost first: a fault
+/// decides before anything else; then the load balancer's front; then the recording,
+/// inside the front, so a recorded answer is the node's, before the front adds its
+/// cookie. The connection loop calls it for each request; as axum middleware, each
+/// step would cost every request a clone of the router and a boxed future.
+pub(crate) async fn gate<F, Fut>(gw: &Gateway, request: axum::extract::Request, next: F) -> Response
+where
+    F: FnOnce(axum::extract::Request) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    crate::faults::layer(gw, request, |request| {
+        crate::cluster::front(gw, request, |request| record(gw, request, next))
     })
     .await
 }
@@ -213,8 +208,25 @@ fn prolong(query: Option<&str>) -> Result<bool, Invalid> {
     Ok(value.unwrap_or(false))
 }
 
-fn guid(headers: &HeaderMap) -> Option<&str> {
-    headers.get("guid").and_then(|v| v.to_str().ok())
+/// The request's `guid` header, taken without copying the other headers (axum's
+/// `HeaderMap` extractor clones them all).
+struct GuidHeader(Option<HeaderValue>);
+
+impl GuidHeader {
+    fn as_str(&self) -> Option<&str> {
+        self.0.as_ref().and_then(|v| v.to_str().ok())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for GuidHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get("guid").cloned()))
+    }
 }
 
 fn invalid(gw: &Gateway) -> Response {
@@ -313,9 +325,9 @@ fn sign_in(gw: &Gateway, agent: &str, body: &[u8], operation: &str, force: bool)
     json_response(&answer, "result", None)
 }
 
-async fn logout(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+async fn logout(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
     answer(&gw, &agent, operation::LOGOUT, |agent| {
-        gw.logout(agent, guid(&headers))
+        gw.logout(agent, guid.as_str())
     })
 }
 
@@ -323,7 +335,7 @@ async fn rest(
     State(gw): Gw,
     Path((agent, time, cause)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    guid: GuidHeader,
 ) -> Response {
     count(&gw);
     let checked = check_rest_values(&agent, &time, &cause, query.as_deref(), |id| {
@@ -334,31 +346,31 @@ async fn rest(
     };
     let answer = gw
         .take_injected(operation::REST)
-        .unwrap_or_else(|| gw.rest(agent, guid(&headers), time, cause, prolong));
+        .unwrap_or_else(|| gw.rest(agent, guid.as_str(), time, cause, prolong));
     json_response(&answer, "result", None)
 }
 
-async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
     answer(&gw, &agent, operation::CANCEL_REST, |agent| {
-        gw.cancel_rest(agent, guid(&headers))
+        gw.cancel_rest(agent, guid.as_str())
     })
 }
 
-async fn status(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+async fn status(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
     answer(&gw, &agent, operation::GET_AGENT_STATUS, |agent| {
-        gw.status(agent, guid(&headers))
+        gw.status(agent, guid.as_str())
     })
 }
 
-async fn handshake(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+async fn handshake(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
     answer(&gw, &agent, operation::HAND_SHAKE, |agent| {
-        gw.handshake(agent, guid(&headers))
+        gw.handshake(agent, guid.as_str())
     })
 }
 
-async fn update_guid(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+async fn update_guid(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
     answer(&gw, &agent, operation::UPDATE_GUID, |agent| {
-        gw.update_guid(agent, guid(&headers))
+        gw.update_guid(agent, guid.as_str())
     })
 }
 
@@ -373,12 +385,12 @@ fn event_json(agent: u32, event: &Event) -> Value {
 
 /// Long poll: answers at once with a queued event, otherwise holds the request until an
 /// event arrives or the hold time ends (then `event: null`).
-async fn poll(State(gw): Gw, Path(agent): Path<String>, headers: HeaderMap) -> Response {
+async fn poll(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
     count(&gw);
     let Ok(agent) = agent_id(&gw, &agent) else {
         return invalid(&gw);
     };
-    let guid = guid(&headers);
+    let guid = guid.as_str();
     if let Some(answer) = gw.take_injected(operation::GET_AGENT_EVENT) {
         return json_response(&answer, "event", Some(Value::Null));
     }

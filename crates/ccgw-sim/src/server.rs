@@ -286,15 +286,15 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let (acceptor, router) = (acceptor.clone(), router.clone());
+                let (acceptor, router, gateway) = (acceptor.clone(), router.clone(), Arc::clone(&gateway));
                 let open = crate::counters::Gauge::connection(Arc::clone(&gateway));
                 connections.spawn(async move {
                     let _open = open;
                     match acceptor {
-                        None => serve(stream, router).await,
+                        None => serve(stream, router, gateway).await,
                         Some(acceptor) => {
                             if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                                serve(tls, router).await;
+                                serve(tls, router, gateway).await;
                             }
                         }
                     }
@@ -320,17 +320,25 @@ impl std::fmt::Display for HungUp {
 
 impl std::error::Error for HungUp {}
 
-/// Serves one connection until it ends, or until a fault hangs it up.
-async fn serve<S>(stream: S, router: axum::Router)
+/// Serves one connection until it ends, or until a fault hangs it up: each request
+/// goes through [`http::gate`] (faults, the cluster's front, the recording) to the
+/// router.
+async fn serve<S>(stream: S, router: axum::Router, gateway: Arc<Gateway>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-            // The router is always ready; calling it directly is what `oneshot` would do.
-            let answer = tower::Service::call(&mut router.clone(), request);
+            let (mut router, gateway) = (router.clone(), Arc::clone(&gateway));
             async move {
-                let Ok(response) = answer.await;
+                let request = request.map(axum::body::Body::new);
+                let response = http::gate(&gateway, request, |request| async move {
+                    // The router is always ready; calling it directly is what `oneshot`
+                    // would do.
+                    let Ok(response) = tower::Service::call(&mut router, request).await;
+                    response
+                })
+                .await;
                 if response.extensions().get::<HangUp>().is_some() {
                     return Err(HungUp);
                 }

@@ -1,14 +1,13 @@
 //! Typed events and the long-poll pump behind [`Agent::events`](crate::Agent::events).
 //!
-//! One pump per agent polls the gateway with the documented cadence — polls start at
-//! least 200 ms apart (a poll the gateway held that long is followed at once), a request
-//! timeout longer than the gateway's hold, backoff on transport errors and on unexpected
-//! return codes (never a busy loop), a short tolerance for `000-003` while a Guid
-//! rotates, asking for the current Guid after a poll whose answer was lost (it may have
-//! carried a rotated one) — and fans each event out to every open stream. It stops when
-//! the last stream is dropped, or ends every stream with the typed error when the
-//! session is gone. After a poll whose answer was lost (it may have carried an event) it
-//! reads the agent's state and reports [`AgentEvent::Gap`].
+//! One pump per agent polls the gateway with the documented cadence — again 200 ms after
+//! each answer, a request timeout longer than the gateway's hold, backoff on transport
+//! errors and on unexpected return codes (never a busy loop), a short tolerance for
+//! `000-003` while a Guid rotates, asking for the current Guid after a poll whose answer
+//! was lost (it may have carried a rotated one) — and fans each event out to every open stream. It
+//! stops when the last stream is dropped, or ends every stream with the typed error when
+//! the session is gone. After a poll whose answer was lost (it may have carried an event)
+//! it reads the agent's state and reports [`AgentEvent::Gap`].
 //!
 //! Whether a pump runs is decided under one lock shared by the agent's clones and the
 //! pump itself, so a stream opened while the pump ends either joins it before its end
@@ -30,9 +29,7 @@ use tokio::time::Instant;
 use crate::agent::{Agent, AgentState};
 use crate::error::{Disposition, Error, ErrorChain, RetCode};
 
-/// Least time from the start of one poll to the start of the next (the vendor recommends
-/// a 200–500 ms pause between polls): a poll the gateway held that long is followed at
-/// once, one answered sooner waits out the rest.
+/// Pause after each poll answer before the next poll (the vendor recommends 200–500 ms).
 pub(crate) const REPOLL: Duration = Duration::from_millis(200);
 /// First and longest pause after a failed poll.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
@@ -288,7 +285,6 @@ async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
             let state = agent.status().await.ok().map(|s| s.state);
             let _ = tx.send(Arc::new(Item::Event(AgentEvent::Gap { state })));
         }
-        let polled = Instant::now();
         let error = match agent.poll_once().await {
             Ok(event) => {
                 backoff = BACKOFF_MIN;
@@ -297,9 +293,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
                 if let Some(event) = event {
                     let _ = tx.send(Arc::new(Item::Event(event)));
                 }
-                if let Some(rest) = pause_after(polled.elapsed()) {
-                    tokio::time::sleep(rest).await;
-                }
+                tokio::time::sleep(REPOLL).await;
                 continue;
             }
             Err(e) => e,
@@ -345,11 +339,6 @@ async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
             }
         }
     }
-}
-
-/// The pause before the next poll, after one that took `took` (`None`: poll at once).
-fn pause_after(took: Duration) -> Option<Duration> {
-    REPOLL.checked_sub(took).filter(|rest| !rest.is_zero())
 }
 
 /// Starts the clock of a failure spell; after [`UNREACHABLE_LIMIT`] of it, the reason
@@ -432,18 +421,6 @@ impl Stream for EventStream {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn a_poll_answered_sooner_than_the_pause_waits_out_the_rest_and_a_held_one_does_not() {
-        assert_eq!(pause_after(Duration::ZERO), Some(REPOLL));
-        assert_eq!(
-            pause_after(Duration::from_millis(50)),
-            Some(REPOLL - Duration::from_millis(50))
-        );
-        assert_eq!(pause_after(REPOLL), None);
-        // The gateway's hold: 10 s.
-        assert_eq!(pause_after(Duration::from_secs(10)), None);
-    }
 
     #[test]
     fn events_are_typed_and_never_fail() {
