@@ -23,6 +23,13 @@ fn client_on(server: &TestServer, session: &Session, config: TransportConfig) ->
     Client::new_with_client(&server.base_url(), reqwest::Client::new(), session)
 }
 
+/// A session holding `guid`.
+fn session_with(guid: &str) -> Session {
+    let session = Session::new();
+    session.set_guid(guid).expect("guid");
+    session
+}
+
 fn seconds(n: u64) -> NonZeroU64 {
     NonZeroU64::new(n).expect("non-zero")
 }
@@ -32,8 +39,7 @@ async fn rest_request_bytes_are_exactly_the_documented_request() {
     let mut server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
         .await
         .expect("server");
-    let session = Session::new();
-    session.set_guid("G-WIRE-1.AgentGateway0").expect("guid");
+    let session = session_with("G-WIRE-1.AgentGateway0");
 
     let answer = client(&server, &session)
         .rest(101, seconds(600), 3, Some(false))
@@ -78,8 +84,7 @@ async fn prolong_true_is_sent_as_query() {
     let mut server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
         .await
         .expect("server");
-    let session = Session::new();
-    session.set_guid("G-2").expect("guid");
+    let session = session_with("G-2");
     client(&server, &session)
         .rest(59999, seconds(86399), 255, Some(true))
         .await
@@ -98,8 +103,7 @@ async fn rotated_guid_takes_effect_without_rebuilding_the_client() {
     let mut server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
         .await
         .expect("server");
-    let session = Session::new();
-    session.set_guid("G-OLD").expect("guid");
+    let session = session_with("G-OLD");
     let client = client(&server, &session);
 
     client
@@ -155,8 +159,7 @@ async fn an_answer_head_must_fit_the_read_buffer_and_a_failure_names_the_setting
     let server = TestServer::start(Reply::Raw(format!("{head}{SUCCESS}").into_bytes()))
         .await
         .expect("server");
-    let session = Session::new();
-    session.set_guid("G-WIRE-4.AgentGateway0").expect("guid");
+    let session = session_with("G-WIRE-4.AgentGateway0");
 
     let answer = client(&server, &session)
         .rest(101, seconds(600), 3, Some(false))
