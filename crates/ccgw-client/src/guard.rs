@@ -193,7 +193,140 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::Full;
+
     use super::*;
+
+    const LIMIT: usize = 64;
+
+    /// A one-chunk body that counts how often it is polled.
+    struct Counted {
+        inner: Full<Bytes>,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl HttpBody for Counted {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            Pin::new(&mut self.inner).poll_frame(cx)
+        }
+
+        fn size_hint(&self) -> SizeHint {
+            self.inner.size_hint()
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+    }
+
+    /// A 200 JSON answer of `len` bytes, announcing its length or not; the counter
+    /// tells how often the guard read the body underneath.
+    fn answer(len: usize, announce: bool) -> (reqwest::Response, Arc<AtomicUsize>) {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let mut builder = http::Response::builder().header(CONTENT_TYPE, "application/json");
+        if announce {
+            builder = builder.header(CONTENT_LENGTH, len);
+        }
+        let body = Counted {
+            inner: Full::new(Bytes::from(vec![b' '; len])),
+            polls: Arc::clone(&polls),
+        };
+        let url = reqwest::Url::parse("https://gateway.test/x").expect("url");
+        (
+            guard(builder.body(body).expect("response"), url, LIMIT),
+            polls,
+        )
+    }
+
+    fn rejection(err: &reqwest::Error) -> Option<&ResponseRejected> {
+        ResponseRejected::find_in(err)
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_limit_passes_announced_or_streamed() {
+        for announce in [true, false] {
+            let (response, _) = answer(LIMIT, announce);
+            let body = response.bytes().await.expect("at the limit");
+            assert_eq!(body.len(), LIMIT, "announce: {announce}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_one_byte_over_the_limit_is_refused_announced_or_streamed() {
+        for announce in [true, false] {
+            let (response, _) = answer(LIMIT + 1, announce);
+            let err = response.bytes().await.expect_err("over the limit");
+            assert_eq!(
+                rejection(&err),
+                Some(&ResponseRejected::TooLarge { limit: LIMIT }),
+                "announce: {announce}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_announced_oversized_body_is_refused_before_any_of_it_is_read() {
+        let (response, polls) = answer(LIMIT + 1, true);
+        response.bytes().await.expect_err("over the limit");
+        assert_eq!(polls.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn the_length_of_a_guarded_answer_is_the_one_underneath() {
+        let (response, _) = answer(LIMIT, false);
+        assert_eq!(response.content_length(), Some(LIMIT as u64));
+    }
+
+    #[test]
+    fn a_pending_rejection_keeps_even_an_empty_body_open() {
+        // A reader may skip polling a body that says it has ended: an empty 200 that is
+        // not JSON must still be read, so its rejection is seen.
+        let body = |reject| GuardedBody {
+            inner: Full::new(Bytes::new()),
+            limit: LIMIT,
+            seen: 0,
+            reject,
+        };
+        assert!(body(None).is_end_stream());
+        let not_json = ResponseRejected::NotJson { content_type: None };
+        assert!(!body(Some(not_json)).is_end_stream());
+        let open = GuardedBody {
+            inner: Full::new(Bytes::from_static(b"{}")),
+            limit: LIMIT,
+            seen: 0,
+            reject: None,
+        };
+        assert!(!open.is_end_stream(), "a body with data left has not ended");
+    }
+
+    #[test]
+    fn rejections_say_what_was_refused() {
+        assert_eq!(
+            ResponseRejected::TooLarge { limit: 512 }.to_string(),
+            "response body is larger than the 512-byte limit"
+        );
+        assert_eq!(
+            ResponseRejected::NotJson {
+                content_type: Some("text/html".into())
+            }
+            .to_string(),
+            r#"response is not JSON (content type "text/html")"#
+        );
+        assert_eq!(
+            ResponseRejected::NotJson { content_type: None }.to_string(),
+            "response is not JSON (no content type)"
+        );
+    }
 
     #[test]
     fn json_content_types() {

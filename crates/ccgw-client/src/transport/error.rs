@@ -88,3 +88,64 @@ impl TransportError {
         Self::Connect(Arc::new(source))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    fn refused() -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionRefused, "refused by the peer")
+    }
+
+    #[test]
+    fn each_error_says_what_happened() {
+        let cases = [
+            (
+                TransportError::connect(refused()),
+                "cannot connect to the gateway",
+            ),
+            (
+                TransportError::Tls(Arc::new(refused())),
+                "TLS handshake with the gateway failed",
+            ),
+            (
+                TransportError::TimeoutBeforeSend {
+                    timeout: Duration::from_secs(5),
+                    waiting_for: "a connection",
+                },
+                "timed out after 5s waiting for a connection; nothing was sent",
+            ),
+            (
+                TransportError::unknown("the connection closed mid-answer", refused()),
+                "the connection closed mid-answer",
+            ),
+            (
+                TransportError::Unsendable("another origin"),
+                "the request cannot be sent: another origin",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn the_cause_is_the_source() {
+        let cause = |e: &TransportError| e.source().map(ToString::to_string);
+        let expected = Some("refused by the peer".to_owned());
+        assert_eq!(cause(&TransportError::connect(refused())), expected);
+        assert_eq!(cause(&TransportError::Tls(Arc::new(refused()))), expected);
+        assert_eq!(
+            cause(&TransportError::unknown("closed", refused())),
+            expected
+        );
+        let without = TransportError::OutcomeUnknown {
+            reason: "closed".into(),
+            source: None,
+        };
+        assert_eq!(cause(&without), None);
+        assert_eq!(cause(&TransportError::Unsendable("no")), None);
+    }
+}
