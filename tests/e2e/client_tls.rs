@@ -39,7 +39,13 @@ async fn succeeds_when_the_gateway_ca_is_configured() {
         "POST /agentgateway/resource/onlineagent/101/rest/600/3?prolong=false HTTP/1.1"
     );
     assert_eq!(request.header_values("guid"), [SENTINEL]);
-    assert_no_secret(&format!("{agent:?} {client:?}").as_str());
+    // Debug names the agent and where its session lives, and never the Guid.
+    let shown = format!("{agent:?} {client:?}");
+    assert_no_secret(&shown.as_str());
+    let base_url = server.base_url();
+    for expected in ["Agent", "101", "GatewayClient", base_url.as_str()] {
+        assert!(shown.contains(expected), "{expected} not in {shown}");
+    }
     assert_logs_clean();
 }
 

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ccgw::{AgentId, Config, SignIn};
+use ccgw::{AgentId, Config, GatewayClient, RetCode, SignIn};
 use ccgw_sim::Simulator;
+use ccgw_tests::{Reply, TestServer};
 
 /// A fresh directory for this test's files.
 fn scratch(name: &str) -> PathBuf {
@@ -243,4 +244,55 @@ async fn a_client_from_a_file_signs_in_on_the_first_gateway_that_takes_it() {
         "the move to the next gateway is logged"
     );
     sim.shutdown().await;
+}
+
+/// The list is followed only while no gateway took the sign-in: a gateway that answers
+/// and refuses it ends the sign-in there, and the end of the list ends it whatever the
+/// last gateway said, with that gateway's answer.
+#[tokio::test]
+async fn a_sign_in_moves_down_the_list_only_while_no_gateway_took_it() {
+    const WAIT: Duration = Duration::from_secs(5);
+    let id = AgentId::new(101).expect("in range");
+    let client = |first: &TestServer, second: &TestServer| {
+        GatewayClient::builder(&first.base_url())
+            .fallback_url(&second.base_url())
+            .allow_plain_http(true)
+            .build()
+            .expect("client")
+    };
+
+    // Signed in elsewhere (100-002): an answer, so the second gateway is never asked.
+    let mut refusing = TestServer::start(Reply::envelope(RetCode::AlreadySignedIn.as_str(), None))
+        .await
+        .expect("server");
+    let spare = TestServer::start(Reply::envelope(RetCode::Success.as_str(), None))
+        .await
+        .expect("server");
+    let err = client(&refusing, &spare)
+        .sign_in(id, &SignIn::new("pw101"))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.retcode(), Some(&RetCode::AlreadySignedIn), "{err:?}");
+    assert!(refusing.next_request(WAIT).await.is_some());
+    assert_eq!(spare.pending_requests(), 0, "the second gateway was asked");
+
+    // Both switching over (000-004): each is asked once, and the last one's answer ends it.
+    let mut first = TestServer::start(Reply::envelope(RetCode::SwitchingOver.as_str(), None))
+        .await
+        .expect("server");
+    let mut last = TestServer::start(Reply::envelope(RetCode::SwitchingOver.as_str(), None))
+        .await
+        .expect("server");
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        client(&first, &last).sign_in(id, &SignIn::new("pw101")),
+    )
+    .await
+    .expect("the sign-in ends with the list")
+    .expect_err("switching over");
+    assert_eq!(err.retcode(), Some(&RetCode::SwitchingOver), "{err:?}");
+    for server in [&mut first, &mut last] {
+        assert!(server.next_request(WAIT).await.is_some());
+        assert_eq!(server.pending_requests(), 0, "asked more than once");
+    }
 }

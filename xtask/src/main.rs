@@ -106,6 +106,10 @@ enum Cmd {
         /// List the mutants without testing them.
         #[arg(long)]
         list: bool,
+        /// Skip the mutants that earlier runs caught or found unviable (kept in
+        /// target/mutants/mutants.out/): after adding tests, test only what was missed.
+        #[arg(long)]
+        iterate: bool,
     },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
             in_diff,
             jobs,
             list,
+            iterate,
         } => mutants::mutants(
             &root,
             &mutants::Selection {
@@ -172,6 +177,7 @@ fn main() -> ExitCode {
                 in_diff,
                 jobs,
                 list,
+                iterate,
             },
         ),
         Cmd::Soak {
