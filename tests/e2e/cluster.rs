@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use ccgw::{
-    AgentEvent, AgentId, RestCause, SessionEvent, SignIn, SignedInBy, SupervisedAgent, Supervision,
+    AgentEvent, AgentId, RestCause, RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent,
+    Supervision,
 };
 use ccgw_sim::{Config, Simulator};
 use common::{client_for, secs};
@@ -192,5 +193,54 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
         );
         assert!(!logs.contains(guid.as_str()), "a Guid in the logs");
     }
+    sim.shutdown().await;
+}
+
+/// A session kept between runs (the `ccgw` command line's Guid file): a new handle with
+/// the kept Guid and affinity reaches the node that holds the session on every call;
+/// with the Guid alone, the front spreads the calls and the other node refuses the Guid.
+#[tokio::test]
+async fn a_kept_session_reaches_its_node_with_its_affinity() {
+    const CALLS: usize = 4;
+    let sim = Simulator::start(Config {
+        nodes: 2,
+        affinity_cookie: "lb-affinity".to_owned(),
+        ..Config::default()
+    })
+    .await
+    .expect("sim");
+    let client = client_for(&sim);
+    let id = AgentId::new(FIRST).expect("in range");
+    let first = client
+        .sign_in(id, &SignIn::new(format!("pw{FIRST}")))
+        .await
+        .expect("signed in");
+    let guid = first.current_guid().expect("a Guid");
+    let affinity = first.affinity().expect("the front sets its cookie");
+    assert!(
+        affinity.expose_secret().starts_with("lb-affinity="),
+        "the affinity is the front's cookie"
+    );
+
+    let kept = client.agent(id, guid.clone());
+    kept.set_affinity(&affinity);
+    for _ in 0..CALLS {
+        kept.status().await.expect("the session's node answers");
+    }
+
+    let without = client.agent(id, guid);
+    let mut refused = 0;
+    for _ in 0..CALLS {
+        if let Err(e) = without.status().await {
+            assert_eq!(e.retcode(), Some(&RetCode::NoPermission), "{e:?}");
+            refused += 1;
+        }
+    }
+    assert!(
+        refused > 0,
+        "without the affinity every call reached the session's node"
+    );
+
+    kept.sign_out().await.expect("signed out");
     sim.shutdown().await;
 }
