@@ -75,5 +75,20 @@ mod tests {
         let split = format!("{}SECRET-G", "\n".repeat(EXCERPT_BYTES - 3));
         let shown = excerpt(split.as_bytes(), "SECRET-G");
         assert!(!shown.contains("SEC"), "{shown}");
+        // Only the piece of the secret goes; what came before it stays.
+        let split = format!("{}ab SECRET-G", "\n".repeat(EXCERPT_BYTES - 6));
+        assert_eq!(excerpt(split.as_bytes(), "SECRET-G"), "ab");
+    }
+
+    #[test]
+    fn a_body_that_was_not_cut_keeps_its_end() {
+        // Ending like the start of the secret is no reason to drop anything.
+        assert_eq!(excerpt(b"status SEC", "SECRET-G"), "status SEC");
+    }
+
+    #[test]
+    fn no_secret_changes_nothing() {
+        assert_eq!(scrub("a body", ""), "a body");
+        assert_eq!(scrub("a body", "SECRET-G"), "a body");
     }
 }

@@ -355,3 +355,54 @@ async fn supervise(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RetCode;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum_with_jitter_in_its_upper_half() {
+        let supervision =
+            Supervision::default().backoff(Duration::from_secs(1), Duration::from_secs(60));
+        for attempt in 0..=20 {
+            let top = Duration::from_secs(1 << attempt.min(6)).min(Duration::from_secs(60));
+            let pauses: Vec<Duration> = (0..50).map(|_| backoff(&supervision, attempt)).collect();
+            for pause in &pauses {
+                assert!(
+                    (top / 2..=top).contains(pause),
+                    "attempt {attempt}: {pause:?} outside {:?}..={top:?}",
+                    top / 2
+                );
+            }
+            // Jitter: agents that failed together do not come back in step.
+            let spread = *pauses.iter().max().expect("50") - *pauses.iter().min().expect("50");
+            assert!(spread >= top / 10, "attempt {attempt}: spread {spread:?}");
+        }
+    }
+
+    #[test]
+    fn a_lost_session_says_why_in_its_metric_label() {
+        let gateway = |code| Error::Gateway {
+            operation: "getAgentEvent",
+            code,
+            message: String::new(),
+        };
+        let cases = [
+            (gateway(RetCode::NotSignedIn), "signed_out"),
+            (gateway(RetCode::NoPermission), "guid_refused"),
+            (
+                Error::EventsUnavailable {
+                    reason: "events could not be polled".into(),
+                },
+                "unreachable",
+            ),
+        ];
+        for (error, label) in cases {
+            let kind = error.kind();
+            let lost = LostBecause::of(error);
+            assert_eq!(lost.label(), label);
+            assert_eq!(lost.error().kind(), kind);
+        }
+    }
+}
