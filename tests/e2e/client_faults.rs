@@ -309,3 +309,35 @@ async fn a_404_from_routing_is_an_unexpected_status() {
     );
     assert_sent_once(&mut server).await;
 }
+
+/// An event poll whose answer is lost may have carried a rotated Guid: the pump asks for
+/// the current one (`updateGuid`) and, while that answer is lost too, asks again instead
+/// of polling, which could rotate the Guid once more.
+#[tokio::test]
+async fn after_a_lost_poll_answer_the_pump_asks_for_the_guid_until_it_has_it() {
+    let mut server = TestServer::start(Reply::Reset).await.expect("server");
+    let client = plain_client(&server.base_url(), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
+    let agent = agent(&client);
+    let _events = agent.events();
+    let mut paths = Vec::new();
+    for _ in 0..3 {
+        let request = server.next_request(WAIT).await.expect("a request");
+        paths.push(
+            request
+                .target()
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    let [poll, ask, ask_again] = &paths[..] else {
+        unreachable!("three requests")
+    };
+    assert!(
+        poll.starts_with("/agentgateway/resource/agentevent/"),
+        "{paths:?}"
+    );
+    assert!(ask.ends_with("/updateGuid"), "{paths:?}");
+    assert_eq!(ask_again, ask, "{paths:?}");
+}
