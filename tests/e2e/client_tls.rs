@@ -5,7 +5,7 @@
 #[path = "common.rs"]
 mod common;
 
-use ccgw::{Error, GatewayClient};
+use ccgw::{Error, ErrorChain, GatewayClient};
 use ccgw_tests::{Reply, TestCa, TestServer};
 use common::{
     SENTINEL, WAIT, agent, assert_error_clean, assert_logs_clean, assert_no_secret, rest,
@@ -153,13 +153,13 @@ async fn plain_http_is_refused_unless_allowed() {
     assert!(server.next_request(WAIT).await.is_some());
 }
 
+/// Each refusal is a configuration error naming what is wrong.
 #[test]
 fn bad_configuration_is_an_error_not_a_panic() {
-    let cases: [(&str, Result<GatewayClient, Error>); 9] = [
-        (
-            "not a url",
-            GatewayClient::builder("gateway:8043 no").build(),
-        ),
+    use std::time::Duration;
+    let builder = || GatewayClient::builder("https://gateway.example:8043");
+    let cases: [(&str, Result<GatewayClient, Error>); 13] = [
+        ("is not a URL", GatewayClient::builder("not a url").build()),
         (
             "ftp",
             GatewayClient::builder("ftp://gateway.example").build(),
@@ -173,41 +173,43 @@ fn bad_configuration_is_an_error_not_a_panic() {
             GatewayClient::builder("https://gateway.example:8043/?x=1").build(),
         ),
         (
-            "garbage PEM",
-            GatewayClient::builder("https://gateway.example:8043")
-                .add_root_certificate_pem("nonsense")
-                .build(),
+            "holds no certificate",
+            builder().add_root_certificate_pem("nonsense").build(),
         ),
         (
-            "missing CA file",
-            GatewayClient::builder("https://gateway.example:8043")
+            "/nonexistent/ca.pem",
+            builder()
                 .add_root_certificate_pem_file("/nonexistent/ca.pem")
                 .build(),
         ),
+        ("no trust roots", builder().system_roots(false).build()),
         (
-            "no roots",
-            GatewayClient::builder("https://gateway.example:8043")
-                .system_roots(false)
-                .build(),
+            "connect_timeout",
+            builder().connect_timeout(Duration::ZERO).build(),
         ),
         (
-            "zero timeout",
-            GatewayClient::builder("https://gateway.example:8043")
-                .request_timeout(std::time::Duration::ZERO)
-                .build(),
+            "request_timeout",
+            builder().request_timeout(Duration::ZERO).build(),
         ),
         (
-            "user agent",
-            GatewayClient::builder("https://gateway.example:8043")
-                .user_agent("a\nb")
+            "poll_timeout",
+            builder()
+                .poll_timeout(Duration::ZERO)
+                .poll_hold(Duration::ZERO)
                 .build(),
         ),
+        ("max_connections", builder().max_connections(0).build()),
+        ("response_limit", builder().response_limit(0).build()),
+        ("user agent", builder().user_agent("a\nb").build()),
     ];
-    for (what, result) in cases {
-        let err = result.expect_err(what);
-        assert!(matches!(err, Error::Config { .. }), "{what}: {err:?}");
-        assert!(!err.to_string().is_empty());
+    for (named, result) in cases {
+        let err = result.expect_err(named);
+        assert!(matches!(err, Error::Config { .. }), "{named}: {err:?}");
+        let shown = ErrorChain(&err).to_string();
+        assert!(shown.contains(named), "{named} not in {shown:?}");
     }
+    let ok = builder().build().expect("valid");
+    assert_eq!(ok.base_url(), "https://gateway.example:8043");
     let ok = GatewayClient::builder("https://gateway.example:8043/")
         .build()
         .expect("valid");

@@ -247,18 +247,21 @@ impl ClientBuilder {
         for url in &self.fallback_urls {
             urls.push(check_base_url(url, self.allow_plain_http)?);
         }
-        if self.connect_timeout.is_zero()
-            || self.request_timeout.is_zero()
-            || self.poll_timeout.is_zero()
-        {
-            return Err(config("timeouts must be longer than zero", None));
+        for (setting, timeout) in [
+            ("connect_timeout", self.connect_timeout),
+            ("request_timeout", self.request_timeout),
+            ("poll_timeout", self.poll_timeout),
+        ] {
+            if timeout.is_zero() {
+                return Err(config(&format!("{setting} must be longer than zero"), None));
+            }
         }
         check_timing(self.poll_timeout, self.poll_hold, self.guid_grace)?;
         if self.max_connections == 0 {
             return Err(config("max_connections must be at least 1", None));
         }
         if self.response_limit == 0 {
-            return Err(config("the response limit must be at least one byte", None));
+            return Err(config("response_limit must be at least one byte", None));
         }
         let user_agent = http::HeaderValue::from_str(&self.user_agent).map_err(|e| {
             config(
