@@ -5,11 +5,13 @@
 #[path = "common.rs"]
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ccgw::{Disposition, Error, RetCode};
 use ccgw_tests::{Reply, TestServer};
-use common::{agent, assert_error_clean, plain_client, rest};
+use common::{SENTINEL, agent, assert_error_clean, plain_client, rest};
+use tokio::sync::Notify;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -161,4 +163,59 @@ async fn the_rest_span_records_the_outcome() {
         "no header may be logged:\n{logs}"
     );
     common::assert_logs_clean();
+}
+
+/// A call refused with `000-003` because the Guid rotated while it was under way (the
+/// answer to a concurrent call carried the new one) is sent once more with the new Guid;
+/// the caller sees only the success.
+#[tokio::test]
+async fn a_call_refused_because_the_guid_rotated_meanwhile_is_sent_once_more() {
+    const ROTATED: &str = "ROTATED-GUID-5e1b.AgentGateway0";
+    let gate = Arc::new(Notify::new());
+    let held = Arc::clone(&gate);
+    let mut server = TestServer::start_with(
+        move |request| {
+            let body = |code: &RetCode| format!(r#"{{"message":"","retcode":"{}"}}"#, code.as_str());
+            if request.target().ends_with("/handshake") {
+                let body = body(&RetCode::Success);
+                Reply::Raw(
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nset-guid: JSESSIONID={ROTATED}\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes(),
+                )
+            } else if request.header_values("guid") == [SENTINEL] {
+                Reply::After(
+                    Arc::clone(&held),
+                    Box::new(Reply::Json(body(&RetCode::NoPermission))),
+                )
+            } else {
+                Reply::Json(body(&RetCode::Success))
+            }
+        },
+        None,
+    )
+    .await
+    .expect("server");
+    let client = plain_client(&server.base_url(), TIMEOUT, TIMEOUT);
+    let agent = agent(&client);
+    let call = tokio::spawn({
+        let agent = agent.clone();
+        async move { rest(&agent).await }
+    });
+    let first = server.next_request(TIMEOUT).await.expect("rest sent");
+    assert_eq!(first.header_values("guid"), [SENTINEL]);
+    agent
+        .heartbeat()
+        .await
+        .expect("the heartbeat rotates the Guid");
+    gate.notify_one();
+    call.await
+        .expect("joined")
+        .expect("sent once more and accepted");
+    let _heartbeat = server.next_request(TIMEOUT).await.expect("heartbeat");
+    let again = server.next_request(TIMEOUT).await.expect("rest sent again");
+    assert_eq!(again.target(), first.target());
+    assert_eq!(again.header_values("guid"), [ROTATED]);
 }

@@ -227,10 +227,13 @@ async fn a_client_from_a_file_signs_in_on_the_first_gateway_that_takes_it() {
         .build_client()
         .expect("built");
     ccgw_tests::logs::capture();
-    let agent = client
-        .sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101"))
-        .await
-        .expect("signed in on the second gateway");
+    let agent = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101")),
+    )
+    .await
+    .expect("the sign-in ends")
+    .expect("signed in on the second gateway");
     assert_eq!(agent.gateway_url(), sim.base_url());
     assert_eq!(sim.handle().agent_state(101), Some(4));
     agent

@@ -404,6 +404,32 @@ async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
     sim.shutdown().await;
 }
 
+/// Dropping the keeper stops the heartbeats.
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_the_keeper_stops_the_heartbeats() {
+    let (sim, agent) = signed_in_101().await;
+    let handle = sim.handle();
+    let every = Duration::from_millis(300);
+    let before = handle.stats().requests;
+    let keeper = agent.keep_alive(every);
+    wait_until_within(WAIT, "two heartbeats", || {
+        handle.stats().requests >= before + 2
+    })
+    .await;
+    drop(keeper);
+    let after = handle.stats().requests;
+    let more = tokio::time::timeout(
+        every * 4,
+        wait_until_within(every * 5, "another request", || {
+            handle.stats().requests > after
+        }),
+    )
+    .await;
+    assert!(more.is_err(), "a heartbeat after the keeper was dropped");
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
 /// Streams opened while the pump is ending either get the end or start a new pump;
 /// none hangs.
 #[tokio::test(flavor = "multi_thread")]

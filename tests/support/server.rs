@@ -72,6 +72,9 @@ pub enum Reply {
     Stall,
     /// Close the connection abortively (TCP RST) without answering.
     Reset,
+    /// Hold the answer until the gate is notified, then answer as the inner reply says
+    /// (the request is recorded first): orders an answer after other requests.
+    After(Arc<tokio::sync::Notify>, Box<Reply>),
 }
 
 impl Reply {
@@ -232,9 +235,13 @@ where
         let Some(request) = read_request(&mut stream, &mut buf).await else {
             return;
         };
-        let reply = handler(&request);
+        let mut reply = handler(&request);
         if tx.send(request).is_err() {
             return;
+        }
+        while let Reply::After(gate, then) = reply {
+            gate.notified().await;
+            reply = *then;
         }
         let bytes = match reply {
             Reply::Json(body) => format!(
@@ -257,6 +264,7 @@ where
                 stream.abort_on_close();
                 return;
             }
+            Reply::After(..) => unreachable!("unwrapped above"),
         };
         if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
             return;
