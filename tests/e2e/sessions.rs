@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use ccgw::{
     AgentEvent, AgentId, AgentState, Confirmed, Converged, Disposition, Error, IfSignedIn,
-    LostBecause, RestCause, RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent,
-    Supervision,
+    InitialState, LostBecause, RestCause, RetCode, SessionEvent, SignIn, SignedInBy,
+    SupervisedAgent, Supervision,
 };
 use ccgw_client::operations;
 use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
@@ -321,6 +321,43 @@ async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
         Converged::AlreadyThere
     );
     assert_eq!(handle.agent_state(101), Some(4));
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
+/// A busy agent is not this crate's to make idle: `ensure_idle` refuses at once, sending
+/// nothing, instead of trying again until its wait is up.
+#[tokio::test(flavor = "multi_thread")]
+async fn ensure_idle_refuses_a_busy_agent_at_once() {
+    let sim = Simulator::start(quick_sim()).await.expect("sim");
+    let agent = client_for(&sim)
+        .sign_in(
+            id(101),
+            &SignIn::new("pw101").initial_state(InitialState::Busy),
+        )
+        .await
+        .expect("signed in");
+    let requests = sim.handle().stats().requests;
+    let err = tokio::time::timeout(WAIT * 2, agent.ensure_idle(WAIT))
+        .await
+        .expect("refused within the wait")
+        .expect_err("busy");
+    assert!(
+        matches!(
+            err,
+            Error::NotConfirmed {
+                waited: Duration::ZERO,
+                state: Some(AgentState::Busy),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        sim.handle().stats().requests,
+        requests + 1,
+        "one state read, nothing else"
+    );
     agent.sign_out().await.expect("signed out");
     sim.shutdown().await;
 }
