@@ -260,10 +260,13 @@ async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
         .expect("rest");
     agent.cancel_rest().await.expect("cancel");
     assert!(handle.set_talking(101, true));
-    let err = agent
-        .rest_confirmed(secs(600), RestCause::from(1), Duration::from_secs(3))
-        .await
-        .expect_err("pre-rest is not rest");
+    let err = tokio::time::timeout(
+        WAIT,
+        agent.rest_confirmed(secs(600), RestCause::from(1), Duration::from_secs(3)),
+    )
+    .await
+    .expect("unconfirmed once its wait is up")
+    .expect_err("pre-rest is not rest");
     assert!(
         matches!(
             err,

@@ -285,6 +285,26 @@ async fn rest_timeout_arrives_after_the_requested_time_on_the_test_clock() {
     );
 }
 
+/// Polling lasts as long as someone listens: dropping the last stream stops it.
+#[tokio::test]
+async fn dropping_the_last_stream_stops_the_polling() {
+    let (sim, agent) = agent_104().await;
+    let events = agent.events();
+    let other = agent.events();
+    assert_eq!(format!("{events:?}"), "EventStream { ended: false }");
+    wait_until("the pump polls", || agent.events_running()).await;
+    drop(events);
+    // Polls go on after the first stream is gone: the other one still listens.
+    let handle = sim.handle();
+    let polled = handle.stats().requests;
+    wait_until("more polls", || handle.stats().requests >= polled + 3).await;
+    assert!(agent.events_running(), "a stream is still open");
+    drop(other);
+    wait_until("the pump stopped", || !agent.events_running()).await;
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stops() {
     let (sim, agent) = agent_104().await;
