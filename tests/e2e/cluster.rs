@@ -14,7 +14,8 @@ use ccgw::{
     Supervision,
 };
 use ccgw_sim::{Config, Simulator};
-use common::{client_for, secs};
+use ccgw_tests::{Reply, TestServer};
+use common::{client_for, plain_client, secs};
 
 const AGENTS: u32 = 200;
 const FIRST: u32 = 101;
@@ -243,4 +244,51 @@ async fn a_kept_session_reaches_its_node_with_its_affinity() {
 
     kept.sign_out().await.expect("signed out");
     sim.shutdown().await;
+}
+
+/// A supervised session gives up at once on a refusal that cannot pass (a wrong
+/// password), and after `max_attempts` failed sign-ins that could (nothing reached the
+/// gateway).
+#[tokio::test]
+async fn a_supervised_session_gives_up_on_a_refusal_and_after_its_attempts() {
+    let sim = Simulator::start(Config::default()).await.expect("sim");
+    let client = client_for(&sim);
+    let id = AgentId::new(FIRST).expect("in range");
+    let mut refused =
+        SupervisedAgent::start(&client, id, SignIn::new("wrong"), Supervision::default());
+    let item = tokio::time::timeout(ITEM_WAIT, refused.next())
+        .await
+        .expect("an item in time");
+    assert!(
+        matches!(&item, Some(SessionEvent::GaveUp(e)) if e.retcode() == Some(&RetCode::WrongCredentials)),
+        "{item:?}"
+    );
+    sim.shutdown().await;
+
+    // The gateway answers that it is switching over (000-004), a refusal that passes.
+    let mut switching = TestServer::start(Reply::envelope(RetCode::SwitchingOver.as_str(), None))
+        .await
+        .expect("server");
+    let client = plain_client(&switching.base_url(), ITEM_WAIT, ITEM_WAIT);
+    let supervision = Supervision::default()
+        .backoff(Duration::from_millis(10), Duration::from_millis(50))
+        .max_attempts(3);
+    let mut passing =
+        SupervisedAgent::start(&client, id, SignIn::new(format!("pw{FIRST}")), supervision);
+    let item = tokio::time::timeout(ITEM_WAIT, passing.next())
+        .await
+        .expect("an item in time");
+    assert!(
+        matches!(&item, Some(SessionEvent::GaveUp(e)) if e.retcode() == Some(&RetCode::SwitchingOver)),
+        "{item:?}"
+    );
+    let mut attempts = 0;
+    while switching
+        .next_request(Duration::from_millis(200))
+        .await
+        .is_some()
+    {
+        attempts += 1;
+    }
+    assert_eq!(attempts, 3, "max_attempts sign-ins");
 }
