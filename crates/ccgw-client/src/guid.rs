@@ -130,4 +130,18 @@ mod tests {
             assert_eq!(parse_guid(bad), Err(InvalidGuid::NotHeaderSafe), "{bad:?}");
         }
     }
+
+    #[test]
+    fn each_refusal_says_why_without_the_value() {
+        assert_eq!(InvalidGuid::Empty.to_string(), "invalid Guid: it is empty");
+        assert_eq!(
+            InvalidGuid::TooLong.to_string(),
+            format!("invalid Guid: longer than {MAX_GUID_LEN} characters")
+        );
+        assert!(
+            InvalidGuid::NotHeaderSafe
+                .to_string()
+                .starts_with("invalid Guid: only visible ASCII characters")
+        );
+    }
 }

@@ -433,6 +433,11 @@ mod tests {
         assert_eq!(header(&cookies).as_deref(), Some("lb=node2"));
         cookies.set(b"lb=");
         assert_eq!(header(&cookies), None);
+        // A cookie without a name, or longer than any a load balancer sets, is ignored.
+        cookies.set(b"=nameless");
+        let long = format!("lb={}", "v".repeat(MAX_COOKIE_LEN));
+        cookies.set(long.as_bytes());
+        assert_eq!(header(&cookies), None);
         for i in 0..20 {
             cookies.set(format!("c{i}=v").as_bytes());
         }
