@@ -181,3 +181,27 @@ async fn an_answer_head_must_fit_the_read_buffer_and_a_failure_names_the_setting
         other => panic!("expected outcome unknown naming the read buffer, got {other:?}"),
     }
 }
+
+/// A transport counts its open connections (in use, opening or idle) and its Debug names
+/// the origin and that count.
+#[tokio::test]
+async fn a_transport_counts_its_open_connections() {
+    let server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
+        .await
+        .expect("server");
+    let transport =
+        Transport::new(&server.base_url(), TransportConfig::new(None)).expect("transport");
+    assert_eq!(transport.open_connections(), 0);
+    let session = session_with("G-WIRE-4.AgentGateway0").with_transport(transport.clone());
+    Client::new_with_client(&server.base_url(), reqwest::Client::new(), session)
+        .rest(101, seconds(600), 3, Some(false))
+        .await
+        .expect("rest succeeds");
+    assert_eq!(transport.open_connections(), 1, "kept for the next request");
+    let shown = format!("{transport:?}");
+    let authority = server.base_url().replace("http://", "");
+    assert!(
+        shown.contains(&authority) && shown.contains("open: 1"),
+        "{shown}"
+    );
+}
