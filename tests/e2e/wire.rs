@@ -192,12 +192,26 @@ async fn a_transport_counts_its_open_connections() {
     let transport =
         Transport::new(&server.base_url(), TransportConfig::new(None)).expect("transport");
     assert_eq!(transport.open_connections(), 0);
+    // The answer's body announces its length, as hyper's does.
+    let url = format!("{}/agentgateway", server.base_url());
+    let request = reqwest::Request::new(reqwest::Method::GET, url.parse().expect("URL"));
+    let answer = transport.send(request).await.expect("an answer");
+    assert_eq!(
+        hyper::body::Body::size_hint(answer.body()).exact(),
+        Some(SUCCESS.len() as u64)
+    );
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .expect("the body")
+        .to_bytes();
+    assert_eq!(body, SUCCESS.as_bytes());
+    assert_eq!(transport.open_connections(), 1, "kept for the next request");
     let session = session_with("G-WIRE-4.AgentGateway0").with_transport(transport.clone());
     Client::new_with_client(&server.base_url(), reqwest::Client::new(), session)
         .rest(101, seconds(600), 3, Some(false))
         .await
         .expect("rest succeeds");
-    assert_eq!(transport.open_connections(), 1, "kept for the next request");
+    assert_eq!(transport.open_connections(), 1, "the same connection again");
     let shown = format!("{transport:?}");
     let authority = server.base_url().replace("http://", "");
     assert!(
