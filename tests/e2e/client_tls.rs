@@ -158,7 +158,7 @@ async fn plain_http_is_refused_unless_allowed() {
 fn bad_configuration_is_an_error_not_a_panic() {
     use std::time::Duration;
     let builder = || GatewayClient::builder("https://gateway.example:8043");
-    let cases: [(&str, Result<GatewayClient, Error>); 13] = [
+    let cases: [(&str, Result<GatewayClient, Error>); 16] = [
         ("is not a URL", GatewayClient::builder("not a url").build()),
         (
             "ftp",
@@ -167,6 +167,18 @@ fn bad_configuration_is_an_error_not_a_panic() {
         (
             "credentials",
             GatewayClient::builder("https://user:pw@gateway.example:8043").build(),
+        ),
+        (
+            "credentials",
+            GatewayClient::builder("https://user@gateway.example:8043").build(),
+        ),
+        (
+            "credentials",
+            GatewayClient::builder("https://:pw@gateway.example:8043").build(),
+        ),
+        (
+            "fragment",
+            GatewayClient::builder("https://gateway.example:8043/#top").build(),
         ),
         (
             "query",

@@ -81,6 +81,15 @@ pub(crate) fn mutants(root: &Path, selection: &Selection) -> Result<()> {
     }
     let tally = Tally::read(&root.join(OUTPUT).join("mutants.out/outcomes.json"))?;
     eprintln!("{tally}");
+    if selection.iterate {
+        let earlier =
+            std::fs::read_to_string(root.join(OUTPUT).join("mutants.out/previously_caught.txt"))
+                .unwrap_or_default();
+        eprintln!(
+            "not tested again: {} mutants earlier runs caught or found unviable (mutants.out/previously_caught.txt)",
+            earlier.lines().count()
+        );
+    }
     let missed = std::fs::read_to_string(root.join(OUTPUT).join("mutants.out/missed.txt"))
         .unwrap_or_default();
     if !missed.trim().is_empty() {
