@@ -246,6 +246,17 @@ async fn a_kept_session_reaches_its_node_with_its_affinity() {
     sim.shutdown().await;
 }
 
+/// Asserts that the next item of `session`, within `ITEM_WAIT`, is giving up on `code`.
+async fn assert_gives_up_with(session: &mut SupervisedAgent, code: &RetCode) {
+    let item = tokio::time::timeout(ITEM_WAIT, session.next())
+        .await
+        .expect("an item in time");
+    assert!(
+        matches!(&item, Some(SessionEvent::GaveUp(e)) if e.retcode() == Some(code)),
+        "{item:?}"
+    );
+}
+
 /// A supervised session gives up at once on a refusal that cannot pass (a wrong
 /// password), and after `max_attempts` failed sign-ins that could (nothing reached the
 /// gateway).
@@ -256,13 +267,7 @@ async fn a_supervised_session_gives_up_on_a_refusal_and_after_its_attempts() {
     let id = AgentId::new(FIRST).expect("in range");
     let mut refused =
         SupervisedAgent::start(&client, id, SignIn::new("wrong"), Supervision::default());
-    let item = tokio::time::timeout(ITEM_WAIT, refused.next())
-        .await
-        .expect("an item in time");
-    assert!(
-        matches!(&item, Some(SessionEvent::GaveUp(e)) if e.retcode() == Some(&RetCode::WrongCredentials)),
-        "{item:?}"
-    );
+    assert_gives_up_with(&mut refused, &RetCode::WrongCredentials).await;
     sim.shutdown().await;
 
     // The gateway answers that it is switching over (000-004), a refusal that passes.
@@ -275,13 +280,7 @@ async fn a_supervised_session_gives_up_on_a_refusal_and_after_its_attempts() {
         .max_attempts(3);
     let mut passing =
         SupervisedAgent::start(&client, id, SignIn::new(format!("pw{FIRST}")), supervision);
-    let item = tokio::time::timeout(ITEM_WAIT, passing.next())
-        .await
-        .expect("an item in time");
-    assert!(
-        matches!(&item, Some(SessionEvent::GaveUp(e)) if e.retcode() == Some(&RetCode::SwitchingOver)),
-        "{item:?}"
-    );
+    assert_gives_up_with(&mut passing, &RetCode::SwitchingOver).await;
     let mut attempts = 0;
     while switching
         .next_request(Duration::from_millis(200))

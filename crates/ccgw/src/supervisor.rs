@@ -384,7 +384,7 @@ mod tests {
     #[test]
     fn a_lost_session_says_why_in_its_metric_label() {
         let gateway = |code| Error::Gateway {
-            operation: "getAgentEvent",
+            operation: ccgw_client::operations::GET_AGENT_EVENT.log_name,
             code,
             message: String::new(),
         };
