@@ -49,6 +49,7 @@ async fn every_code_maps_to_its_variant() {
         ("100-016", RetCode::InvalidIpAddress),
         ("100-017", RetCode::UportalAuthenticationFailed),
         ("100-018", RetCode::VdnMismatch),
+        ("110-016", RetCode::AccountLocked),
         ("123-456", RetCode::Other("123-456".to_owned())),
         ("BOGUS", RetCode::Other("BOGUS".to_owned())),
     ];
@@ -123,6 +124,38 @@ async fn every_result_shape_with_retcode_0_is_success() {
     answer(Reply::Json(r#"{"retcode":"0","extra":true}"#.to_owned()))
         .await
         .expect("lenient envelope");
+}
+
+/// The agent-status page's sample sends `result` as an object, its table types it as an
+/// array: `Agent::status` reads both, and a list that is not one state is malformed.
+#[tokio::test]
+async fn the_agent_state_is_read_from_an_object_or_an_array() {
+    for result in [
+        r#"{"agentState":8,"isWorking":true}"#,
+        r#"[{"agentState":8,"isWorking":true}]"#,
+    ] {
+        let server = TestServer::start(Reply::envelope("0", Some(result)))
+            .await
+            .expect("server");
+        let client = plain_client(&server.base_url(), TIMEOUT, TIMEOUT);
+        let status = agent(&client)
+            .status()
+            .await
+            .unwrap_or_else(|e| panic!("result {result}: {e:?}"));
+        assert_eq!(status.state, ccgw::AgentState::Rest, "{result}");
+        assert!(status.in_call, "{result}");
+    }
+    for result in ["[]", r#"[{"agentState":8},{"agentState":4}]"#] {
+        let server = TestServer::start(Reply::envelope("0", Some(result)))
+            .await
+            .expect("server");
+        let client = plain_client(&server.base_url(), TIMEOUT, TIMEOUT);
+        let e = agent(&client).status().await.expect_err(result);
+        assert!(
+            matches!(e, Error::MalformedResponse { .. }),
+            "{result}: {e:?}"
+        );
+    }
 }
 
 #[tokio::test]

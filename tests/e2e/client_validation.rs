@@ -23,14 +23,13 @@ proptest! {
     #[test]
     fn agent_ids(id in any::<u32>()) {
         match AgentId::new(id) {
-            Ok(a) => { prop_assert!((101..=59_999).contains(&id)); prop_assert_eq!(a.get(), id); }
+            Ok(a) => { prop_assert!((101..=999_999).contains(&id)); prop_assert_eq!(a.get(), id); }
             Err(e) => {
-                prop_assert!(!(101..=59_999).contains(&id));
-                range_message(&e, "agent id", "101..=59999");
+                prop_assert!(!(101..=999_999).contains(&id));
+                range_message(&e, "agent id", "101..=999999");
                 prop_assert!(e.to_string().contains(&id.to_string()));
             }
         }
-        prop_assert_eq!(AgentId::new_extended(id).is_ok(), (101..=999_999).contains(&id));
         prop_assert_eq!(id.to_string().parse::<AgentId>().ok(), AgentId::new(id).ok());
     }
 
@@ -57,7 +56,7 @@ proptest! {
 
     #[test]
     fn agent_ids_from_i64(id in any::<i64>()) {
-        prop_assert_eq!(AgentId::try_from(id).is_ok(), (101..=59_999).contains(&id));
+        prop_assert_eq!(AgentId::try_from(id).is_ok(), (101..=999_999).contains(&id));
     }
 }
 
@@ -94,7 +93,7 @@ fn no_request_is_sent_for_an_invalid_value() {
         let invalid = (any::<i64>(), any::<i64>(), any::<i64>()).prop_filter(
             "at least one value out of range",
             |(a, t, c)| {
-                !(101..=59_999).contains(a) || !(1..=86_399).contains(t) || !(0..=255).contains(c)
+                !(101..=999_999).contains(a) || !(1..=86_399).contains(t) || !(0..=255).contains(c)
             },
         );
         let mut runner = proptest::test_runner::TestRunner::deterministic();

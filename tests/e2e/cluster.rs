@@ -66,7 +66,12 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
     let mut sessions: Vec<SupervisedAgent> = (FIRST..FIRST + AGENTS)
         .map(|id| {
             let id = AgentId::new(id).expect("in range");
-            SupervisedAgent::start(&client, id, SignIn::new(format!("pw{id}")), supervision)
+            SupervisedAgent::start(
+                &client,
+                id,
+                SignIn::new(format!("pw{id}"), format!("40{id}")),
+                supervision,
+            )
         })
         .collect();
     let mut seen = Seen::default();
@@ -213,7 +218,7 @@ async fn a_kept_session_reaches_its_node_with_its_affinity() {
     let client = client_for(&sim);
     let id = AgentId::new(FIRST).expect("in range");
     let first = client
-        .sign_in(id, &SignIn::new(format!("pw{FIRST}")))
+        .sign_in(id, &SignIn::new(format!("pw{FIRST}"), format!("40{FIRST}")))
         .await
         .expect("signed in");
     let guid = first.current_guid().expect("a Guid");
@@ -265,8 +270,12 @@ async fn a_supervised_session_gives_up_on_a_refusal_and_after_its_attempts() {
     let sim = Simulator::start(Config::default()).await.expect("sim");
     let client = client_for(&sim);
     let id = AgentId::new(FIRST).expect("in range");
-    let mut refused =
-        SupervisedAgent::start(&client, id, SignIn::new("wrong"), Supervision::default());
+    let mut refused = SupervisedAgent::start(
+        &client,
+        id,
+        SignIn::new("wrong", "40038"),
+        Supervision::default(),
+    );
     assert_gives_up_with(&mut refused, &RetCode::WrongCredentials).await;
     sim.shutdown().await;
 
@@ -278,8 +287,12 @@ async fn a_supervised_session_gives_up_on_a_refusal_and_after_its_attempts() {
     let supervision = Supervision::default()
         .backoff(Duration::from_millis(10), Duration::from_millis(50))
         .max_attempts(3);
-    let mut passing =
-        SupervisedAgent::start(&client, id, SignIn::new(format!("pw{FIRST}")), supervision);
+    let mut passing = SupervisedAgent::start(
+        &client,
+        id,
+        SignIn::new(format!("pw{FIRST}"), format!("40{FIRST}")),
+        supervision,
+    );
     assert_gives_up_with(&mut passing, &RetCode::SwitchingOver).await;
     let mut attempts = 0;
     while switching

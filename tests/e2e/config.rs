@@ -229,7 +229,10 @@ async fn a_client_from_a_file_signs_in_on_the_first_gateway_that_takes_it() {
     ccgw_tests::logs::capture();
     let agent = tokio::time::timeout(
         Duration::from_secs(30),
-        client.sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101")),
+        client.sign_in(
+            AgentId::new(101).expect("in range"),
+            &SignIn::new("pw101", "40101"),
+        ),
     )
     .await
     .expect("the sign-in ends")
@@ -272,7 +275,7 @@ async fn a_sign_in_moves_down_the_list_only_while_no_gateway_took_it() {
         .await
         .expect("server");
     let err = client(&refusing, &spare)
-        .sign_in(id, &SignIn::new("pw101"))
+        .sign_in(id, &SignIn::new("pw101", "40101"))
         .await
         .expect_err("refused");
     assert_eq!(err.retcode(), Some(&RetCode::AlreadySignedIn), "{err:?}");
@@ -288,7 +291,7 @@ async fn a_sign_in_moves_down_the_list_only_while_no_gateway_took_it() {
         .expect("server");
     let err = tokio::time::timeout(
         Duration::from_secs(10),
-        client(&first, &last).sign_in(id, &SignIn::new("pw101")),
+        client(&first, &last).sign_in(id, &SignIn::new("pw101", "40101")),
     )
     .await
     .expect("the sign-in ends with the list")

@@ -109,7 +109,7 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
     let client = client_for(&sim);
     let id = AgentId::new(101).expect("in range");
     let agent = client
-        .sign_in(id, &SignIn::new("pw101"))
+        .sign_in(id, &SignIn::new("pw101", "40101"))
         .await
         .expect("signed in");
     let guid = agent.current_guid().expect("a Guid");
@@ -202,7 +202,7 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
     let mut session = SupervisedAgent::start(
         &client,
         id,
-        SignIn::new("pw101"),
+        SignIn::new("pw101", "40101"),
         Supervision::default().backoff(Duration::from_millis(50), Duration::from_millis(200)),
     );
     assert!(matches!(

@@ -28,7 +28,9 @@ async fn ten_thousand_sign_ins_at_once_never_open_more_connections_than_the_boun
         let client = client.clone();
         tokio::spawn(async move {
             let id = AgentId::new(n).expect("in range");
-            let agent = client.sign_in(id, &SignIn::new(format!("pw{n}"))).await?;
+            let agent = client
+                .sign_in(id, &SignIn::new(format!("pw{n}"), format!("40{n}")))
+                .await?;
             agent.sign_out().await
         })
     });
@@ -82,7 +84,10 @@ async fn connections_for_statuses(
     times: u32,
 ) -> u64 {
     let agent = client
-        .sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101"))
+        .sign_in(
+            AgentId::new(101).expect("in range"),
+            &SignIn::new("pw101", "40101"),
+        )
         .await
         .expect("signed in");
     let before = sim.handle().stats().connections_accepted;
@@ -130,7 +135,10 @@ async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeo
         b.max_connections(1).request_timeout(Duration::from_secs(5))
     });
     let agent = client
-        .sign_in(AgentId::new(101).expect("in range"), &SignIn::new("pw101"))
+        .sign_in(
+            AgentId::new(101).expect("in range"),
+            &SignIn::new("pw101", "40101"),
+        )
         .await
         .expect("signed in");
     let mut events = agent.events();

@@ -59,13 +59,13 @@ async fn record_every_operation_and_documented_code() {
 
     // login: 0, 100-002, 100-004 through the client; 100-001 and 100-011 need bodies it never sends.
     client
-        .sign_in(id(101), &SignIn::new("pw101"))
+        .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect("0");
     assert_eq!(
         code(
             client
-                .sign_in(id(101), &SignIn::new("pw101"))
+                .sign_in(id(101), &SignIn::new("pw101", "40101"))
                 .await
                 .map(drop)
         ),
@@ -74,7 +74,7 @@ async fn record_every_operation_and_documented_code() {
     assert_eq!(
         code(
             client
-                .sign_in(id(102), &SignIn::new("nope"))
+                .sign_in(id(102), &SignIn::new("nope", "40038"))
                 .await
                 .map(drop)
         ),
@@ -84,7 +84,7 @@ async fn record_every_operation_and_documented_code() {
     for (body, expected, path) in [
         (json!({"phonenum": "1"}), "100-001", "/onlineagent/102"),
         (
-            json!({"password": "pw102", "status": 7}),
+            json!({"password": "pw102", "phonenum": "40038", "status": 7}),
             "100-011",
             "/onlineagent/102",
         ),
@@ -94,7 +94,7 @@ async fn record_every_operation_and_documented_code() {
             "/onlineagent/102/forcelogin",
         ),
         (
-            json!({"password": "pw102", "status": 7}),
+            json!({"password": "pw102", "phonenum": "40038", "status": 7}),
             "100-011",
             "/onlineagent/102/forcelogin",
         ),
@@ -110,13 +110,13 @@ async fn record_every_operation_and_documented_code() {
     // forceLogin: 0 (taking 101's session over), 100-004 through the client; 100-001 and
     // 100-011 above; 100-015 below, on a platform without it.
     let agent = client
-        .force_sign_in(id(101), &SignIn::new("pw101"))
+        .force_sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect("0");
     assert_eq!(
         code(
             client
-                .force_sign_in(id(102), &SignIn::new("nope"))
+                .force_sign_in(id(102), &SignIn::new("nope", "40038"))
                 .await
                 .map(drop)
         ),
@@ -139,7 +139,7 @@ async fn record_every_operation_and_documented_code() {
         assert_eq!(
             code(
                 client
-                    .force_sign_in(id(101), &SignIn::new("pw101"))
+                    .force_sign_in(id(101), &SignIn::new("pw101", "40101"))
                     .await
                     .map(drop)
             ),
@@ -214,7 +214,7 @@ async fn record_every_operation_and_documented_code() {
             "PUT",
             &url("/onlineagent/103"),
             &[JSON],
-            Some(json!({"password": "pw103", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"}).to_string()),
+            Some(json!({"password": "pw103", "phonenum": "40038", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"}).to_string()),
             wait,
         )
         .await

@@ -34,7 +34,7 @@ fn quick_sim() -> Config {
 async fn signed_in_101() -> (Simulator, ccgw::Agent) {
     let sim = Simulator::start(quick_sim()).await.expect("sim");
     let agent = client_for(&sim)
-        .sign_in(id(101), &SignIn::new("pw101"))
+        .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect("signed in");
     (sim, agent)
@@ -64,7 +64,7 @@ async fn the_poll_timeout_applies_when_the_request_timeout_is_shorter_than_the_h
     assert_eq!(sim.handle().config().poll_hold, Duration::from_secs(10));
     let client = client_with(&sim, |b| b.request_timeout(Duration::from_secs(5)));
     let agent = client
-        .sign_in(id(101), &SignIn::new("pw101"))
+        .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect("signed in");
     let mut events = agent.events();
@@ -93,13 +93,13 @@ async fn forced_sign_in_takes_the_session_over() {
     let sim = Simulator::start(quick_sim()).await.expect("sim");
     let client = client_for(&sim);
     let first = client
-        .sign_in(id(101), &SignIn::new("pw101"))
+        .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect("signed in");
     let mut first_events = first.events();
 
     let refused = client
-        .sign_in(id(101), &SignIn::new("pw101"))
+        .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect_err("already signed in");
     assert_eq!(refused.retcode(), Some(&RetCode::AlreadySignedIn));
@@ -108,7 +108,7 @@ async fn forced_sign_in_takes_the_session_over() {
     let (second, by) = client
         .sign_in_reporting(
             id(101),
-            &SignIn::new("pw101").if_signed_in(IfSignedIn::TakeOver),
+            &SignIn::new("pw101", "40101").if_signed_in(IfSignedIn::TakeOver),
         )
         .await
         .expect("taken over");
@@ -148,11 +148,11 @@ async fn forced_sign_in_takes_the_session_over() {
     .expect("sim");
     let client = client_for(&strict);
     let _held = client
-        .sign_in(id(102), &SignIn::new("pw102"))
+        .sign_in(id(102), &SignIn::new("pw102", "40102"))
         .await
         .expect("signed in");
     let refused = client
-        .force_sign_in(id(102), &SignIn::new("pw102"))
+        .force_sign_in(id(102), &SignIn::new("pw102", "40102"))
         .await
         .expect_err("100-015");
     assert_eq!(refused.retcode(), Some(&RetCode::CannotForceSignIn));
@@ -182,7 +182,7 @@ async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
     let mut session = SupervisedAgent::start(
         &client,
         id(101),
-        SignIn::new("pw101"),
+        SignIn::new("pw101", "40101"),
         Supervision::default().backoff(Duration::from_millis(100), Duration::from_secs(2)),
     );
     assert!(matches!(
@@ -336,7 +336,7 @@ async fn ensure_idle_refuses_a_busy_agent_at_once() {
     let agent = client_for(&sim)
         .sign_in(
             id(101),
-            &SignIn::new("pw101").initial_state(InitialState::Busy),
+            &SignIn::new("pw101", "40101").initial_state(InitialState::Busy),
         )
         .await
         .expect("signed in");
@@ -372,7 +372,7 @@ async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_stat
     let sim = Simulator::start(quick_sim()).await.expect("sim");
     let client = client_for(&sim);
     let agent = client
-        .sign_in(id(101), &SignIn::new("pw101"))
+        .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect("signed in");
     let guid = agent.current_guid().expect("Guid");
@@ -479,7 +479,7 @@ async fn a_stream_opened_while_the_pump_ends_gets_the_end() {
     let client = client_for(&sim);
     for round in 0..20 {
         let agent = client
-            .sign_in(id(101), &SignIn::new("pw101"))
+            .sign_in(id(101), &SignIn::new("pw101", "40101"))
             .await
             .expect("signed in");
         let mut first = agent.events();
@@ -548,7 +548,7 @@ fn a_supervised_session_signs_in_again_and_leaves_no_task_behind() {
         let mut session = SupervisedAgent::start(
             &client,
             id(103),
-            SignIn::new("pw103"),
+            SignIn::new("pw103", "40103"),
             Supervision::default(),
         );
         assert!(matches!(

@@ -185,10 +185,88 @@ fn events_are_documented() {
         .flatten()
         .filter_map(|e| e["name"].as_str())
         .collect();
+    // `AgentState_Ready` only where the tenant ends rest at its timeout (a *Choice*).
     assert_eq!(
         events,
-        ["AgentState_SetRest_Success", "AgentState_Rest_Timeout"]
+        [
+            "AgentState_SetRest_Success",
+            "AgentState_Rest_Timeout",
+            "AgentState_Ready"
+        ]
     );
+}
+
+/// Every return code the spec lists for any operation is one `ccgw` knows by name, with
+/// the disposition the spec's `sign-in-again` implies: the spec and the code's table
+/// cannot drift apart.
+#[test]
+fn every_listed_code_is_known_to_the_client() {
+    let spec = spec();
+    let mut listed = BTreeSet::new();
+    for item in spec["paths"].as_object().expect("paths").values() {
+        for (verb, op) in item.as_object().expect("path item") {
+            for code in op["x-ccgw-retcodes"].as_array().into_iter().flatten() {
+                let text = code["code"].as_str().expect("code is a string");
+                let known = ccgw::RetCode::parse(text);
+                assert!(
+                    !matches!(known, ccgw::RetCode::Other(_)),
+                    "{verb} {}: {text} is listed in the spec but unknown to ccgw::RetCode",
+                    op["operationId"]
+                );
+                if code["sign-in-again"] == true {
+                    assert!(
+                        matches!(
+                            known.disposition(),
+                            Some(ccgw::Disposition::SignInAgain | ccgw::Disposition::TakeOver)
+                        ),
+                        "{text}: the spec says sign in again, ccgw says {:?}",
+                        known.disposition()
+                    );
+                }
+                listed.insert(text.to_owned());
+            }
+        }
+    }
+    // The codes the vendor's current pages name for sign-in and sign-out are listed.
+    for code in [
+        "100-003", "100-012", "100-013", "100-014", "100-015", "100-016", "110-016", "100-005",
+        "100-007", "100-008",
+    ] {
+        assert!(
+            listed.contains(code),
+            "{code} is not listed by any operation"
+        );
+    }
+}
+
+/// The agent-status answer's `result` as the vendor's sample (an object) and as its
+/// table types it (an array holding one) both parse with the generated types.
+#[test]
+fn agent_status_result_parses_in_both_shapes() {
+    use ccgw_client::types::{AgentStatusResponse, AgentStatusResponseResult};
+    let spec = spec();
+    let op = &spec["paths"]["/agentgateway/resource/onlineagent/{agentid}/agentstatus"]["get"];
+    let examples = op["responses"]["200"]["content"]["application/json"]["examples"]
+        .as_object()
+        .expect("examples");
+    let mut shapes = BTreeSet::new();
+    for (name, example) in examples {
+        let parsed: AgentStatusResponse = serde_json::from_value(example["value"].clone())
+            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+        let status = match parsed.result.expect("a result") {
+            AgentStatusResponseResult::Variant0(status) => {
+                shapes.insert("object");
+                status
+            }
+            AgentStatusResponseResult::Variant1(list) => {
+                shapes.insert("array");
+                let [status] = list.0;
+                status
+            }
+        };
+        assert_eq!(status.agent_state, Some(8), "{name}");
+    }
+    assert_eq!(shapes, BTreeSet::from(["array", "object"]));
 }
 
 /// Every response example parses with the generated client's envelope type, whatever

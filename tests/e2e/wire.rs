@@ -86,13 +86,13 @@ async fn prolong_true_is_sent_as_query() {
         .expect("server");
     let session = session_with("G-2");
     client(&server, &session)
-        .rest(59999, seconds(86399), 255, Some(true))
+        .rest(999999, seconds(86399), 255, Some(true))
         .await
         .expect("rest succeeds");
     let req = server.next_request(WAIT).await.expect("a request arrived");
     assert_eq!(
         req.request_line(),
-        "POST /agentgateway/resource/onlineagent/59999/rest/86399/255?prolong=true HTTP/1.1"
+        "POST /agentgateway/resource/onlineagent/999999/rest/86399/255?prolong=true HTTP/1.1"
     );
 }
 

@@ -33,7 +33,10 @@ fn dynamic() -> AuthMode {
 async fn agent_104() -> (Simulator, ccgw::Agent) {
     let sim = Simulator::start(sim_config(dynamic())).await.expect("sim");
     let agent = client_for(&sim)
-        .sign_in(AgentId::new(104).expect("id"), &SignIn::new("pw104"))
+        .sign_in(
+            AgentId::new(104).expect("id"),
+            &SignIn::new("pw104", "40104"),
+        )
         .await
         .expect("signed in");
     (sim, agent)
@@ -62,7 +65,7 @@ async fn rest_cancel_rounds(auth_mode: AuthMode) {
     let agent = client
         .sign_in(
             AgentId::new(101).expect("id"),
-            &SignIn::new("pw101").phone("40101"),
+            &SignIn::new("pw101", "40101"),
         )
         .await
         .expect("signed in");
@@ -131,7 +134,7 @@ async fn signed_in_on_test_clock(id: u32) -> (Simulator, ccgw::Agent) {
     let agent = client_for(&sim)
         .sign_in(
             AgentId::new(id).expect("id"),
-            &SignIn::new(format!("pw{id}")),
+            &SignIn::new(format!("pw{id}"), format!("40{id}")),
         )
         .await
         .expect("signed in");
@@ -228,7 +231,10 @@ async fn a_guid_that_expired_unpolled_needs_a_new_sign_in() {
         .expect("sim");
     let client = client_for(&sim);
     let agent = client
-        .sign_in(AgentId::new(102).expect("id"), &SignIn::new("pw102"))
+        .sign_in(
+            AgentId::new(102).expect("id"),
+            &SignIn::new("pw102", "40102"),
+        )
         .await
         .expect("signed in");
     sim.handle().advance(Duration::from_secs(121)); // nobody polled: the session is gone
@@ -240,7 +246,10 @@ async fn a_guid_that_expired_unpolled_needs_a_new_sign_in() {
     assert_eq!(err.retcode(), Some(&ccgw::RetCode::NotSignedIn));
     // Signing in again gives a working handle.
     let agent = client
-        .sign_in(AgentId::new(102).expect("id"), &SignIn::new("pw102"))
+        .sign_in(
+            AgentId::new(102).expect("id"),
+            &SignIn::new("pw102", "40102"),
+        )
         .await
         .expect("signed in");
     agent.rest(secs(600), RestCause::NONE).await.expect("rest");
@@ -259,7 +268,7 @@ async fn rest_timeout_arrives_after_the_requested_time_on_the_test_clock() {
     let agent = client
         .sign_in(
             AgentId::new(103).expect("id"),
-            &SignIn::new("pw103").initial_state(InitialState::Busy),
+            &SignIn::new("pw103", "40103").initial_state(InitialState::Busy),
         )
         .await
         .expect("signed in");
@@ -368,12 +377,12 @@ async fn sign_in_refusals_are_typed() {
     let client = client_for(&sim);
     let id = AgentId::new(105).expect("id");
     let err = client
-        .sign_in(id, &SignIn::new("wrong"))
+        .sign_in(id, &SignIn::new("wrong", "40038"))
         .await
         .expect_err("wrong password");
     assert_eq!(err.retcode(), Some(&ccgw::RetCode::WrongCredentials));
     let err = client
-        .sign_in(id, &SignIn::new("x".repeat(33)))
+        .sign_in(id, &SignIn::new("x".repeat(33), "40038"))
         .await
         .expect_err("too long");
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
@@ -382,11 +391,11 @@ async fn sign_in_refusals_are_typed() {
         "the password is not shown: {err}"
     );
     client
-        .sign_in(id, &SignIn::new("pw105"))
+        .sign_in(id, &SignIn::new("pw105", "40105"))
         .await
         .expect("signed in");
     let err = client
-        .sign_in(id, &SignIn::new("pw105"))
+        .sign_in(id, &SignIn::new("pw105", "40105"))
         .await
         .expect_err("twice");
     assert_eq!(err.retcode(), Some(&ccgw::RetCode::AlreadySignedIn));

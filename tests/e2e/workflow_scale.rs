@@ -143,7 +143,7 @@ async fn run(base_url: &str, ca_pem: &str) -> Vec<String> {
             let agent = client
                 .sign_in(
                     AgentId::new(id).map_err(|e| e.to_string())?,
-                    &SignIn::new(format!("pw{id}")),
+                    &SignIn::new(format!("pw{id}"), format!("40{id}")),
                 )
                 .await
                 .map_err(|e| format!("agent {id}: sign-in: {e}"))?;

@@ -123,6 +123,48 @@ pub(crate) fn ensure_command(candidates: &[&'static str], package: &str) -> Resu
     if let Some(found) = find(candidates) {
         return Ok(found);
     }
+    apt_install(&[package], candidates[0])?;
+    find(candidates).with_context(|| format!("{package} was installed but is not on PATH"))
+}
+
+/// The Java libraries of the system's packages that the generated Java client compiles
+/// and runs with (Jackson, the JSR-305 and JSR-250 annotations), as class-path entries;
+/// installed when missing, as [`ensure_command`] does.
+pub(crate) fn ensure_java_libraries() -> Result<Vec<PathBuf>> {
+    const JARS: [(&str, &str); 5] = [
+        ("jackson-core.jar", "libjackson2-core-java"),
+        ("jackson-databind.jar", "libjackson2-databind-java"),
+        ("jackson-annotations.jar", "libjackson2-annotations-java"),
+        ("jsr305.jar", "libjsr305-java"),
+        (
+            "geronimo-annotation-1.3-spec.jar",
+            "libgeronimo-annotation-1.3-spec-java",
+        ),
+    ];
+    let dir = Path::new("/usr/share/java");
+    let missing: Vec<&str> = JARS
+        .iter()
+        .filter(|(jar, _)| !dir.join(jar).is_file())
+        .map(|(_, package)| *package)
+        .collect();
+    if !missing.is_empty() {
+        apt_install(&missing, "the Java client's libraries")?;
+    }
+    JARS.iter()
+        .map(|(jar, package)| {
+            let path = dir.join(jar);
+            if path.is_file() {
+                Ok(path)
+            } else {
+                bail!("{package} was installed but {} is missing", path.display())
+            }
+        })
+        .collect()
+}
+
+/// Installs Debian's `packages` (for `what`) if this runs as root with apt; otherwise the
+/// error names the command that installs them.
+fn apt_install(packages: &[&str], what: &str) -> Result<()> {
     let root_user = Command::new("id")
         .arg("-u")
         .output()
@@ -131,24 +173,24 @@ pub(crate) fn ensure_command(candidates: &[&'static str], package: &str) -> Resu
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
+    let list = packages.join(" ");
     if !(root_user && apt) {
         bail!(
-            "{} is missing: install it with `sudo apt-get install -y {package}` (Debian's package)",
-            candidates[0]
+            "{what} is missing: install it with `sudo apt-get install -y {list}` (Debian's packages)"
         );
     }
-    eprintln!("installing {package} from the system's packages (apt-get install {package})");
+    eprintln!("installing {list} from the system's packages (apt-get install {list})");
     run(
         Command::new("apt-get").args(["update", "-qq"]),
         "apt-get update",
     )?;
     run(
         Command::new("apt-get")
-            .args(["install", "-y", "-qq", "--no-install-recommends", package])
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
-        &format!("apt-get install {package}"),
-    )?;
-    find(candidates).with_context(|| format!("{package} was installed but is not on PATH"))
+        &format!("apt-get install {list}"),
+    )
 }
 
 fn find(candidates: &[&'static str]) -> Option<&'static str> {

@@ -121,7 +121,7 @@ async fn ccgw_streams(
         let (client, permits) = (client.clone(), Arc::clone(&permits));
         tasks.spawn(async move {
             let _p = permits.acquire_owned().await?;
-            let sign_in = ccgw::SignIn::new(format!("pw{id}"));
+            let sign_in = ccgw::SignIn::new(format!("pw{id}"), format!("40{id}"));
             let agent = client.sign_in(ccgw::AgentId::new(id)?, &sign_in).await?;
             let mut events = agent.events();
             // The two sign-in events, so the stream is idle in its long poll.
@@ -198,7 +198,7 @@ async fn raw_agent(
             "PUT",
             format!("/onlineagent/{id}"),
             None,
-            format!(r#"{{"password":"pw{id}"}}"#),
+            format!(r#"{{"password":"pw{id}","phonenum":"40{id}"}}"#),
         )?)
         .await?;
     let mut guid = set_guid(signed_in.headers()).context("no Guid on the sign-in answer")?;

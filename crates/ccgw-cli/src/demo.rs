@@ -112,7 +112,7 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
         .map_err(|e| failure(&e))?;
     let id = agent_id();
     let agent = client
-        .sign_in(id, &SignIn::new(format!("pw{AGENT}")))
+        .sign_in(id, &SignIn::new(format!("pw{AGENT}"), format!("40{AGENT}")))
         .await
         .map_err(|e| failure(&e))?;
     t.step(&format!(

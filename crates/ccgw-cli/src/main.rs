@@ -64,9 +64,9 @@ enum Command {
         /// File holding the password (first line); default CCGW_PASSWORD or a prompt.
         #[arg(long, value_name = "PATH")]
         password_file: Option<PathBuf>,
-        /// Phone number the agent works with.
-        #[arg(long)]
-        phone: Option<String>,
+        /// Phone number the agent works with (required by the gateway: 1 to 24 characters).
+        #[arg(long, env = "CCGW_PHONE")]
+        phone: String,
         /// State after sign-in.
         #[arg(long, value_enum, default_value_t = StartState::Idle)]
         state: StartState,
@@ -166,9 +166,6 @@ struct AgentArgs {
     /// Where the agent's Guid is kept [default: $CCGW_STATE_DIR or ~/.local/state/ccgw, file `agent-ID.guid`].
     #[arg(long, env = "CCGW_GUID_FILE", value_name = "PATH")]
     guid_file: Option<PathBuf>,
-    /// Agent IDs above 59999 (gateways documented from 2025 accept up to 999999).
-    #[arg(long)]
-    extended_ids: bool,
     /// Time allowed per request, until the last byte of the answer [default: 30s, or
     /// `request_timeout` of the configuration file].
     #[arg(long, env = "CCGW_TIMEOUT", value_name = "DURATION", value_parser = ccgw::parse_duration)]
@@ -237,14 +234,11 @@ async fn run(command: Command) -> Result<(), Failure> {
             take_over,
         } => {
             let password = secrets::password(password_file.as_deref())?;
-            let mut request = SignIn::new(password.as_str()).initial_state(match state {
+            let mut request = SignIn::new(password.as_str(), phone).initial_state(match state {
                 StartState::Busy => InitialState::Busy,
                 StartState::Idle => InitialState::Idle,
                 StartState::WrapUp => InitialState::WrapUp,
             });
-            if let Some(phone) = phone {
-                request = request.phone(phone);
-            }
             if take_over {
                 request = request.if_signed_in(IfSignedIn::TakeOver);
             }
@@ -454,12 +448,7 @@ pub(crate) fn describe(event: &AgentEvent) -> String {
 }
 
 fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
-    let id = if args.extended_ids {
-        AgentId::new_extended(args.agent)
-    } else {
-        AgentId::new(args.agent)
-    }
-    .map_err(|e| Failure::Input(e.to_string()))?;
+    let id = AgentId::new(args.agent).map_err(|e| Failure::Input(e.to_string()))?;
     let mut config =
         ccgw::Config::load(args.config.as_deref()).map_err(|e| Failure::from_ccgw(&e, id))?;
     if let Some(url) = &args.url {

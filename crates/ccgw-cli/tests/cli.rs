@@ -150,7 +150,7 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         err.contains("plain http") && err.contains("--allow-http"),
         "{err}"
     );
-    let mut no_password = env.ccgw(&["sign-in", "--agent", "101"]);
+    let mut no_password = env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]);
     no_password.env_remove("CCGW_PASSWORD");
     let (_, err) = run(no_password, 2, &[]);
     assert!(err.contains("no password"), "{err}");
@@ -161,13 +161,21 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     );
 
     // 2 also: a wrong password is the configuration's to fix.
-    let (_, err) = run(env.ccgw(&["sign-in", "--agent", "103"]), 2, &[PASSWORD]);
+    let (_, err) = run(
+        env.ccgw(&["sign-in", "--agent", "103", "--phone", "40103"]),
+        2,
+        &[PASSWORD],
+    );
     assert!(
         err.contains("wrong password for agent 103 (100-004)"),
         "{err}"
     );
     // 3: refused by the gateway for good.
-    run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    run(
+        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
+        0,
+        &[PASSWORD],
+    );
     let guid = read_guid(&env.guid_file(101));
     let (_, err) = run(
         env.ccgw(&["cancel-rest", "--agent", "101"]),
@@ -180,7 +188,7 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     );
     // 7: signed in already — the session can be taken over.
     let (_, err) = run(
-        env.ccgw(&["sign-in", "--agent", "101"]),
+        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
         7,
         &[PASSWORD, &guid],
     );
@@ -189,7 +197,14 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         "{err}"
     );
     let (out, _) = run(
-        env.ccgw(&["sign-in", "--agent", "101", "--take-over"]),
+        env.ccgw(&[
+            "sign-in",
+            "--agent",
+            "101",
+            "--phone",
+            "40101",
+            "--take-over",
+        ]),
         0,
         &[PASSWORD, &guid],
     );
@@ -214,7 +229,11 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     );
 
     // 8: a passing refusal.
-    run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    run(
+        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
+        0,
+        &[PASSWORD],
+    );
     let guid = read_guid(&env.guid_file(101));
     env.sim
         .handle()
@@ -230,7 +249,7 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     );
 
     // 2: TLS without the CA is the configuration's to fix.
-    let mut no_ca = env.ccgw(&["sign-in", "--agent", "101"]);
+    let mut no_ca = env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]);
     no_ca.env_remove("CCGW_CA_FILE");
     let (_, err) = run(no_ca, 2, &[PASSWORD]);
     assert!(err.contains("TLS") && err.contains("--ca-file"), "{err}");
@@ -241,7 +260,7 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         .local_addr()
         .expect("addr")
         .port();
-    let mut closed = env.ccgw(&["sign-in", "--agent", "101"]);
+    let mut closed = env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]);
     closed.env("CCGW_URL", format!("https://127.0.0.1:{port}"));
     let (_, err) = run(closed, 4, &[PASSWORD]);
     assert!(err.contains("cannot connect"), "{err}");
@@ -276,6 +295,60 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
 }
 
 /// `ccgw <args…> --agent 101 --confirm --timeout 1s`, which must succeed; its output.
+/// Agent IDs of the vendor's current range work without any option (70000 and 999999
+/// against a simulator serving them); one beyond it is refused before anything is sent
+/// (exit 2), and a locked account (`110-016`) is a configuration error (exit 2).
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_ids_up_to_999999_and_a_locked_account() {
+    let agents = [70_000, 999_999, 102]
+        .map(|id| ccgw_sim::AgentConfig {
+            password: PASSWORD.to_owned(),
+            ..ccgw_sim::AgentConfig::numbered(id)
+        })
+        .to_vec();
+    let env = Env::start_with(Config {
+        agents,
+        locked: vec![102],
+        poll_hold: Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await;
+    for id in ["70000", "999999"] {
+        run(
+            env.ccgw(&["sign-in", "--agent", id, "--phone", "40038"]),
+            0,
+            &[PASSWORD],
+        );
+        let rest = [
+            "rest",
+            "--agent",
+            id,
+            "--for",
+            "10m",
+            "--cause",
+            "3",
+            "--confirm",
+        ];
+        run(env.ccgw(&rest), 0, &[PASSWORD]);
+        let agent: u32 = id.parse().expect("number");
+        assert_eq!(env.sim.handle().agent_state(agent), Some(8), "agent {id}");
+    }
+    let requests = env.sim.handle().stats().requests;
+    let (_, err) = run(
+        env.ccgw(&["rest", "--agent", "1000000", "--for", "10m", "--cause", "3"]),
+        2,
+        &[PASSWORD],
+    );
+    assert!(err.contains("must be within 101..=999999"), "{err}");
+    assert_eq!(env.sim.handle().stats().requests, requests, "nothing sent");
+    let (_, err) = run(
+        env.ccgw(&["sign-in", "--agent", "102", "--phone", "40102"]),
+        2,
+        &[PASSWORD],
+    );
+    assert!(err.contains("110-016"), "{err}");
+}
+
 fn confirmed(env: &Env, args: &[&str]) -> String {
     let mut command = env.ccgw(args);
     command.args(["--agent", "101", "--confirm", "--timeout", "1s"]);
@@ -299,7 +372,11 @@ async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold()
     })
     .await;
     let handle = env.sim.handle();
-    run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    run(
+        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
+        0,
+        &[PASSWORD],
+    );
     // Alone first: the confirmation's own poll runs under the poll timeout too.
     let out = confirmed(&env, &["rest", "--for", "600"]);
     assert!(out.contains("confirmed by its event"), "{out}");

@@ -27,7 +27,11 @@ async fn a_configuration_file_names_the_gateway_and_is_checked() {
         env.ca_file.display()
     );
     std::fs::write(&config, &gateway).expect("config written");
-    run(with_config(&["sign-in", "--agent", "101"]), 0, &[PASSWORD]);
+    run(
+        with_config(&["sign-in", "--agent", "101", "--phone", "40101"]),
+        0,
+        &[PASSWORD],
+    );
     assert_eq!(env.sim.handle().agent_state(101), Some(4));
     let guid = read_guid(&env.guid_file(101));
     run(with_config(&["sign-out", "--agent", "101"]), 0, &[&guid]);
@@ -35,7 +39,11 @@ async fn a_configuration_file_names_the_gateway_and_is_checked() {
 
     // Checked like the library's builder: the setting at fault is named.
     std::fs::write(&config, format!("{gateway}poll_timeout = \"5s\"\n")).expect("written");
-    let (_, err) = run(with_config(&["sign-in", "--agent", "101"]), 2, &[PASSWORD]);
+    let (_, err) = run(
+        with_config(&["sign-in", "--agent", "101", "--phone", "40101"]),
+        2,
+        &[PASSWORD],
+    );
     assert!(
         err.contains("poll_timeout (5s)") && err.contains("poll_hold (10s)"),
         "{err}"
@@ -71,7 +79,11 @@ async fn commands_reach_the_node_that_holds_the_session() {
         .collect();
     let mut secrets = vec![PASSWORD];
     secrets.extend(&values);
-    run(env.ccgw(&["sign-in", "--agent", "101"]), 0, &secrets);
+    run(
+        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
+        0,
+        &secrets,
+    );
     let file = std::fs::read_to_string(env.guid_file(101)).expect("Guid file");
     let node = handle.node_of(101).expect("signed in");
     assert!(

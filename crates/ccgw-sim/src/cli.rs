@@ -46,10 +46,22 @@ pub struct SimArgs {
     /// Answer path values outside the documented ranges with HTTP 404 instead of 000-002.
     #[arg(long)]
     pub routing_404: bool,
-    /// Refuse forced sign-in of a signed-in agent (forceLogin answers 100-015), as a
-    /// platform whose forced sign-in switch is off.
+    /// Refuse forced sign-in of a signed-in agent (forceLogin, and login of a signed-in
+    /// agent, answer 100-015), as a platform whose forced sign-in switch is off.
     #[arg(long)]
     pub no_forced_sign_in: bool,
+    /// End rest when its time is up (AgentState_Rest_Timeout, then AgentState_Ready; the
+    /// agent is idle), as a tenant with "Forcibly End Agent Rest After Timeout" on.
+    #[arg(long)]
+    pub end_rest_at_timeout: bool,
+    /// Do not deliver AgentOther_ShutdownService after a sign-out (the vendor: it "will
+    /// not always be received").
+    #[arg(long)]
+    pub no_sign_out_event: bool,
+    /// Agents whose accounts are locked (sign-in answers 110-016), as FIRST-LAST or one
+    /// ID; repeatable.
+    #[arg(long, value_name = "AGENTS", value_parser = parse_range)]
+    pub locked: Vec<(u32, u32)>,
     /// Gateway nodes behind one load-balancer front on the same port: sessions stay on
     /// the node that signed them in, routed by a sticky cookie set on the sign-in answer.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
@@ -181,6 +193,9 @@ pub async fn run(args: SimArgs) -> Result<()> {
         },
         listen: args.listen,
         forced_sign_in: !args.no_forced_sign_in,
+        end_rest_at_timeout: args.end_rest_at_timeout,
+        sign_out_event: !args.no_sign_out_event,
+        locked: args.locked.iter().flat_map(|&(a, b)| a..=b).collect(),
         nodes: args.nodes,
         affinity_cookie: args.affinity_cookie.clone(),
         switchover: Duration::from_millis(args.switchover_ms),
@@ -296,10 +311,11 @@ pub async fn run(args: SimArgs) -> Result<()> {
             first.id
         );
         say!(
-            "  curl -i{cacert} -X PUT {}/agentgateway/resource/onlineagent/{} -H 'Content-Type: application/json; charset=UTF-8' -d '{{\"password\":\"{}\",\"status\":4}}'",
+            "  curl -i{cacert} -X PUT {}/agentgateway/resource/onlineagent/{} -H 'Content-Type: application/json; charset=UTF-8' -d '{{\"password\":\"{}\",\"phonenum\":\"{}\",\"status\":4}}'",
             sim.base_url(),
             first.id,
-            first.password
+            first.password,
+            first.phone
         );
         say!("\nCtrl-C stops it.");
     }

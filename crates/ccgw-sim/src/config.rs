@@ -106,8 +106,20 @@ pub struct Config {
     /// Random faults per request (none by default); see [`Faults`].
     pub faults: Faults,
     /// Whether `forceLogin` may take a signed-in agent's session over (the platform's
-    /// forced sign-in switch; default on). Off: it answers `100-015`.
+    /// forced sign-in switch; default on). Off: `forceLogin` of a signed-in agent, and
+    /// (the spec's *Choice*) `login` of one, answer `100-015`.
     pub forced_sign_in: bool,
+    /// The tenant setting "Forcibly End Agent Rest After Timeout" (default off: the agent
+    /// stays in rest after `AgentState_Rest_Timeout`). On: when a rest's time is up the
+    /// platform ends it, sending `AgentState_Rest_Timeout` then `AgentState_Ready` (the
+    /// spec's *Choice*), and the agent is idle.
+    pub end_rest_at_timeout: bool,
+    /// Whether a sign-out's `AgentOther_ShutdownService` reaches the session's poller
+    /// (default on: a poll held at the sign-out, or the next one with the session's Guid,
+    /// gets it once). Off: the event is not delivered ("will not always be received").
+    pub sign_out_event: bool,
+    /// Agents whose accounts are locked: `login` and `forceLogin` answer `110-016`.
+    pub locked: Vec<u32>,
 }
 
 impl Default for Config {
@@ -134,6 +146,9 @@ impl Default for Config {
             record: None,
             faults: Faults::default(),
             forced_sign_in: true,
+            end_rest_at_timeout: false,
+            sign_out_event: true,
+            locked: Vec::new(),
         }
     }
 }

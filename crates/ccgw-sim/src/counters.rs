@@ -47,6 +47,10 @@ counters! {
     rest_cancelled,
     /// `AgentState_Rest_Timeout` reminders generated.
     rest_timeouts,
+    /// Rests the platform ended at their timeout (`Config::end_rest_at_timeout`).
+    rest_ended_by_platform,
+    /// Sign-ins refused because the account is locked (`110-016`).
+    locked_refusals,
     /// Guid rotations (dynamic authentication).
     guid_rotations,
     /// Events queued.

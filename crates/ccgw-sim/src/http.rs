@@ -146,43 +146,35 @@ fn digits(text: &str, max_len: usize) -> Option<u32> {
         .flatten()
 }
 
-fn agent_id(gw: &Gateway, text: &str) -> Result<u32, Invalid> {
-    match digits(text, 6) {
-        // The documented range, or an agent configured beyond it (2025 gateways).
-        Some(id) if (101..=59_999).contains(&id) || gw.slot(id).is_some() => Ok(id),
-        _ => Err(Invalid),
-    }
+/// A path value within `range` (the spec's, from [`operation::limits`]): digits only,
+/// no longer than the range's end.
+fn in_range(text: &str, range: &std::ops::RangeInclusive<i64>) -> Result<u32, Invalid> {
+    let max_len = range.end().to_string().len();
+    digits(text, max_len)
+        .filter(|v| range.contains(&i64::from(*v)))
+        .ok_or(Invalid)
 }
 
-fn rest_time(text: &str) -> Result<u32, Invalid> {
-    digits(text, 5)
-        .filter(|t| (1..=86_399).contains(t))
-        .ok_or(Invalid)
+fn agent_id(text: &str) -> Result<u32, Invalid> {
+    in_range(text, &operation::limits::AGENTID)
 }
 
 fn rest_cause(text: &str) -> Result<u8, Invalid> {
-    digits(text, 3)
-        .and_then(|c| u8::try_from(c).ok())
-        .ok_or(Invalid)
+    in_range(text, &operation::limits::RESTCAUSE).and_then(|c| u8::try_from(c).map_err(|_| Invalid))
 }
 
 /// The simulator's check of a rest request's path and query values: `(agent, time,
 /// cause, prolong)`, or `None` when a value is outside the contract (answered `000-002`
-/// or HTTP 404). Agents beyond 59999 count only if `configured` says so.
+/// or HTTP 404).
 pub fn check_rest_values(
     agent: &str,
     time: &str,
     cause: &str,
     query: Option<&str>,
-    configured: impl Fn(u32) -> bool,
 ) -> Option<(u32, u32, u8, bool)> {
-    let agent = match digits(agent, 6) {
-        Some(id) if (101..=59_999).contains(&id) || configured(id) => id,
-        _ => return None,
-    };
     Some((
-        agent,
-        rest_time(time).ok()?,
+        agent_id(agent).ok()?,
+        in_range(time, &operation::limits::TIME).ok()?,
         rest_cause(cause).ok()?,
         prolong(query).ok()?,
     ))
@@ -287,7 +279,7 @@ pub(crate) fn json_response(answer: &Answer, key: &str, value: Option<Value>) ->
 /// one, else `run`'s — or the invalid-path answer.
 fn answer(gw: &Gateway, agent: &str, operation: &str, run: impl FnOnce(u32) -> Answer) -> Response {
     count(gw);
-    let Ok(agent) = agent_id(gw, agent) else {
+    let Ok(agent) = agent_id(agent) else {
         return invalid(gw);
     };
     let answer = gw.take_injected(operation).unwrap_or_else(|| run(agent));
@@ -311,7 +303,7 @@ async fn force_login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> R
 /// `login` and `forceLogin`: the same body, the same answer.
 fn sign_in(gw: &Gateway, agent: &str, body: &[u8], operation: &str, force: bool) -> Response {
     count(gw);
-    let Ok(agent) = agent_id(gw, agent) else {
+    let Ok(agent) = agent_id(agent) else {
         return invalid(gw);
     };
     // Not JSON of the documented shape: rejected before the operation, as a JSON
@@ -338,9 +330,7 @@ async fn rest(
     guid: GuidHeader,
 ) -> Response {
     count(&gw);
-    let checked = check_rest_values(&agent, &time, &cause, query.as_deref(), |id| {
-        gw.slot(id).is_some()
-    });
+    let checked = check_rest_values(&agent, &time, &cause, query.as_deref());
     let Some((agent, time, cause, prolong)) = checked else {
         return invalid(&gw);
     };
@@ -387,7 +377,7 @@ fn event_json(agent: u32, event: &Event) -> Value {
 /// event arrives or the hold time ends (then `event: null`).
 async fn poll(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
     count(&gw);
-    let Ok(agent) = agent_id(&gw, &agent) else {
+    let Ok(agent) = agent_id(&agent) else {
         return invalid(&gw);
     };
     let guid = guid.as_str();
@@ -452,12 +442,18 @@ mod tests {
 
     #[test]
     fn path_values() {
-        assert!(
-            rest_time("86399").is_ok() && rest_time("86400").is_err() && rest_time("0").is_err()
-        );
+        let time = |t: &str| in_range(t, &operation::limits::TIME);
+        assert!(time("86399").is_ok() && time("86400").is_err() && time("0").is_err());
         assert!(
             rest_cause("255").is_ok() && rest_cause("256").is_err() && rest_cause("-1").is_err()
         );
-        assert!(rest_time("6e2").is_err() && rest_time("").is_err() && rest_time("+600").is_err());
+        assert!(time("6e2").is_err() && time("").is_err() && time("+600").is_err());
+        // The whole documented range of agent IDs, whether configured or not.
+        assert!(agent_id("101").is_ok() && agent_id("999999").is_ok() && agent_id("70000").is_ok());
+        assert!(
+            agent_id("100").is_err()
+                && agent_id("1000000").is_err()
+                && agent_id("0999999").is_err()
+        );
     }
 }

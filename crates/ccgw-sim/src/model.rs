@@ -46,6 +46,9 @@ struct AgentData {
     password: String,
     session: Option<Session>,
     events: VecDeque<Event>,
+    /// After a sign-out: the ended session's Guids and its `AgentOther_ShutdownService`,
+    /// for the one poll that still comes with one of them.
+    farewell: Option<(Vec<String>, Event)>,
 }
 
 /// One configured agent: its data and the wake-up for its long polls.
@@ -86,6 +89,7 @@ impl Gateway {
                         password: a.password.clone(),
                         session: None,
                         events: VecDeque::new(),
+                        farewell: None,
                     }),
                     notify: Notify::new(),
                 };
@@ -130,7 +134,8 @@ impl Gateway {
         slot.notify.notify_waiters();
     }
 
-    /// Brings an agent up to the clock: inactivity sign-out, rest timeout reminder.
+    /// Brings an agent up to the clock: inactivity sign-out, rest timeout reminder (and,
+    /// with [`Config::end_rest_at_timeout`], the end of rest).
     fn catch_up(&self, data: &mut AgentData, slot: &Slot, now: u64) {
         let Some(session) = data.session.as_mut() else {
             return;
@@ -146,7 +151,15 @@ impl Gateway {
         {
             rest.timeout_sent = true;
             bump(&self.counters.rest_timeouts);
+            if self.config.end_rest_at_timeout {
+                session.state = AgentState::Idle;
+                session.rest = None;
+                bump(&self.counters.rest_ended_by_platform);
+            }
             self.emit(data, slot, "AgentState_Rest_Timeout", Value::Null);
+            if self.config.end_rest_at_timeout {
+                self.emit(data, slot, "AgentState_Ready", Value::Null);
+            }
         }
     }
 
@@ -202,6 +215,7 @@ impl Gateway {
     /// (counted), held polls wake up.
     fn end_session(&self, data: &mut AgentData, slot: &Slot) {
         data.session = None;
+        data.farewell = None;
         let dropped = data.events.len() as u64;
         data.events.clear();
         self.counters
@@ -239,6 +253,14 @@ impl Gateway {
         let Some(password) = body.get("password").and_then(lenient_string) else {
             return Answer::code(retcode::SIGN_IN_PARAMETER_INVALID);
         };
+        // Mandatory (cec_07_1202, cec_07_1203): missing or empty is an empty parameter.
+        if body
+            .get("phonenum")
+            .and_then(lenient_string)
+            .is_none_or(|p| p.is_empty())
+        {
+            return Answer::code(retcode::SIGN_IN_PARAMETER_INVALID);
+        }
         let status = match body.get("status").map(lenient_int) {
             None => Some(4),
             Some(Some(s @ 3..=5)) => Some(s),
@@ -254,17 +276,22 @@ impl Gateway {
         if self.nodes.is_down(node) {
             return Answer::code(retcode::SWITCHING_OVER);
         }
+        if self.config.locked.contains(&agent) {
+            bump(&self.counters.locked_refusals);
+            return Answer::code(retcode::ACCOUNT_LOCKED);
+        }
         let mut data = lock(slot);
         self.catch_up(&mut data, slot, now);
         if data.password != password {
             return Answer::code(retcode::WRONG_CREDENTIALS);
         }
         if data.session.is_some() {
+            if !self.config.forced_sign_in {
+                // *Choice* for `login`: say at once that a takeover is not allowed.
+                return Answer::code(retcode::CANNOT_FORCE_SIGN_IN);
+            }
             if !force {
                 return Answer::code(retcode::ALREADY_SIGNED_IN);
-            }
-            if !self.config.forced_sign_in {
-                return Answer::code(retcode::CANNOT_FORCE_SIGN_IN);
             }
             self.end_session(&mut data, slot);
             bump(&self.counters.takeovers);
@@ -282,6 +309,7 @@ impl Gateway {
                 .is_some_and(|v| !v.is_empty())
         });
         data.events.clear();
+        data.farewell = None;
         data.session = Some(Session {
             guid: guid.clone(),
             previous: None,
@@ -331,8 +359,26 @@ impl Gateway {
         if data.session.as_ref().is_some_and(|s| s.talking) {
             return Answer::code(retcode::WRONG_STATE_AT_SIGN_OUT);
         }
+        let guids: Vec<String> = data
+            .session
+            .iter()
+            .flat_map(|s| {
+                std::iter::once(s.guid.clone()).chain(s.previous.iter().map(|(g, _)| g.clone()))
+            })
+            .collect();
         self.end_session(&mut data, slot);
         bump(&self.counters.logouts);
+        if self.config.sign_out_event {
+            data.farewell = Some((
+                guids,
+                Event {
+                    event_type: "AgentOther_ShutdownService",
+                    content: json!({"loginTime": self.clock.epoch_ms().to_string()}),
+                    gen_time_ms: self.clock.epoch_ms(),
+                },
+            ));
+            bump(&self.counters.events_emitted);
+        }
         Answer::ok()
     }
 
@@ -503,7 +549,17 @@ impl Gateway {
         };
         let mut data = lock(slot);
         self.catch_up(&mut data, slot, now);
-        let session = match self.authorise(&mut data, guid.or(rotated.as_deref()), now) {
+        let guid = guid.or(rotated.as_deref());
+        if data.session.is_none()
+            && let Some((guids, _)) = &data.farewell
+            && guid.is_some_and(|g| guids.iter().any(|known| known == g))
+            && let Some((_, event)) = data.farewell.take()
+        {
+            // The ended session's poller gets the sign-out event once.
+            bump(&self.counters.events_delivered);
+            return Poll::Ready(Answer::ok(), Some(event));
+        }
+        let session = match self.authorise(&mut data, guid, now) {
             Ok(s) => s,
             Err(answer) => return Poll::Ready(answer, None),
         };

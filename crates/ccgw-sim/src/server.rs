@@ -120,8 +120,17 @@ impl SimHandle {
             .find(|a| a.id == agent)?
             .password
             .clone();
+        let phone = self
+            .gateway
+            .config
+            .agents
+            .iter()
+            .find(|a| a.id == agent)?
+            .phone
+            .clone();
         let mut body = serde_json::Map::new();
         body.insert("password".into(), password.into());
+        body.insert("phonenum".into(), phone.into());
         self.gateway.login(agent, &body, false).set_guid
     }
 

@@ -26,6 +26,8 @@ pub mod retcode {
     pub const INVALID_SIGN_IN_PARAMETER: &str = "100-011";
     /// Signed in and may not be forced out (forced sign-in switched off).
     pub const CANNOT_FORCE_SIGN_IN: &str = "100-015";
+    /// The account is locked.
+    pub const ACCOUNT_LOCKED: &str = "110-016";
     /// Wrong way of obtaining events (polling a push-mode session).
     pub const WRONG_EVENT_METHOD: &str = "000-001";
     /// The agent is being switched over (failover); nothing was done.

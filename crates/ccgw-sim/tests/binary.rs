@@ -164,7 +164,7 @@ fn a_cluster_from_the_command_line() {
         "-H",
         "Content-Type: application/json",
         "--data",
-        r#"{"password":"pw101"}"#,
+        r#"{"phonenum":"40101","password":"pw101"}"#,
         &format!("{url}/agentgateway/resource/onlineagent/101"),
     ]);
     let cookie = header(&signed_in, "set-cookie:").expect("a sticky cookie");

@@ -25,7 +25,7 @@ fn cluster(switchover: Duration) -> Config {
 
 /// Signs `agent` in without a cookie: (Guid, `name=value` of the cookie set).
 async fn sign_in(gw: &Gw, agent: u32) -> (String, String) {
-    let body = json!({"password": format!("pw{agent}")}).to_string();
+    let body = json!({"password": format!("pw{agent}"), "phonenum": "40038"}).to_string();
     let answer = gw
         .http
         .send(
@@ -104,7 +104,7 @@ async fn sessions_stay_on_their_node_through_the_cookie() {
         retcode::OK
     );
     // The platform knows the agent is signed in, whichever node is asked.
-    let body = json!({"password": "pw101"}).to_string();
+    let body = json!({"password": "pw101", "phonenum": "40038"}).to_string();
     let again = gw
         .http
         .send(

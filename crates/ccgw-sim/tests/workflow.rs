@@ -36,9 +36,9 @@ async fn sign_in_return_codes() {
                 .await
         }
     };
-    let (_, guid, body) = login(101, json!({"password": "nope"})).await;
+    let (_, guid, body) = login(101, json!({"password": "nope", "phonenum": "40038"})).await;
     assert_eq!((retcode(&body), guid), ("100-004", None));
-    let (_, _, body) = login(111, json!({"password": "pw111"})).await;
+    let (_, _, body) = login(111, json!({"password": "pw111", "phonenum": "40038"})).await;
     assert_eq!(
         retcode(&body),
         "100-004",
@@ -46,7 +46,19 @@ async fn sign_in_return_codes() {
     );
     let (_, _, body) = login(101, json!({"phonenum": "40101"})).await;
     assert_eq!(retcode(&body), "100-001", "no password");
-    let (_, _, body) = login(101, json!({"password": "pw101", "status": 7})).await;
+    // The phone number is mandatory (cec_07_1202): missing or empty, nobody signs in.
+    for body in [
+        json!({"password": "pw101"}),
+        json!({"password": "pw101", "phonenum": ""}),
+    ] {
+        let (_, guid, answer) = login(101, body.clone()).await;
+        assert_eq!((retcode(&answer), guid), ("100-001", None), "{body}");
+    }
+    let (_, _, body) = login(
+        101,
+        json!({"password": "pw101", "phonenum": "40038", "status": 7}),
+    )
+    .await;
     assert_eq!(retcode(&body), "100-011", "status outside 3/4/5");
     let (status, _, _) = gw.send("PUT", "/onlineagent/101", None, None).await;
     assert_eq!(status, 400, "no JSON body");
@@ -54,7 +66,7 @@ async fn sign_in_return_codes() {
     // Numbers written as strings, as the vendor's samples send them, are accepted.
     let (_, guid, body) = login(
         101,
-        json!({"password": "pw101", "status": "3", "agenttype": "4"}),
+        json!({"password": "pw101", "phonenum": "40038", "status": "3", "agenttype": "4"}),
     )
     .await;
     assert_eq!(retcode(&body), "0", "{body}");
@@ -74,7 +86,7 @@ async fn sign_in_return_codes() {
         json!({"agentState": 3, "isWorking": false})
     );
 
-    let (_, again, body) = login(101, json!({"password": "pw101"})).await;
+    let (_, again, body) = login(101, json!({"password": "pw101", "phonenum": "40038"})).await;
     assert_eq!((retcode(&body), again), ("100-002", None));
 }
 
@@ -104,7 +116,7 @@ async fn rest_return_codes_and_prolong_rules() {
         "/onlineagent/101/rest/600/256",
         "/onlineagent/101/rest/6e2/3",
         "/onlineagent/100/rest/600/3",
-        "/onlineagent/60000/rest/600/3",
+        "/onlineagent/1000000/rest/600/3",
         "/onlineagent/101/rest/600/3?prolong=yes",
         "/onlineagent/101/rest/600/200",
     ] {
@@ -441,7 +453,7 @@ async fn set_guid_has_the_documented_capitalisation_on_the_wire() {
         Clock::system(),
     )
     .await;
-    let body = r#"{"password":"pw101","status":4}"#;
+    let body = r#"{"phonenum":"40101","password":"pw101","status":4}"#;
     let mut stream = tokio::net::TcpStream::connect(gw.sim.addr())
         .await
         .expect("connect");
@@ -498,7 +510,7 @@ async fn session_return_codes() {
             "PUT",
             "/onlineagent/107",
             None,
-            Some(json!({"password": "pw107", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"})),
+            Some(json!({"password": "pw107", "phonenum": "40038", "callBackUri": "https://crm.example/events", "serviceToken": "t0k3n"})),
         )
         .await;
     assert_eq!(retcode(&body), "0");

@@ -355,12 +355,20 @@ impl Agent {
             })
             .instrument(span)
             .await?;
-        let Some(result) = answer.result else {
-            return Err(Error::MalformedResponse {
-                reason: "the agent status answer has no result".to_owned(),
-                body_excerpt: String::new(),
-                source: None,
-            });
+        // An object (the vendor's sample) or an array holding one (the vendor's table).
+        let result = match answer.result {
+            Some(types::AgentStatusResponseResult::Variant0(status)) => status,
+            Some(types::AgentStatusResponseResult::Variant1(list)) => {
+                let [status] = list.0;
+                status
+            }
+            None => {
+                return Err(Error::MalformedResponse {
+                    reason: "the agent status answer has no result".to_owned(),
+                    body_excerpt: String::new(),
+                    source: None,
+                });
+            }
         };
         Ok(AgentStatus {
             state: result
@@ -387,7 +395,7 @@ impl Agent {
     pub async fn heartbeat(&self) -> Result<(), Error> {
         let span = op_span!(info_span, operations::HAND_SHAKE, self.id.get());
         self.exchange(operations::HAND_SHAKE, || {
-            self.api.hand_shake(self.wire_id())
+            self.api.hand_shake(self.wire_id(), None)
         })
         .instrument(span)
         .await
@@ -496,7 +504,7 @@ impl Agent {
         let span = op_span!(debug_span, operations::GET_AGENT_EVENT, self.id.get());
         let answer = self
             .exchange(operations::GET_AGENT_EVENT, || {
-                self.api.get_agent_event(self.wire_id())
+                self.api.get_agent_event(self.wire_id(), None)
             })
             .instrument(span)
             .await?;

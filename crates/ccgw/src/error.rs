@@ -156,7 +156,7 @@ pub enum Error {
 /// ```
 /// use ccgw::{AgentId, ErrorChain};
 /// let e = AgentId::new(100).map_err(ccgw::Error::from).unwrap_err();
-/// assert_eq!(ErrorChain(&e).to_string(), "invalid agent id 100: must be within 101..=59999");
+/// assert_eq!(ErrorChain(&e).to_string(), "invalid agent id 100: must be within 101..=999999");
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));

@@ -31,10 +31,7 @@ pub use events::{AgentEvent, EVENT_BACKOFF_MAX, EVENT_BUFFER, EventStream};
 pub use guid::{Affinity, Guid, InvalidAffinity, InvalidGuid};
 pub use signin::{IfSignedIn, InitialState, SignIn};
 pub use supervisor::{LostBecause, SessionEvent, SupervisedAgent, Supervision};
-pub use values::{
-    AGENT_ID_MAX, AGENT_ID_MAX_EXTENDED, AGENT_ID_MIN, AgentId, InvalidValue, RestCause,
-    RestDuration,
-};
+pub use values::{AgentId, InvalidValue, RestCause, RestDuration};
 
 #[cfg(test)]
 mod tests {

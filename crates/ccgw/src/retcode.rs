@@ -7,7 +7,9 @@ use crate::disposition::Disposition;
 /// A gateway return code (`retcode`): `"0"` for success, `NNN-NNN` for a failure.
 ///
 /// Covers the agent-interface table of the gateway's error-code page (000-001…000-007,
-/// 100-001…100-018); any other code parses as [`RetCode::Other`] — parsing never fails.
+/// 100-001…100-018) and the locked account (`110-016`) a sign-in may meet; any other
+/// code parses as [`RetCode::Other`] — parsing never fails. Every code the spec lists for
+/// an operation is known here (a test holds the two together).
 ///
 /// ```
 /// use ccgw::RetCode;
@@ -70,12 +72,14 @@ pub enum RetCode {
     UportalAuthenticationFailed,
     /// `100-018`: the VDN of the sign-in differs from the VDN of the playback.
     VdnMismatch,
+    /// `110-016`: the account is locked; an administrator must unlock it.
+    AccountLocked,
     /// Any other code, as sent (control characters escaped, at most 32 characters).
     Other(String),
 }
 
 /// Every known code: its text, variant, meaning and disposition (`None`: success).
-const TABLE: [(&str, RetCode, &str, Option<Disposition>); 26] = [
+const TABLE: [(&str, RetCode, &str, Option<Disposition>); 27] = [
     ("0", RetCode::Success, "success", None),
     (
         "000-001",
@@ -206,7 +210,7 @@ const TABLE: [(&str, RetCode, &str, Option<Disposition>); 26] = [
     (
         "100-015",
         RetCode::CannotForceSignIn,
-        "already signed in and cannot be forced out",
+        "already signed in, and forced sign-in is not allowed",
         Some(Disposition::DoNotResend),
     ),
     (
@@ -225,6 +229,12 @@ const TABLE: [(&str, RetCode, &str, Option<Disposition>); 26] = [
         "100-018",
         RetCode::VdnMismatch,
         "VDN mismatch",
+        Some(Disposition::FixConfiguration),
+    ),
+    (
+        "110-016",
+        RetCode::AccountLocked,
+        "the account is locked",
         Some(Disposition::FixConfiguration),
     ),
 ];

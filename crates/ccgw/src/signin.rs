@@ -35,13 +35,13 @@ pub enum IfSignedIn {
 }
 
 /// Sign-in parameters (the gateway's sign-in body) and the policy for an agent that is
-/// already signed in. Only the password is required; every other field has the
+/// already signed in. The password and the phone number are required (the gateway
+/// refuses a sign-in without a phone number with `100-001`); every other field has the
 /// gateway's default.
 ///
 /// ```
 /// use ccgw::{IfSignedIn, InitialState, SignIn};
-/// let sign_in = SignIn::new("secret")
-///     .phone("40038")
+/// let sign_in = SignIn::new("secret", "40038")
 ///     .initial_state(InitialState::Busy)
 ///     .if_signed_in(IfSignedIn::TakeOver);
 /// assert!(!format!("{sign_in:?}").contains("secret"));
@@ -49,7 +49,7 @@ pub enum IfSignedIn {
 #[derive(Clone)]
 pub struct SignIn {
     password: Zeroizing<String>,
-    phone: Option<String>,
+    phone: String,
     initial_state: InitialState,
     auto_answer: bool,
     auto_enter_idle: bool,
@@ -74,11 +74,12 @@ impl fmt::Debug for SignIn {
 }
 
 impl SignIn {
-    /// Sign in with `password` (at most 32 characters; may be empty).
-    pub fn new(password: impl Into<String>) -> Self {
+    /// Sign in with `password` (at most 32 characters; may be empty) at the phone number
+    /// `phone` the agent works with (1 to 24 characters).
+    pub fn new(password: impl Into<String>, phone: impl Into<String>) -> Self {
         Self {
             password: Zeroizing::new(password.into()),
-            phone: None,
+            phone: phone.into(),
             initial_state: InitialState::Idle,
             auto_answer: true,
             auto_enter_idle: true,
@@ -96,13 +97,6 @@ impl SignIn {
     #[must_use]
     pub fn if_signed_in(mut self, policy: IfSignedIn) -> Self {
         self.if_signed_in = policy;
-        self
-    }
-
-    /// The phone number the agent works with (at most 24 characters).
-    #[must_use]
-    pub fn phone(mut self, number: impl Into<String>) -> Self {
-        self.phone = Some(number.into());
         self
     }
 
@@ -175,16 +169,12 @@ impl SignIn {
         checked("password", &self.password, 32)?;
         let password = types::LoginRequestPassword::try_from(self.password.as_str())
             .map_err(|_| InvalidValue::too_long("password", 32))?;
-        let phonenum = match &self.phone {
-            Some(p) => {
-                checked("phone number", p, 24)?;
-                Some(
-                    types::LoginRequestPhonenum::try_from(p.as_str())
-                        .map_err(|_| InvalidValue::too_long("phone number", 24))?,
-                )
-            }
-            None => None,
-        };
+        if self.phone.is_empty() {
+            return Err(InvalidValue::empty("phone number"));
+        }
+        checked("phone number", &self.phone, 24)?;
+        let phonenum = types::LoginRequestPhonenum::try_from(self.phone.as_str())
+            .map_err(|_| InvalidValue::too_long("phone number", 24))?;
         let ip = match &self.ip {
             Some(ip) => {
                 checked("IP address", ip, 15)?;
@@ -227,10 +217,10 @@ mod tests {
 
     #[test]
     fn debug_shows_the_settings_but_not_the_password() {
-        let shown = format!("{:?}", SignIn::new("SENTINEL-PW").phone("40038"));
+        let shown = format!("{:?}", SignIn::new("SENTINEL-PW", "40038"));
         assert!(shown.starts_with("SignIn {"), "{shown}");
         assert!(shown.contains(r#"password: "<redacted>""#), "{shown}");
-        assert!(shown.contains(r#"phone: Some("40038")"#), "{shown}");
+        assert!(shown.contains(r#"phone: "40038""#), "{shown}");
         assert!(!shown.contains("SENTINEL"), "{shown}");
     }
 
@@ -238,21 +228,21 @@ mod tests {
     /// more is refused before anything is sent.
     #[test]
     fn lengths_up_to_the_maximum() {
-        assert!(SignIn::new("p".repeat(32)).to_generated().is_ok());
-        let long = SignIn::new("p".repeat(33))
+        assert!(SignIn::new("p".repeat(32), "40101").to_generated().is_ok());
+        let long = SignIn::new("p".repeat(33), "40101")
             .to_generated()
             .expect_err("too long");
         assert!(long.to_string().contains("password"), "{long}");
-        assert!(
-            SignIn::new("pw")
-                .phone("4".repeat(24))
-                .to_generated()
-                .is_ok()
-        );
-        let long = SignIn::new("pw")
-            .phone("4".repeat(25))
+        assert!(SignIn::new("pw", "4".repeat(24)).to_generated().is_ok());
+        let long = SignIn::new("pw", "4".repeat(25))
             .to_generated()
             .expect_err("too long");
         assert!(long.to_string().contains("phone number"), "{long}");
+        // The phone number is mandatory: an empty one is refused before sending.
+        let empty = SignIn::new("pw", "").to_generated().expect_err("empty");
+        assert_eq!(
+            empty.to_string(),
+            "invalid phone number (empty): must not be empty"
+        );
     }
 }

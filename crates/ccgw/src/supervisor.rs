@@ -149,7 +149,7 @@ pub enum SessionEvent {
 /// use ccgw::{AgentId, GatewayClient, SessionEvent, SignIn, SupervisedAgent, Supervision};
 ///
 /// # async fn demo(client: GatewayClient) -> Result<(), ccgw::Error> {
-/// let mut session = SupervisedAgent::start(&client, AgentId::new(101)?, SignIn::new("pw101"), Supervision::default());
+/// let mut session = SupervisedAgent::start(&client, AgentId::new(101)?, SignIn::new("pw101", "40101"), Supervision::default());
 /// while let Some(item) = session.next().await {
 ///     match item {
 ///         SessionEvent::Event(event) => println!("{}", event.event_type()),

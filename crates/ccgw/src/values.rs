@@ -40,6 +40,14 @@ impl InvalidValue {
         }
     }
 
+    pub(crate) fn empty(field: &'static str) -> Self {
+        Self {
+            field,
+            value: "(empty)".to_owned(),
+            problem: "must not be empty".to_owned(),
+        }
+    }
+
     pub(crate) fn too_long(field: &'static str, max: usize) -> Self {
         Self {
             field,
@@ -59,24 +67,28 @@ impl InvalidValue {
     }
 }
 
-/// Lowest agent ID (work number) the gateway accepts.
-pub const AGENT_ID_MIN: u32 = 101;
-/// Highest agent ID of the long-standing contract (gateway documents 2023–2024).
-pub const AGENT_ID_MAX: u32 = 59_999;
-/// Highest agent ID that gateway documents from 2025 allow; opt in with
-/// [`AgentId::new_extended`].
-pub const AGENT_ID_MAX_EXTENDED: u32 = 999_999;
+/// A range of the spec (`ccgw_client::limits`, generated from `openapi/ccgateway.yaml`)
+/// as `u32`; a bound that does not fit fails the build.
+const fn spec_range(range: RangeInclusive<i64>) -> RangeInclusive<u32> {
+    let (start, end) = (*range.start(), *range.end());
+    assert!(start >= 0 && end <= u32::MAX as i64 && start <= end);
+    // Checked just above: both bounds fit.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (start, end) = (start as u32, end as u32);
+    start..=end
+}
 
-/// An agent ID (work number): 101..=59999, or up to 999999 by explicit opt-in.
+/// An agent ID (work number): 101..=999999, the range of the vendor's current pages (the
+/// spec's `agentid`). An older gateway answers a larger ID with a failure code; nothing
+/// is applied.
 ///
 /// ```
 /// use ccgw::AgentId;
 /// let id: AgentId = "101".parse()?;
 /// assert_eq!(id.get(), 101);
+/// assert_eq!(AgentId::new(999_999)?.get(), 999_999);
 /// assert!(AgentId::new(100).is_err());
-/// assert!(AgentId::new(60_000).is_err());
-/// // Gateways documented from 2025 on accept larger IDs; that is a deliberate choice.
-/// assert_eq!(AgentId::new_extended(60_000)?.get(), 60_000);
+/// assert!(AgentId::new(1_000_000).is_err());
 /// # Ok::<(), ccgw::InvalidValue>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -84,20 +96,12 @@ pub const AGENT_ID_MAX_EXTENDED: u32 = 999_999;
 pub struct AgentId(u32);
 
 impl AgentId {
-    /// The range [`AgentId::new`] accepts.
-    pub const RANGE: RangeInclusive<u32> = AGENT_ID_MIN..=AGENT_ID_MAX;
-    /// The range [`AgentId::new_extended`] accepts.
-    pub const EXTENDED_RANGE: RangeInclusive<u32> = AGENT_ID_MIN..=AGENT_ID_MAX_EXTENDED;
+    /// The accepted range: the spec's `agentid`.
+    pub const RANGE: RangeInclusive<u32> = spec_range(ccgw_client::limits::AGENTID);
 
-    /// An agent ID within 101..=59999.
+    /// An agent ID within [`AgentId::RANGE`].
     pub fn new(id: u32) -> Result<Self, InvalidValue> {
         check("agent id", id, &Self::RANGE, "").map(Self)
-    }
-
-    /// An agent ID within 101..=999999, the range of gateway documents from 2025. Use it
-    /// only for gateways known to accept such IDs; older ones reject them.
-    pub fn new_extended(id: u32) -> Result<Self, InvalidValue> {
-        check("agent id", id, &Self::EXTENDED_RANGE, "").map(Self)
     }
 
     /// The number.
@@ -127,7 +131,7 @@ pub struct RestDuration(u32);
 
 impl RestDuration {
     /// The accepted range in seconds.
-    pub const RANGE_SECS: RangeInclusive<u32> = 1..=86_399;
+    pub const RANGE_SECS: RangeInclusive<u32> = spec_range(ccgw_client::limits::TIME);
 
     /// A duration of `secs` seconds, within 1..=86399.
     pub fn from_secs(secs: u32) -> Result<Self, InvalidValue> {
@@ -192,8 +196,8 @@ pub struct RestCause(u8);
 impl RestCause {
     /// No rest cause (code 0).
     pub const NONE: RestCause = RestCause(0);
-    /// The accepted range.
-    pub const RANGE: RangeInclusive<u32> = 0..=255;
+    /// The accepted range: the spec's `restcause`.
+    pub const RANGE: RangeInclusive<u32> = spec_range(ccgw_client::limits::RESTCAUSE);
 
     /// The cause code.
     pub const fn get(self) -> u8 {
@@ -289,6 +293,9 @@ macro_rules! conversions {
     };
 }
 
+// A cause is kept as one byte; a spec that widened the range beyond it fails the build.
+const _: () = assert!(*RestCause::RANGE.end() <= u8::MAX as u32);
+
 fn rest_cause_new(v: u32) -> Result<RestCause, InvalidValue> {
     let code = check("rest cause", v, &RestCause::RANGE, "")?;
     // In range 0..=255, so the conversion cannot fail.
@@ -330,7 +337,7 @@ mod tests {
         let e = AgentId::new(100).expect_err("out of range");
         assert_eq!(
             e.to_string(),
-            "invalid agent id 100: must be within 101..=59999"
+            "invalid agent id 100: must be within 101..=999999"
         );
         assert_eq!((e.field(), e.value()), ("agent id", "100"));
         let e = RestDuration::from_secs(0).expect_err("out of range");
@@ -361,7 +368,10 @@ mod tests {
         let e = "99999999999999999999999"
             .parse::<AgentId>()
             .expect_err("huge");
-        assert!(e.to_string().ends_with("must be within 101..=59999"), "{e}");
+        assert!(
+            e.to_string().ends_with("must be within 101..=999999"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -385,7 +395,7 @@ mod tests {
             AgentId::new(101).ok()
         );
         let e = serde_json::from_str::<AgentId>("100").expect_err("out of range");
-        assert!(e.to_string().contains("must be within 101..=59999"), "{e}");
+        assert!(e.to_string().contains("must be within 101..=999999"), "{e}");
         assert!(serde_json::from_str::<RestDuration>("86400").is_err());
         assert!(serde_json::from_str::<RestCause>("256").is_err());
         assert_eq!(
@@ -394,14 +404,13 @@ mod tests {
         );
     }
 
+    /// The ranges are the spec's (generated into `ccgw_client::limits`), as documented.
     #[test]
-    fn extended_agent_ids_are_opt_in() {
-        assert!(AgentId::new(999_999).is_err());
-        assert_eq!(
-            AgentId::new_extended(999_999).map(AgentId::get),
-            Ok(999_999)
-        );
-        assert!(AgentId::new_extended(1_000_000).is_err());
-        assert!(AgentId::new_extended(100).is_err());
+    fn ranges_are_the_spec_s() {
+        assert_eq!(AgentId::RANGE, 101..=999_999);
+        assert_eq!(RestDuration::RANGE_SECS, 1..=86_399);
+        assert_eq!(RestCause::RANGE, 0..=255);
+        assert_eq!(AgentId::new(999_999).map(AgentId::get), Ok(999_999));
+        assert!(AgentId::new(1_000_000).is_err());
     }
 }

@@ -191,7 +191,8 @@ impl Driver {
         };
         // A sign-in whose answer was lost leaves a session whose Guid never arrived;
         // taking it over recovers it (and an orphaned one) at once.
-        let request = SignIn::new(format!("pw{}", self.id)).if_signed_in(IfSignedIn::TakeOver);
+        let request = SignIn::new(format!("pw{}", self.id), format!("40{}", self.id))
+            .if_signed_in(IfSignedIn::TakeOver);
         match self.client.sign_in_reporting(id, &request).await {
             Ok((agent, by)) => {
                 self.tally.add(match by {

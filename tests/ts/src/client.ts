@@ -71,8 +71,10 @@ export class Agent {
     await this.call("cancelRest", "POST", `/onlineagent/${this.agentId}/cancelrest`);
   }
 
+  /** The agent's state: the vendor's sample sends an object, its table an array of one. */
   async status(): Promise<Schemas["AgentStatus"] | null | undefined> {
-    return (await this.call("getAgentStatus", "GET", `/onlineagent/${this.agentId}/agentstatus`)).result;
+    const result = (await this.call("getAgentStatus", "GET", `/onlineagent/${this.agentId}/agentstatus`)).result;
+    return Array.isArray(result) ? result[0] : result;
   }
 
   /** One long poll: an event, or null when none arrived while the gateway held it. */

@@ -10,7 +10,7 @@ const agentId = Number(process.env["CCGW_TS_AGENT"] ?? "102");
 
 test("sign in, rest, AgentState_SetRest_Success, cancel, sign out", { skip: baseUrl === undefined }, async () => {
   const agent = new Agent(baseUrl ?? "", agentId);
-  const login = await agent.signIn({ password: `pw${agentId}`, status: 4 });
+  const login = await agent.signIn({ password: `pw${agentId}`, phonenum: `40${agentId}`, status: 4 });
   assert.equal(login.result?.workno, String(agentId));
 
   await agent.rest(600, 3);

@@ -66,7 +66,7 @@ impl Gw {
                 "PUT",
                 &format!("/onlineagent/{agent}"),
                 None,
-                Some(json!({"password": format!("pw{agent}"), "status": 4})),
+                Some(json!({"password": format!("pw{agent}"), "phonenum": "40038", "status": 4})),
             )
             .await;
         assert_eq!(
