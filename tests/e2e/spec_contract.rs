@@ -264,7 +264,7 @@ fn agent_status_result_parses_in_both_shapes() {
                 status
             }
         };
-        assert_eq!(status.agent_state, Some(8), "{name}");
+        assert_eq!(status.0.and_then(|s| s.agent_state), Some(8), "{name}");
     }
     assert_eq!(shapes, BTreeSet::from(["array", "object"]));
 }

@@ -356,19 +356,20 @@ impl Agent {
             .instrument(span)
             .await?;
         // An object (the vendor's sample) or an array holding one (the vendor's table).
-        let result = match answer.result {
+        let status = match answer.result {
             Some(types::AgentStatusResponseResult::Variant0(status)) => status,
             Some(types::AgentStatusResponseResult::Variant1(list)) => {
                 let [status] = list.0;
                 status
             }
-            None => {
-                return Err(Error::MalformedResponse {
-                    reason: "the agent status answer has no result".to_owned(),
-                    body_excerpt: String::new(),
-                    source: None,
-                });
-            }
+            None => types::AgentStatus(None),
+        };
+        let Some(result) = status.0 else {
+            return Err(Error::MalformedResponse {
+                reason: "the agent status answer has no result".to_owned(),
+                body_excerpt: String::new(),
+                source: None,
+            });
         };
         Ok(AgentStatus {
             state: result
