@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ccgw::{AgentId, Error, GatewayClient, Guid, RestCause, RestDuration, SignIn};
-use ccgw_sim::{Config, Simulator};
+use ccgw_sim::{Config, Simulator, operation};
 use serde_json::json;
 
 /// Where the pairs go (read by `xtask/tools/check_pairs.py`).
@@ -107,8 +107,24 @@ async fn record_every_operation_and_documented_code() {
         assert_eq!(answer["retcode"], expected);
     }
 
+    // The sign-in failures that concern what the simulator does not model (the CTI, the
+    // agent type, the phone number's range, the IP address), injected, through the client.
+    for op in [operation::LOGIN, operation::FORCE_LOGIN] {
+        for injected in ["100-003", "100-012", "100-013", "100-014", "100-016"] {
+            h.inject(op, injected);
+            let sign_in = SignIn::new("pw104", "40104");
+            let result = if op == operation::LOGIN {
+                client.sign_in(id(104), &sign_in).await
+            } else {
+                client.force_sign_in(id(104), &sign_in).await
+            };
+            assert_eq!(code(result.map(drop)), injected, "{op}");
+        }
+    }
+
     // forceLogin: 0 (taking 101's session over), 100-004 through the client; 100-001 and
-    // 100-011 above; 100-015 below, on a platform without it.
+    // 100-011 above; 100-015 and 110-016 below, on a platform without forced sign-in and
+    // with agent 102's account locked.
     let agent = client
         .force_sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
@@ -125,6 +141,7 @@ async fn record_every_operation_and_documented_code() {
     {
         let strict = Simulator::start(Config {
             forced_sign_in: false,
+            locked: vec![102],
             record: Some(file.clone()),
             ..Config::default()
         })
@@ -136,14 +153,22 @@ async fn record_every_operation_and_documented_code() {
             .add_root_certificate_pem(strict.ca_pem().expect("CA"))
             .build()
             .expect("client");
+        let (taken, locked) = (SignIn::new("pw101", "40101"), SignIn::new("pw102", "40102"));
         assert_eq!(
-            code(
-                client
-                    .force_sign_in(id(101), &SignIn::new("pw101", "40101"))
-                    .await
-                    .map(drop)
-            ),
+            code(client.force_sign_in(id(101), &taken).await.map(drop)),
             "100-015"
+        );
+        assert_eq!(
+            code(client.sign_in(id(101), &taken).await.map(drop)),
+            "100-015"
+        );
+        assert_eq!(
+            code(client.sign_in(id(102), &locked).await.map(drop)),
+            "110-016"
+        );
+        assert_eq!(
+            code(client.force_sign_in(id(102), &locked).await.map(drop)),
+            "110-016"
         );
         strict.shutdown().await;
     }
@@ -158,7 +183,7 @@ async fn record_every_operation_and_documented_code() {
         code(agent.prolong_rest(secs(600), RestCause::from(200)).await),
         "000-002"
     );
-    h.inject("rest", "100-007");
+    h.inject(operation::REST, "100-007");
     assert_eq!(
         code(agent.prolong_rest(secs(900), RestCause::from(4)).await),
         "100-007"
@@ -228,8 +253,25 @@ async fn record_every_operation_and_documented_code() {
         }
     }
 
-    // handShake: 0, 100-006, 000-003.
+    // handShake: 0, 100-006, 000-003; 100-001 for a `service_token` over 50 characters.
     assert_eq!(code(agent.heartbeat().await), "0");
+    let long_token = "t".repeat(51);
+    let answer = raw
+        .send(
+            "POST",
+            &url("/onlineagent/101/handshake"),
+            &[
+                JSON,
+                ("Guid", &guid_now(&h, 101)),
+                ("service_token", &long_token),
+            ],
+            None,
+            wait,
+        )
+        .await
+        .expect("answer")
+        .json();
+    assert_eq!(answer["retcode"], "100-001");
     assert_eq!(code(signed_out().heartbeat().await), "100-006");
     assert_eq!(code(wrong(101).heartbeat().await), "000-003");
 
@@ -239,14 +281,19 @@ async fn record_every_operation_and_documented_code() {
     assert_eq!(code(wrong(101).refresh_guid().await), "000-003");
 
     // cancelRest: 0, 100-009, 100-007 (injected), 100-006, 000-003.
-    h.inject("cancelRest", "100-007");
+    h.inject(operation::CANCEL_REST, "100-007");
     assert_eq!(code(agent.cancel_rest().await), "100-007");
     assert_eq!(code(agent.cancel_rest().await), "0");
     assert_eq!(code(agent.cancel_rest().await), "100-009");
     assert_eq!(code(signed_out().cancel_rest().await), "100-006");
     assert_eq!(code(wrong(101).cancel_rest().await), "000-003");
 
-    // logout: 100-010 (in a call), 000-003, 0, then 100-006.
+    // logout: 100-005, 100-007, 100-008 (injected), 100-010 (in a call), 000-003, 0, then
+    // 100-006.
+    for injected in ["100-005", "100-007", "100-008"] {
+        h.inject(operation::LOGOUT, injected);
+        assert_eq!(code(agent.sign_out().await), injected);
+    }
     h.set_talking(101, true);
     assert_eq!(code(agent.sign_out().await), "100-010");
     h.set_talking(101, false);

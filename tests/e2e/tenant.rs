@@ -70,6 +70,25 @@ async fn next_supervision_item(session: &mut SupervisedAgent) -> SessionEvent {
     }
 }
 
+/// Agent `n` supervised with the defaults, once its first sign-in is reported.
+async fn supervised_and_signed_in(sim: &Simulator, n: u32) -> SupervisedAgent {
+    let mut session =
+        SupervisedAgent::start(&client_for(sim), id(n), sign_in(n), Supervision::default());
+    assert!(matches!(
+        next_supervision_item(&mut session).await,
+        SessionEvent::SignedIn { .. }
+    ));
+    session
+}
+
+/// The supervision's next item is `GaveUp` with the return code `code`.
+async fn assert_gave_up_with(session: &mut SupervisedAgent, code: &RetCode) {
+    match next_supervision_item(session).await {
+        SessionEvent::GaveUp(e) => assert_eq!(gateway_code(&e), Some(code), "{e}"),
+        other => panic!("expected GaveUp with {code}, got {other:?}"),
+    }
+}
+
 fn gateway_code(e: &Error) -> Option<&RetCode> {
     match e {
         Error::Gateway { code, .. } => Some(code),
@@ -174,16 +193,7 @@ async fn a_supervised_session_follows_the_platform_ending_rest() {
             .await
             .expect("sim");
     let handle = sim.handle();
-    let mut session = SupervisedAgent::start(
-        &client_for(&sim),
-        id(101),
-        sign_in(101),
-        Supervision::default(),
-    );
-    assert!(matches!(
-        next_supervision_item(&mut session).await,
-        SessionEvent::SignedIn { .. }
-    ));
+    let mut session = supervised_and_signed_in(&sim, 101).await;
     let agent = session.agent().expect("signed in");
     agent
         .rest_confirmed(secs(60), RestCause::from(3u8), WAIT)
@@ -257,16 +267,7 @@ async fn a_missing_sign_out_event_is_not_waited_for() {
         assert_eq!(shutdown_seen, delivered, "delivered: {delivered}");
         assert_eq!(handle.agent_state(101), None, "signed out");
 
-        let mut session = SupervisedAgent::start(
-            &client_for(&sim),
-            id(102),
-            sign_in(102),
-            Supervision::default(),
-        );
-        assert!(matches!(
-            next_supervision_item(&mut session).await,
-            SessionEvent::SignedIn { .. }
-        ));
+        let session = supervised_and_signed_in(&sim, 102).await;
         tokio::time::timeout(WAIT, session.sign_out())
             .await
             .expect("a supervised sign-out does not wait for the event")
@@ -322,12 +323,7 @@ async fn a_takeover_the_platform_forbids_ends_at_once() {
             sign_in(101),
             Supervision::default().backoff(Duration::from_millis(50), Duration::from_millis(100)),
         );
-        match next_supervision_item(&mut session).await {
-            SessionEvent::GaveUp(e) => {
-                assert_eq!(gateway_code(&e), Some(&RetCode::CannotForceSignIn), "{e}");
-            }
-            other => panic!("expected GaveUp, got {other:?}"),
-        }
+        assert_gave_up_with(&mut session, &RetCode::CannotForceSignIn).await;
         assert_eq!(handle.stats().takeovers, 0);
         assert_eq!(
             holder.status().await.expect("still usable").state,
@@ -361,12 +357,7 @@ async fn a_locked_account_is_not_retried() {
         sign_in(102),
         Supervision::default().backoff(Duration::from_millis(50), Duration::from_millis(100)),
     );
-    match next_supervision_item(&mut session).await {
-        SessionEvent::GaveUp(e) => {
-            assert_eq!(gateway_code(&e), Some(&RetCode::AccountLocked), "{e}");
-        }
-        other => panic!("expected GaveUp, got {other:?}"),
-    }
+    assert_gave_up_with(&mut session, &RetCode::AccountLocked).await;
     assert!(session.next().await.is_none(), "the supervision stopped");
     assert_eq!(
         handle.stats().locked_refusals,

@@ -352,10 +352,45 @@ async fn status(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> R
     })
 }
 
-async fn handshake(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
+async fn handshake(
+    State(gw): Gw,
+    Path(agent): Path<String>,
+    guid: GuidHeader,
+    token: ServiceToken,
+) -> Response {
     answer(&gw, &agent, operation::HAND_SHAKE, |agent| {
-        gw.handshake(agent, guid.as_str())
+        if token.is_valid() {
+            gw.handshake(agent, guid.as_str())
+        } else {
+            // cec_07_1204: at most 50 characters, no special characters.
+            Answer::code(retcode::SIGN_IN_PARAMETER_INVALID)
+        }
     })
+}
+
+/// The heartbeat's optional `service_token` header.
+struct ServiceToken(Option<HeaderValue>);
+
+impl ServiceToken {
+    fn is_valid(&self) -> bool {
+        self.0.as_ref().is_none_or(|v| {
+            v.len() <= 50
+                && v.as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ServiceToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get("service_token").cloned()))
+    }
 }
 
 async fn update_guid(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {

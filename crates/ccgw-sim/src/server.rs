@@ -112,25 +112,10 @@ impl SimHandle {
     /// operation would; returns its Guid, `None` if the agent is not configured or
     /// already signed in.
     pub fn sign_in(&self, agent: u32) -> Option<String> {
-        let password = self
-            .gateway
-            .config
-            .agents
-            .iter()
-            .find(|a| a.id == agent)?
-            .password
-            .clone();
-        let phone = self
-            .gateway
-            .config
-            .agents
-            .iter()
-            .find(|a| a.id == agent)?
-            .phone
-            .clone();
+        let configured = self.gateway.config.agents.iter().find(|a| a.id == agent)?;
         let mut body = serde_json::Map::new();
-        body.insert("password".into(), password.into());
-        body.insert("phonenum".into(), phone.into());
+        body.insert("password".into(), configured.password.clone().into());
+        body.insert("phonenum".into(), configured.phone.clone().into());
         self.gateway.login(agent, &body, false).set_guid
     }
 
