@@ -126,8 +126,9 @@ pub(crate) struct Dice {
     /// when none is.
     active: AtomicBool,
     state: Mutex<(Faults, fastrand::Rng)>,
-    /// Path fragments whose next request is handled and its answer lost, once each.
-    lose_next: Mutex<Vec<String>>,
+    /// Path fragments whose next request meets a fault, once each: its answer lost
+    /// ([`Kind::DropAfter`]) or the request itself ([`Kind::DropBefore`]).
+    lose_next: Mutex<Vec<(String, Kind)>>,
 }
 
 impl Dice {
@@ -157,10 +158,20 @@ impl Dice {
     /// Makes the next request whose path contains `fragment` lose its answer: it is
     /// handled, then its connection closed.
     pub(crate) fn lose_next_answer(&self, fragment: &str) {
+        self.lose_next_once(fragment, Kind::DropAfter);
+    }
+
+    /// Makes the next request whose path contains `fragment` get lost before the
+    /// gateway handles it: its connection is closed, nothing is applied.
+    pub(crate) fn lose_next_request(&self, fragment: &str) {
+        self.lose_next_once(fragment, Kind::DropBefore);
+    }
+
+    fn lose_next_once(&self, fragment: &str, kind: Kind) {
         self.lose_next
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(fragment.to_owned());
+            .push((fragment.to_owned(), kind));
         self.active.store(true, Ordering::SeqCst);
     }
 
@@ -175,12 +186,12 @@ impl Dice {
                 .lose_next
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(i) = lose.iter().position(|f| path.contains(f.as_str())) {
-                lose.remove(i);
+            if let Some(i) = lose.iter().position(|(f, _)| path.contains(f.as_str())) {
+                let (_, kind) = lose.remove(i);
                 // Back to the lock-free path once nothing is set.
                 self.active
                     .store(state.0.any() || !lose.is_empty(), Ordering::SeqCst);
-                return Some((Kind::DropAfter, Duration::ZERO));
+                return Some((kind, Duration::ZERO));
             }
         }
         let (faults, rng) = &mut *state;
@@ -286,6 +297,16 @@ mod tests {
             dice.roll("/agentgateway/resource/onlineagent/101/rest/60/1")
                 .map(|(k, _)| k),
             Some(Kind::DropAfter)
+        );
+        assert!(
+            dice.roll("/agentgateway/resource/onlineagent/101/rest/60/1")
+                .is_none()
+        );
+        dice.lose_next_request("/rest/");
+        assert_eq!(
+            dice.roll("/agentgateway/resource/onlineagent/101/rest/60/1")
+                .map(|(k, _)| k),
+            Some(Kind::DropBefore)
         );
         assert!(
             dice.roll("/agentgateway/resource/onlineagent/101/rest/60/1")

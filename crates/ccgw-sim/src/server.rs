@@ -125,6 +125,12 @@ impl SimHandle {
         self.gateway.dice.lose_next_answer(fragment);
     }
 
+    /// The next request whose path contains `fragment` is lost before the gateway
+    /// handles it: its connection is closed, nothing is applied. Once.
+    pub fn lose_next_request(&self, fragment: &str) {
+        self.gateway.dice.lose_next_request(fragment);
+    }
+
     /// Replaces the random faults from now on (e.g. [`Faults::default`] ends them).
     pub fn set_faults(&self, faults: Faults) {
         self.gateway.dice.set(faults);

@@ -9,7 +9,9 @@
 //!   read after it agrees — a late event of an earlier request, or a rest that became
 //!   pre-rest because the agent is in a call, does not;
 //! - an unknown outcome is settled by waiting for the event or reading the state, never by
-//!   sending again;
+//!   sending again — and where neither can tell (a prolong: the agent is in rest before and
+//!   after, and an event of the same shape may be an earlier request's, still unread), it
+//!   stays unknown: [`Error::NotConfirmed`] at once, never a confirmation;
 //! - when the event does not come (another consumer's poll may have taken it: the gateway
 //!   has one event queue per agent), the state is read after [`FIRST_STATE_READ`] and
 //!   then every [`STATE_READ_EVERY`]; the result says which of the two confirmed it;
@@ -113,7 +115,9 @@ impl Agent {
 
     /// [`prolong_rest`](Self::prolong_rest), confirmed like
     /// [`rest_confirmed`](Self::rest_confirmed). When the request's outcome is unknown
-    /// only the event confirms it: an agent in rest was in rest before, too.
+    /// (no answer), nothing can settle it — the agent was in rest before, too, and an
+    /// `AgentState_SetRest_Success` may be an earlier request's — so it fails at once
+    /// with [`Error::NotConfirmed`] (the state read then) instead of believing an event.
     pub async fn prolong_confirmed(
         &self,
         duration: RestDuration,
@@ -248,14 +252,15 @@ impl Agent {
     }
 
     /// Sends with `send` and confirms (see the module rules). Returns what confirmed it
-    /// and whether the request's outcome had been unknown. `state_proves`: whether the
-    /// state alone may confirm an unknown outcome.
+    /// and whether the request's outcome had been unknown. `settles_unknown`: whether
+    /// reading the state can tell an unknown outcome (not for a prolong, whose target
+    /// state is the state before).
     async fn confirmed<F, Fut>(
         &self,
         operation: Operation,
         target: Target,
         wait: Duration,
-        state_proves: bool,
+        settles_unknown: bool,
         send: F,
     ) -> Result<(Confirmed, bool), Error>
     where
@@ -274,7 +279,18 @@ impl Agent {
             }
             Err(e) => return Err(e),
         };
-        let state_proves = state_proves || !unknown;
+        if unknown && !settles_unknown {
+            tracing::info!(
+                agent_id = self.id.get(),
+                "neither the state nor an event can tell whether it was applied"
+            );
+            let state = self.status().await.ok().map(|s| s.state);
+            return Err(Error::NotConfirmed {
+                operation: operation.log_name,
+                waited: started.elapsed(),
+                state,
+            });
+        }
         let mut stream_open = true;
         let mut next_read = (started + FIRST_STATE_READ).min(deadline);
         loop {
@@ -312,7 +328,7 @@ impl Agent {
                 }
                 Err(_) => None,
             };
-            if state.is_some_and(|s| target.reached(s)) && (by_event || state_proves) {
+            if state.is_some_and(|s| target.reached(s)) {
                 let by = if by_event {
                     Confirmed::ByEvent
                 } else {
