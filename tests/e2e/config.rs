@@ -67,26 +67,42 @@ fn a_poll_timeout_shorter_than_the_hold_is_refused_naming_both() {
     drop(config.client_builder().expect("accepted"));
 }
 
+/// One rule for the Guid's grace, the builder's and the configuration's alike: longer
+/// than the poll hold. A gateway's real 15 s grace with the 10 s hold is accepted
+/// whatever the supervision's backoff; one not longer than the hold is refused, naming
+/// both settings.
 #[test]
-fn a_guid_grace_shorter_than_the_longest_wait_is_refused() {
+fn the_guid_grace_has_one_rule() {
     let config = Config::from_toml(
-        "url = \"https://gw.example\"\nguid_grace = \"60s\"\nbackoff_max = \"60s\"\n",
+        "url = \"https://gw.example\"\nguid_grace = \"15s\"\nbackoff_max = \"60s\"\n",
     )
     .expect("well-formed");
+    assert_eq!(config.guid_grace, Duration::from_secs(15));
+    drop(config.build_client().expect("a 15 s grace is accepted"));
+    drop(
+        ccgw::GatewayClient::builder("https://gw.example")
+            .guid_grace(Duration::from_secs(15))
+            .build()
+            .expect("the builder agrees"),
+    );
+    let config = Config::from_toml("url = \"https://gw.example\"\nguid_grace = \"10s\"\n")
+        .expect("well-formed");
     let shown = config.build_client().expect_err("refused").to_string();
     assert!(
-        shown.contains("guid_grace (60s)")
-            && shown.contains("poll_hold (10s)")
-            && shown.contains("backoff_max (60s)"),
+        shown.contains("guid_grace (10s)") && shown.contains("poll_hold (10s)"),
         "{shown}"
     );
-    // The event stream's own longest pause counts too (builder only, no supervision).
     let shown = ccgw::GatewayClient::builder("https://gw.example")
-        .guid_grace(Duration::from_secs(30))
+        .poll_hold(Duration::from_secs(20))
+        .poll_timeout(Duration::from_secs(40))
+        .guid_grace(Duration::from_secs(15))
         .build()
         .expect_err("refused")
         .to_string();
-    assert!(shown.contains("guid_grace (30s)"), "{shown}");
+    assert!(
+        shown.contains("guid_grace (15s)") && shown.contains("poll_hold (20s)"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -370,3 +370,66 @@ async fn a_locked_account_is_not_retried() {
         .expect("another agent signs in");
     sim.shutdown().await;
 }
+
+/// A gateway whose Guid grace (GUIDTIMEOUT) is 15 s, rotating every second: a client
+/// configured with that grace builds, keeps its event stream through three poll answers
+/// lost in a row (its pauses stay within the grace, and it asks for the current Guid),
+/// and confirms a rest after many rotations.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_15_s_guid_grace_configures_and_works() {
+    let sim = Simulator::start(Config {
+        auth_mode: AuthMode::Dynamic {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(15),
+        },
+        poll_hold: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await
+    .expect("sim");
+    let handle = sim.handle();
+    let ca_file = std::env::temp_dir().join(format!("ccgw-grace-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, sim.ca_pem().expect("CA")).expect("CA file");
+    let mut config = ccgw::Config::default();
+    config.url = Some(sim.base_url().to_owned());
+    config.ca_file = Some(ca_file.clone());
+    config.system_roots = false;
+    config.poll_hold = Duration::from_secs(1);
+    config.poll_timeout = Duration::from_secs(5);
+    config.guid_grace = Duration::from_secs(15);
+    let client = config.build_client().expect("a 15 s grace builds");
+    let agent = client
+        .sign_in(id(101), &sign_in(101))
+        .await
+        .expect("signed in");
+    let mut events = agent.events();
+    until_event(&mut events, "AgentState_Ready").await;
+    for _ in 0..3 {
+        handle.lose_next_answer("/agentevent/");
+    }
+    // Each lost answer is reported as a gap once the stream has the current Guid again.
+    let mut gaps = 0;
+    while gaps < 3 {
+        match next_event(&mut events).await {
+            Some(Ok(AgentEvent::Gap { .. })) => gaps += 1,
+            Some(Ok(_)) => {}
+            other => panic!("the stream ended after {gaps} gaps: {other:?}"),
+        }
+    }
+    assert_eq!(handle.stats().faults_dropped_after, 3);
+    // Confirmed by the state if the stream is still pausing; the stream brings the
+    // event all the same.
+    agent
+        .rest_confirmed(secs(600), RestCause::from(3u8), WAIT)
+        .await
+        .expect("rest confirmed");
+    until_event(&mut events, "AgentState_SetRest_Success").await;
+    assert!(agent.events_running(), "the stream still runs");
+    assert!(
+        handle.stats().guid_rotations >= 3,
+        "{} rotations",
+        handle.stats().guid_rotations
+    );
+    let _ = std::fs::remove_file(&ca_file);
+    sim.shutdown().await;
+}

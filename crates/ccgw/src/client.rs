@@ -191,10 +191,14 @@ impl ClientBuilder {
     }
 
     /// How long the gateway keeps accepting a rotated-out Guid (default
-    /// [`DEFAULT_GUID_GRACE`], 120 s; the gateway's `GUIDTIMEOUT`). Describes the gateway:
-    /// an event stream that waits out a held poll and then its longest pause
-    /// ([`EVENT_BACKOFF_MAX`](crate::EVENT_BACKOFF_MAX)) must still hold a valid Guid,
-    /// so [`build`](Self::build) refuses a grace not longer than the two together.
+    /// [`DEFAULT_GUID_GRACE`], 120 s; the gateway's `GUIDTIMEOUT`). Describes the gateway,
+    /// and is the one rule for the event stream's timing: a Guid rotated just before a
+    /// held poll must still be valid when the stream asks again, so
+    /// [`build`](Self::build) refuses a grace not longer than
+    /// [`poll_hold`](Self::poll_hold), and the stream keeps its pauses after failures
+    /// within half of what is left (at most
+    /// [`EVENT_BACKOFF_MAX`](crate::EVENT_BACKOFF_MAX)). A gateway with a 15 s grace and
+    /// the 10 s hold is described as it is.
     pub fn guid_grace(mut self, grace: Duration) -> Self {
         self.guid_grace = grace;
         self
@@ -299,6 +303,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 poll_timeout: self.poll_timeout,
                 response_limit: self.response_limit,
+                event_backoff_max: event_backoff_max(self.poll_hold, self.guid_grace),
             }),
         })
     }
@@ -318,17 +323,23 @@ fn check_timing(
             None,
         ));
     }
-    let longest_wait = poll_hold.saturating_add(crate::EVENT_BACKOFF_MAX);
-    if guid_grace <= longest_wait {
+    if guid_grace <= poll_hold {
         return Err(config(
             &format!(
-                "guid_grace ({guid_grace:?}) must be longer than poll_hold ({poll_hold:?}) plus the event stream's longest pause ({:?}): a Guid rotated just before that wait would expire during it",
-                crate::EVENT_BACKOFF_MAX
+                "guid_grace ({guid_grace:?}) must be longer than poll_hold ({poll_hold:?}): a Guid rotated just before a held poll would expire before the event stream could use the next one"
             ),
             None,
         ));
     }
     Ok(())
+}
+
+/// The event stream's longest pause after a failure for a gateway holding polls
+/// `poll_hold` and accepting a rotated-out Guid for `guid_grace`: half of what the grace
+/// leaves after a held poll, at most [`EVENT_BACKOFF_MAX`](crate::EVENT_BACKOFF_MAX) —
+/// so a Guid rotated before a held poll is still valid after the pause that follows it.
+pub(crate) fn event_backoff_max(poll_hold: Duration, guid_grace: Duration) -> Duration {
+    (guid_grace.saturating_sub(poll_hold) / 2).min(crate::EVENT_BACKOFF_MAX)
 }
 
 fn roots_error(e: tls::RootsError) -> Error {
@@ -411,6 +422,8 @@ pub(crate) struct Shared {
     pub(crate) request_timeout: Duration,
     pub(crate) poll_timeout: Duration,
     pub(crate) response_limit: usize,
+    /// The event stream's longest pause after a failure: within the Guid's grace.
+    pub(crate) event_backoff_max: Duration,
 }
 
 /// A client for one gateway: connection pool, TLS trust and timeouts. Cheap to clone
@@ -534,4 +547,23 @@ pub(crate) async fn read_excerpt(mut response: reqwest::Response, secret: &str) 
         }
     }
     redact::excerpt(&bytes, secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The event stream's longest pause leaves a rotated Guid valid: half of what the
+    /// grace leaves after a held poll, never more than `EVENT_BACKOFF_MAX`.
+    #[test]
+    fn the_event_stream_pauses_within_the_guid_grace() {
+        let s = Duration::from_secs;
+        assert_eq!(event_backoff_max(s(10), s(15)), Duration::from_millis(2_500));
+        assert_eq!(event_backoff_max(s(10), s(40)), s(15));
+        assert_eq!(event_backoff_max(s(10), s(120)), crate::EVENT_BACKOFF_MAX);
+        for grace in 11..=200 {
+            let pause = event_backoff_max(s(10), s(grace));
+            assert!(s(10) + pause < s(grace), "grace {grace} s: pause {pause:?}");
+        }
+    }
 }

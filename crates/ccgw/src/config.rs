@@ -202,7 +202,8 @@ impl Config {
     }
 
     /// The client builder these settings describe (not yet built). Refuses what
-    /// [`ClientBuilder::build`] would refuse, and a backoff that outlasts the Guid's grace.
+    /// [`ClientBuilder::build`] would refuse (the Guid's grace among it: one rule, the
+    /// builder's), and a `backoff_min` longer than `backoff_max`.
     pub fn client_builder(&self) -> Result<ClientBuilder, Error> {
         let Some(url) = self.url.as_deref() else {
             return Err(config(
@@ -210,16 +211,6 @@ impl Config {
                 None,
             ));
         };
-        let longest = self.poll_hold.saturating_add(self.backoff_max);
-        if self.guid_grace <= longest {
-            return Err(config(
-                &format!(
-                    "guid_grace ({:?}) must be longer than poll_hold ({:?}) plus backoff_max ({:?}): a Guid rotated just before a session's longest wait would expire during it",
-                    self.guid_grace, self.poll_hold, self.backoff_max
-                ),
-                None,
-            ));
-        }
         if self.backoff_min > self.backoff_max {
             return Err(config(
                 &format!(

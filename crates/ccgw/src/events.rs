@@ -31,10 +31,11 @@ use crate::error::{Disposition, Error, ErrorChain, RetCode};
 
 /// Pause after each poll answer before the next poll (the vendor recommends 200–500 ms).
 pub(crate) const REPOLL: Duration = Duration::from_millis(200);
-/// First and longest pause after a failed poll.
+/// First pause after a failed poll.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = EVENT_BACKOFF_MAX;
-/// The longest pause of an event stream between failed polls (doubling from 500 ms).
+/// The longest pause of an event stream between failed polls (doubling from 500 ms);
+/// shorter where the gateway's Guid grace is short (see
+/// [`ClientBuilder::guid_grace`](crate::ClientBuilder::guid_grace)).
 pub const EVENT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Consecutive `000-003` answers tolerated while a Guid rotates (the vendor's own console
 /// tolerates five).
@@ -259,6 +260,8 @@ impl Drop for Running {
 
 async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
     let _open = crate::metrics::Open::new(crate::metrics::EVENT_STREAMS);
+    // Within the Guid's grace (see `ClientBuilder::guid_grace`), never below the first pause.
+    let backoff_max = agent.client.inner.event_backoff_max.max(BACKOFF_MIN);
     let mut backoff = BACKOFF_MIN;
     let mut no_permission = 0;
     let mut failing_since: Option<Instant> = None;
@@ -278,7 +281,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
                     return;
                 }
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff = (backoff * 2).min(backoff_max);
                 continue;
             }
             resync = false;
@@ -324,7 +327,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
                 // Not a reason to stop, nor to hammer the gateway (000-007 answers that).
                 tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "event poll refused; backing off");
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff = (backoff * 2).min(backoff_max);
             }
             (_, e) => {
                 resync = e.answer_may_be_lost();
@@ -335,7 +338,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
                 }
                 tracing::warn!(agent_id = agent.id.get(), error = %ErrorChain(&e), "event poll failed; backing off");
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff = (backoff * 2).min(backoff_max);
             }
         }
     }
