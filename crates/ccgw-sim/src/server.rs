@@ -93,6 +93,11 @@ impl SimHandle {
         self.gateway.inject(operation, code);
     }
 
+    /// Whether an answer injected for `operation` still waits for its call.
+    pub fn injected_pending(&self, operation: &str) -> bool {
+        self.gateway.injected_pending(operation)
+    }
+
     /// Signs the agent out as a supervisor's forced sign-out does (its Guid stops being
     /// valid at once; its next poll is answered `100-006`). `false` if it was not signed in.
     pub fn force_sign_out(&self, agent: u32) -> bool {

@@ -379,10 +379,8 @@ impl Agent {
         })
     }
 
-    /// Signs the agent out; its Guid stops being valid and its event stream ends. Every
-    /// later call on this handle (and its clones) fails with [`Error::NotSignedIn`]
-    /// without sending anything, and [`keep_alive`](Self::keep_alive) stops.
-    pub async fn sign_out(&self) -> Result<(), Error> {
+    /// One `logout`, as sent: see [`sign_out`](Self::sign_out), which settles it.
+    pub(crate) async fn sign_out_once(&self) -> Result<(), Error> {
         let span = op_span!(info_span, operations::LOGOUT, self.id.get());
         self.exchange(operations::LOGOUT, || self.api.logout(self.wire_id()))
             .instrument(span)

@@ -558,7 +558,10 @@ mod tests {
     #[test]
     fn the_event_stream_pauses_within_the_guid_grace() {
         let s = Duration::from_secs;
-        assert_eq!(event_backoff_max(s(10), s(15)), Duration::from_millis(2_500));
+        assert_eq!(
+            event_backoff_max(s(10), s(15)),
+            Duration::from_millis(2_500)
+        );
         assert_eq!(event_backoff_max(s(10), s(40)), s(15));
         assert_eq!(event_backoff_max(s(10), s(120)), crate::EVENT_BACKOFF_MAX);
         for grace in 11..=200 {

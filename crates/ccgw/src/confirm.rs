@@ -25,7 +25,7 @@ use ccgw_client::operations::{self, Operation};
 use tokio::time::Instant;
 
 use crate::agent::{Agent, AgentState};
-use crate::error::{Disposition, Error};
+use crate::error::{Disposition, Error, RetCode};
 use crate::events::AgentEvent;
 use crate::values::{RestCause, RestDuration};
 
@@ -36,6 +36,10 @@ pub const STATE_READ_EVERY: Duration = Duration::from_secs(2);
 /// Pause before trying again after a passing refusal ([`Disposition::BackOff`]) or a
 /// request that was not sent ([`Disposition::Resend`]) in `ensure_*`.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// How long [`Agent::sign_out`] keeps settling a sign-out (trying again after passing
+/// refusals and unsent requests, reading the state after an unknown outcome).
+const SIGN_OUT_WAIT: Duration = Duration::from_secs(30);
 
 /// What confirmed a state change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,6 +143,53 @@ impl Agent {
         })
         .await
         .map(|(by, _)| by)
+    }
+
+    /// Signs the agent out and settles it like the other state changes, so that nothing
+    /// is left signed in: a passing refusal (`000-004`, `000-007`, `100-007`, an agent
+    /// still in a call: `100-010`) or a request that was not sent is tried again, and an
+    /// answer that was lost is settled by reading the state — `100-006` there, or
+    /// `100-006` / `100-008` to the sign-out itself, means the agent is signed out —
+    /// for up to 30 s. The sign-out event is not waited for (the gateway does not always
+    /// send it). Its Guid then stops being valid and its event stream ends; every later
+    /// call on this handle (and its clones) fails with [`Error::NotSignedIn`] without
+    /// sending anything, and [`keep_alive`](Self::keep_alive) stops. Fails with the last
+    /// error when the gateway refuses for good (`000-003`: the Guid is not this
+    /// session's any more) or the 30 s pass.
+    pub async fn sign_out(&self) -> Result<(), Error> {
+        let deadline = Instant::now() + SIGN_OUT_WAIT;
+        loop {
+            let error = match self.sign_out_once().await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let gone = |e: &Error| {
+                matches!(
+                    e.retcode(),
+                    Some(RetCode::NotSignedIn | RetCode::AlreadySignedOut)
+                )
+            };
+            if gone(&error) {
+                self.session.clear_guid();
+                return Ok(());
+            }
+            match error.disposition() {
+                Disposition::SettleUnknown => {
+                    // Applied or not? A signed-out agent's state is answered `100-006`.
+                    if self.status().await.is_err_and(|e| gone(&e)) {
+                        self.session.clear_guid();
+                        return Ok(());
+                    }
+                }
+                Disposition::Resend | Disposition::BackOff => {}
+                _ => return Err(error),
+            }
+            if Instant::now() + RETRY_PAUSE >= deadline {
+                return Err(error);
+            }
+            tracing::debug!(agent_id = self.id.get(), error = %error, "signing out again");
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
     }
 
     /// Drives the agent into rest: nothing if it is in rest (or pre-rest) already,

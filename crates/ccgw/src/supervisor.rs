@@ -3,6 +3,7 @@
 //! stream that recovers by itself and reports what it did as stream items.
 
 use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -166,6 +167,10 @@ pub struct SupervisedAgent {
     id: AgentId,
     items: mpsc::Receiver<SessionEvent>,
     current: Arc<Mutex<Option<Agent>>>,
+    /// Whether a sign-in is under way (its outcome unknown until it answers).
+    signing_in: Arc<AtomicBool>,
+    client: GatewayClient,
+    sign_in: SignIn,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -181,14 +186,17 @@ impl SupervisedAgent {
     ) -> SupervisedAgent {
         let (tx, items) = mpsc::channel(CAPACITY);
         let current = Arc::new(Mutex::new(None));
+        let signing_in = Arc::new(AtomicBool::new(false));
+        let sign_in = sign_in.if_signed_in(IfSignedIn::TakeOver);
         let task = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => Some(runtime.spawn(supervise(
                 client.clone(),
                 id,
-                sign_in.if_signed_in(IfSignedIn::TakeOver),
+                sign_in.clone(),
                 supervision,
                 tx,
                 Arc::clone(&current),
+                Arc::clone(&signing_in),
             ))),
             Err(_) => {
                 let _ = tx.try_send(SessionEvent::GaveUp(Error::EventsUnavailable {
@@ -201,6 +209,9 @@ impl SupervisedAgent {
             id,
             items,
             current,
+            signing_in,
+            client: client.clone(),
+            sign_in,
             task,
         }
     }
@@ -225,13 +236,27 @@ impl SupervisedAgent {
             .clone()
     }
 
-    /// Stops the supervision and signs the agent out.
+    /// Stops the supervision and signs the agent out, settled as
+    /// [`Agent::sign_out`] settles it. Called between a loss and its recovery, it stops
+    /// the recovery; if a sign-in was under way then (the gateway may have signed the
+    /// agent in without the answer arriving), it takes that session over and signs it
+    /// out, so that nothing is left signed in.
     pub async fn sign_out(mut self) -> Result<(), Error> {
         self.stop();
-        let agent = self.agent();
-        match agent {
-            Some(agent) => agent.sign_out().await,
-            None => Ok(()),
+        if let Some(agent) = self.agent() {
+            return agent.sign_out().await;
+        }
+        if !self.signing_in.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        tracing::info!(
+            agent_id = self.id.get(),
+            "a sign-in was under way; taking its session over to sign it out"
+        );
+        match self.client.force_sign_in(self.id, &self.sign_in).await {
+            Ok(agent) => agent.sign_out().await,
+            Err(e) if matches!(e.retcode(), Some(crate::RetCode::NotSignedIn)) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
@@ -247,7 +272,16 @@ impl SupervisedAgent {
 }
 
 impl Drop for SupervisedAgent {
+    /// Stops the supervision without signing out (dropping cannot wait for the gateway):
+    /// the agent stays signed in until the gateway's inactivity sign-out (2 minutes
+    /// without a poll). [`sign_out`](SupervisedAgent::sign_out) is what ends a session.
     fn drop(&mut self) {
+        if self.task.is_some() && self.agent().is_some() {
+            tracing::warn!(
+                agent_id = self.id.get(),
+                "supervised agent dropped without sign_out: it stays signed in until the gateway signs it out for inactivity"
+            );
+        }
         self.stop();
     }
 }
@@ -271,6 +305,7 @@ async fn supervise(
     supervision: Supervision,
     tx: mpsc::Sender<SessionEvent>,
     current: Arc<Mutex<Option<Agent>>>,
+    signing_in: Arc<AtomicBool>,
 ) {
     let set_current = |agent: Option<Agent>| {
         *current.lock().unwrap_or_else(PoisonError::into_inner) = agent;
@@ -278,7 +313,13 @@ async fn supervise(
     let mut lost_at: Option<Instant> = None;
     let mut attempt = 0u32;
     loop {
-        let (agent, by) = match client.sign_in_reporting(id, &sign_in).await {
+        signing_in.store(true, Ordering::SeqCst);
+        let signed_in = client.sign_in_reporting(id, &sign_in).await;
+        if let Ok((agent, _)) = &signed_in {
+            set_current(Some(agent.clone()));
+        }
+        signing_in.store(false, Ordering::SeqCst);
+        let (agent, by) = match signed_in {
             Ok(signed_in) => signed_in,
             Err(e) => {
                 attempt += 1;
@@ -301,7 +342,6 @@ async fn supervise(
         };
         attempt = 0;
         let signed_in = crate::metrics::Open::new(crate::metrics::SESSIONS);
-        set_current(Some(agent.clone()));
         let item = match lost_at.take() {
             None => SessionEvent::SignedIn { by },
             Some(at) => SessionEvent::Recovered {

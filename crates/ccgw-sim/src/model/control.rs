@@ -15,6 +15,14 @@ impl Gateway {
             .insert(operation.to_owned(), code);
     }
 
+    /// Whether an injected answer for `operation` still waits for its call.
+    pub(crate) fn injected_pending(&self, operation: &str) -> bool {
+        self.injected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(operation)
+    }
+
     /// The injected answer for `operation`, once.
     pub(crate) fn take_injected(&self, operation: &str) -> Option<Answer> {
         let code = self

@@ -1,0 +1,149 @@
+//! A sign-out that ends the session: `Agent::sign_out` and `SupervisedAgent::sign_out`
+//! settle like the other state changes, over HTTPS against the simulator — a lost
+//! answer is settled by the state, a request lost on its way and a passing refusal are
+//! sent again, a session already gone counts as signed out, and a supervised sign-out
+//! between a loss and its recovery leaves nothing signed in.
+
+#[path = "common.rs"]
+mod common;
+
+use std::time::Duration;
+
+use ccgw::{AgentId, Disposition, SessionEvent, SignIn, SupervisedAgent, Supervision};
+use ccgw_sim::{Config, Simulator, operation};
+use common::client_for;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn signed_in() -> (Simulator, ccgw::Agent) {
+    let sim = Simulator::start(Config {
+        poll_hold: Duration::from_millis(200),
+        ..Config::default()
+    })
+    .await
+    .expect("sim");
+    let agent = client_for(&sim)
+        .sign_in(id(), &SignIn::new("pw101", "40101"))
+        .await
+        .expect("signed in");
+    (sim, agent)
+}
+
+fn id() -> AgentId {
+    AgentId::new(101).expect("in range")
+}
+
+/// The gateway signed the agent out but the answer was lost: the state (`100-006`)
+/// settles it, nothing is sent twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_out_whose_answer_is_lost_is_settled_by_the_state() {
+    let (sim, agent) = signed_in().await;
+    let handle = sim.handle();
+    handle.lose_next_answer("/logout");
+    agent.sign_out().await.expect("settled as signed out");
+    assert_eq!(handle.agent_state(101), None, "signed out");
+    assert_eq!(handle.stats().logouts, 1);
+    assert_eq!(handle.stats().faults_dropped_after, 1);
+    sim.shutdown().await;
+}
+
+/// The sign-out was lost before the gateway: the state shows the agent still signed in,
+/// so it is sent again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_out_lost_on_its_way_is_sent_again() {
+    let (sim, agent) = signed_in().await;
+    let handle = sim.handle();
+    handle.lose_next_request("/logout");
+    agent.sign_out().await.expect("signed out");
+    assert_eq!(handle.agent_state(101), None, "signed out");
+    assert_eq!(handle.stats().faults_dropped_before, 1);
+    assert_eq!(handle.stats().logouts, 1);
+    sim.shutdown().await;
+}
+
+/// A passing refusal (`000-007`: called repeatedly) is tried again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_passing_refusal_is_tried_again() {
+    let (sim, agent) = signed_in().await;
+    let handle = sim.handle();
+    handle.inject(operation::LOGOUT, "000-007");
+    agent.sign_out().await.expect("signed out");
+    assert_eq!(handle.agent_state(101), None, "signed out");
+    sim.shutdown().await;
+}
+
+/// A session the gateway already ended (a supervisor's forced sign-out) is signed out:
+/// `100-006` to the sign-out is its goal, not a failure. A Guid the gateway refuses
+/// (`000-003`) is reported: this handle cannot tell whose the session is.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_already_gone_is_signed_out_and_a_refused_guid_is_reported() {
+    let (sim, agent) = signed_in().await;
+    let handle = sim.handle();
+    assert!(handle.force_sign_out(101));
+    agent.sign_out().await.expect("already signed out");
+
+    let other = client_for(&sim)
+        .sign_in(id(), &SignIn::new("pw101", "40101"))
+        .await
+        .expect("signed in again");
+    let stale = client_for(&sim).agent(
+        id(),
+        ccgw::Guid::new("STALE-GUID.AgentGateway0").expect("guid"),
+    );
+    let e = stale.sign_out().await.expect_err("not this session's Guid");
+    assert_eq!(e.disposition(), Disposition::TakeOver, "{e}");
+    assert_eq!(handle.agent_state(101), Some(4), "the session stays");
+    other.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
+/// Signed out between a loss and its recovery, while the recovery waits out a passing
+/// refusal: the recovery stops and nothing is signed in — no sign-in was under way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervised_sign_out_between_a_loss_and_its_recovery_leaves_nothing_signed_in() {
+    let (sim, _) = signed_in().await;
+    let handle = sim.handle();
+    assert!(handle.force_sign_out(101));
+    let mut session = SupervisedAgent::start(
+        &client_for(&sim),
+        id(),
+        SignIn::new("pw101", "40101"),
+        Supervision::default().backoff(Duration::from_secs(60), Duration::from_secs(60)),
+    );
+    let item = tokio::time::timeout(WAIT, session.next())
+        .await
+        .expect("in time");
+    assert!(
+        matches!(item, Some(SessionEvent::SignedIn { .. })),
+        "{item:?}"
+    );
+    // The next sign-in meets a passing refusal, so the recovery waits a minute.
+    handle.inject(operation::LOGIN, "000-004");
+    let logins = handle.stats().logins;
+    assert!(handle.force_sign_out(101));
+    loop {
+        let item = tokio::time::timeout(WAIT, session.next())
+            .await
+            .expect("in time");
+        match item {
+            Some(SessionEvent::Lost(_)) => break,
+            Some(SessionEvent::Event(_)) => {}
+            other => panic!("expected the loss, got {other:?}"),
+        }
+    }
+    assert!(
+        session.agent().is_none(),
+        "between the loss and its recovery"
+    );
+    common::wait_until("the recovery's sign-in refused", || {
+        !handle.injected_pending(operation::LOGIN)
+    })
+    .await;
+    tokio::time::timeout(WAIT, session.sign_out())
+        .await
+        .expect("in time")
+        .expect("nothing to sign out");
+    assert_eq!(handle.agent_state(101), None, "nothing signed in");
+    assert_eq!(handle.stats().logins, logins, "no sign-in got through");
+    sim.shutdown().await;
+}
