@@ -178,7 +178,13 @@ async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
         .await
         .expect("sim");
     let handle = sim.handle();
-    let client = client_for(&sim);
+    // The manual clock moves the gateway's time, not the client's: the client is told a
+    // grace that passes in real time during the test (the gateway's 60 s pass at once),
+    // so that it can tell this expiry from a takeover by another holder.
+    let client = client_with(&sim, |b| {
+        b.poll_hold(Duration::from_millis(200))
+            .guid_grace(Duration::from_secs(1))
+    });
     let mut session = SupervisedAgent::start(
         &client,
         id(101),

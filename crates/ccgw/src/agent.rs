@@ -5,6 +5,8 @@
 use std::fmt;
 use std::future::Future;
 use std::num::NonZeroU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ccgw_client::ResponseValue;
@@ -73,6 +75,20 @@ pub struct Agent {
     api: ccgw_client::Client,
     pub(crate) session: ccgw_client::Session,
     pub(crate) pump: PumpSlot,
+    /// When the gateway last accepted a call of this session (ms on [`clock_ms`]).
+    accepted_ms: Arc<AtomicU64>,
+}
+
+/// Milliseconds on a process-wide monotonic clock.
+fn clock_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    u64::try_from(
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
 }
 
 impl fmt::Debug for Agent {
@@ -231,7 +247,16 @@ impl Agent {
             api,
             session,
             pump: PumpSlot::default(),
+            accepted_ms: Arc::new(AtomicU64::new(clock_ms())),
         }
+    }
+
+    /// Whether the gateway accepted a call of this session (or it was created) within
+    /// `within`: a session whose Guid is refused so soon after was not lost to the Guid's
+    /// expiry, which takes the whole grace.
+    pub(crate) fn accepted_within(&self, within: Duration) -> bool {
+        let since = clock_ms().saturating_sub(self.accepted_ms.load(Ordering::Relaxed));
+        u128::from(since) < within.as_millis()
     }
 
     /// The agent's ID.
@@ -532,6 +557,9 @@ impl Agent {
         {
             tracing::debug!("the session credential rotated during the call; sending once more");
             outcome = self.settle(operation, send().await).await;
+        }
+        if outcome.is_ok() {
+            self.accepted_ms.store(clock_ms(), Ordering::Relaxed);
         }
         let elapsed = started.elapsed();
         crate::metrics::call(operation, &outcome, elapsed);

@@ -304,6 +304,7 @@ impl ClientBuilder {
                 poll_timeout: self.poll_timeout,
                 response_limit: self.response_limit,
                 event_backoff_max: event_backoff_max(self.poll_hold, self.guid_grace),
+                guid_grace: self.guid_grace,
             }),
         })
     }
@@ -424,6 +425,8 @@ pub(crate) struct Shared {
     pub(crate) response_limit: usize,
     /// The event stream's longest pause after a failure: within the Guid's grace.
     pub(crate) event_backoff_max: Duration,
+    /// How long the gateway accepts a rotated-out Guid.
+    pub(crate) guid_grace: Duration,
 }
 
 /// A client for one gateway: connection pool, TLS trust and timeouts. Cheap to clone

@@ -35,6 +35,10 @@ pub struct Supervision {
     /// default: never, as long as the failures are passing ones). A refusal that cannot
     /// pass (wrong password, `100-015`, …) gives up at once.
     pub max_attempts: Option<u32>,
+    /// How many times the session may be taken back after another holder took it over
+    /// ([`LostBecause::TakenOver`]; default 0: the supervision reports it and stops, so
+    /// two supervisors of one agent do not take it from each other for ever).
+    pub take_back: u32,
 }
 
 impl Default for Supervision {
@@ -43,6 +47,7 @@ impl Default for Supervision {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             max_attempts: None,
+            take_back: 0,
         }
     }
 }
@@ -53,6 +58,14 @@ impl Supervision {
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.backoff_min = min;
         self.backoff_max = max.max(min);
+        self
+    }
+
+    /// The default, taking the session back at most `times` times after another holder
+    /// took it over (see [`LostBecause::TakenOver`]).
+    #[must_use]
+    pub fn take_back(mut self, times: u32) -> Self {
+        self.take_back = times;
         self
     }
 
@@ -72,8 +85,15 @@ pub enum LostBecause {
     /// gateway's inactivity sign-out).
     SignedOut(Error),
     /// The gateway kept refusing the session's Guid (`000-003` past the rotation
-    /// tolerance): the session is orphaned and will be taken over.
+    /// tolerance) long after it last accepted it: the Guid expired, the session is
+    /// orphaned and will be taken over.
     GuidRefused(Error),
+    /// The gateway refused the session's Guid (`000-003`) sooner after it last accepted
+    /// it than a Guid can expire (the client's `guid_grace`): another holder took the
+    /// session over with a forced sign-in. Not taken back unless
+    /// [`Supervision::take_back`] allows it; otherwise the supervision stops after
+    /// reporting it.
+    TakenOver(Error),
     /// Events could not be polled for as long as the gateway keeps a session.
     Unreachable(Error),
 }
@@ -94,6 +114,7 @@ impl LostBecause {
         match self {
             LostBecause::SignedOut(_) => "signed_out",
             LostBecause::GuidRefused(_) => "guid_refused",
+            LostBecause::TakenOver(_) => "taken_over",
             LostBecause::Unreachable(_) => "unreachable",
         }
     }
@@ -103,6 +124,7 @@ impl LostBecause {
         match self {
             LostBecause::SignedOut(e)
             | LostBecause::GuidRefused(e)
+            | LostBecause::TakenOver(e)
             | LostBecause::Unreachable(e) => e,
         }
     }
@@ -119,7 +141,8 @@ pub enum SessionEvent {
         /// How.
         by: SignedInBy,
     },
-    /// The session was lost; the supervision signs in again.
+    /// The session was lost; the supervision signs in again — except after
+    /// [`LostBecause::TakenOver`] beyond [`Supervision::take_back`], when it stops.
     Lost(LostBecause),
     /// Signed in again after a loss; events flow again.
     Recovered {
@@ -312,6 +335,7 @@ async fn supervise(
     };
     let mut lost_at: Option<Instant> = None;
     let mut attempt = 0u32;
+    let mut take_backs = supervision.take_back;
     loop {
         signing_in.store(true, Ordering::SeqCst);
         let signed_in = client.sign_in_reporting(id, &sign_in).await;
@@ -386,9 +410,24 @@ async fn supervise(
         };
         drop(events);
         drop(signed_in);
+        let lost = match lost {
+            LostBecause::GuidRefused(e) if agent.accepted_within(client.inner.guid_grace) => {
+                LostBecause::TakenOver(e)
+            }
+            other => other,
+        };
+        let stop = matches!(lost, LostBecause::TakenOver(_)) && take_backs == 0;
+        if matches!(lost, LostBecause::TakenOver(_)) {
+            take_backs = take_backs.saturating_sub(1);
+        }
         crate::metrics::lost(lost.label());
         set_current(None);
         lost_at = Some(Instant::now());
+        if stop {
+            tracing::warn!(agent_id = id.get(), error = %lost.error(), "another holder took the session over; not taking it back");
+            let _ = tx.send(SessionEvent::Lost(lost)).await;
+            return;
+        }
         tracing::info!(agent_id = id.get(), error = %lost.error(), "session lost; signing in again");
         if tx.send(SessionEvent::Lost(lost)).await.is_err() {
             return;
