@@ -135,6 +135,17 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
     let unknown = agent.cancel_rest().await.expect_err("answer lost");
     assert_eq!(unknown.disposition(), Disposition::SettleUnknown);
     agent.status().await.expect("state read");
+    // The stream's first poll answers at once (the sign-in's events are queued): wait
+    // for it to be counted before closing the stream, however slow the machine.
+    wait_until("the stream's first poll is counted", || {
+        readings.update().counter(&calls(
+            operations::GET_AGENT_EVENT.log_name,
+            "ok",
+            "none",
+            "0",
+        )) >= 1
+    })
+    .await;
     drop(events);
     agent.sign_out().await.expect("signed out");
 
