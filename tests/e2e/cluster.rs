@@ -103,11 +103,11 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
     );
 
     // Every session's calls and polls go to its own node: the cookie is replayed. (A
-    // node answers another node's Guid with 000-003, which would lose the session.)
+    // node answers another node's Guid with 000-003, which would lose the session.) The
+    // rest is wanted: a recovered session is driven back into it.
     for session in &sessions {
-        let agent = session.agent().expect("signed in");
-        agent
-            .rest(secs(600), RestCause::from(1u8))
+        session
+            .ensure_rest(secs(600), RestCause::from(1u8), ITEM_WAIT)
             .await
             .expect("rest");
     }
@@ -129,7 +129,17 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
         let lost = seen.next(session).await;
         assert!(matches!(lost, SessionEvent::Lost(_)), "{lost:?}");
         let back = seen.next(session).await;
-        assert!(matches!(back, SessionEvent::Recovered { .. }), "{back:?}");
+        let SessionEvent::Recovered { after, .. } = back else {
+            panic!("expected the recovery, got {back:?}");
+        };
+        // From the first failed call: the node answers 000-004 for the whole switch-over.
+        assert!(after >= Duration::from_millis(900), "after {after:?}");
+        let restored = seen.next(session).await;
+        assert!(
+            matches!(restored, SessionEvent::Restored(Ok(_))),
+            "agent {}: {restored:?}",
+            session.id()
+        );
         guids.extend(handle.current_guid(session.id().get()));
     }
     assert_eq!(on_node(1), AGENTS as usize, "every session is on node 1");
@@ -143,28 +153,27 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
         "node 0 was answered as switching over"
     );
 
-    // Events flow again: the recovered sessions (idle after their new sign-in) rest,
-    // the others (still resting, never interrupted) cancel their rest.
-    for (session, moved) in sessions.iter().zip(&on_first) {
-        let agent = session.agent().expect("signed in");
-        if *moved {
-            agent
-                .rest(secs(600), RestCause::from(1u8))
-                .await
-                .expect("rest");
-        } else {
-            agent.cancel_rest().await.expect("cancel rest");
-        }
-    }
+    // Every agent is in rest again: the recovered ones were driven back into it (their
+    // rest's event follows), the others were never interrupted. Events flow: each
+    // cancels its rest and sees it ended.
+    let resting = (FIRST..FIRST + AGENTS)
+        .filter(|&id| handle.agent_state(id) == Some(8))
+        .count();
+    assert_eq!(resting, AGENTS as usize, "agents back in rest");
     for (session, moved) in sessions.iter_mut().zip(&on_first) {
+        if *moved {
+            let item = seen.next(session).await;
+            assert!(
+                matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. })),
+                "agent {}: {item:?}",
+                session.id()
+            );
+        }
+        let agent = session.agent().expect("signed in");
+        agent.cancel_rest().await.expect("cancel rest");
         let item = seen.next(session).await;
-        let expected = if *moved {
-            matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. }))
-        } else {
-            matches!(item, SessionEvent::Event(AgentEvent::RestCancelled))
-        };
         assert!(
-            expected,
+            matches!(item, SessionEvent::Event(AgentEvent::RestCancelled)),
             "agent {} (moved: {moved}): {item:?}",
             session.id()
         );

@@ -18,7 +18,7 @@ use tracing::field::Empty;
 use zeroize::Zeroizing;
 
 use crate::client::{GatewayClient, classify_body_error, classify_transport, read_excerpt};
-use crate::error::{Error, ErrorChain, RetCode};
+use crate::error::{Disposition, Error, ErrorChain, RetCode};
 use crate::events::{AgentEvent, EventStream, PumpSlot};
 use crate::guid::{Affinity, Guid};
 use crate::redact;
@@ -77,6 +77,9 @@ pub struct Agent {
     pub(crate) pump: PumpSlot,
     /// When the gateway last accepted a call of this session (ms on [`clock_ms`]).
     accepted_ms: Arc<AtomicU64>,
+    /// When the calls of this session started to fail (ms on [`clock_ms`], plus one;
+    /// 0 while they succeed).
+    failing_ms: Arc<AtomicU64>,
 }
 
 /// Milliseconds on a process-wide monotonic clock.
@@ -248,6 +251,16 @@ impl Agent {
             session,
             pump: PumpSlot::default(),
             accepted_ms: Arc::new(AtomicU64::new(clock_ms())),
+            failing_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How long the calls of this session have been failing (`None` while the last one
+    /// succeeded): where a lost session's outage began.
+    pub(crate) fn failing_for(&self) -> Option<Duration> {
+        match self.failing_ms.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(Duration::from_millis(clock_ms().saturating_sub(since - 1))),
         }
     }
 
@@ -558,8 +571,25 @@ impl Agent {
             tracing::debug!("the session credential rotated during the call; sending once more");
             outcome = self.settle(operation, send().await).await;
         }
-        if outcome.is_ok() {
-            self.accepted_ms.store(clock_ms(), Ordering::Relaxed);
+        match &outcome {
+            Ok(_) => {
+                self.accepted_ms.store(clock_ms(), Ordering::Relaxed);
+                self.failing_ms.store(0, Ordering::Relaxed);
+            }
+            // A refusal that leaves the session as it was is not a failing session.
+            Err(e)
+                if matches!(
+                    e.disposition(),
+                    Disposition::DoNotResend | Disposition::FixConfiguration
+                ) => {}
+            Err(_) => {
+                let _ = self.failing_ms.compare_exchange(
+                    0,
+                    clock_ms() + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
         }
         let elapsed = started.elapsed();
         crate::metrics::call(operation, &outcome, elapsed);

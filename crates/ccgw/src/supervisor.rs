@@ -12,10 +12,11 @@ use tokio::time::Instant;
 
 use crate::agent::{Agent, SignedInBy};
 use crate::client::GatewayClient;
+use crate::confirm::Converged;
 use crate::error::{Disposition, Error};
 use crate::events::AgentEvent;
 use crate::signin::{IfSignedIn, SignIn};
-use crate::values::AgentId;
+use crate::values::{AgentId, RestCause, RestDuration};
 
 /// Items buffered for a slow reader of a supervised session before its event pump
 /// starts to drop events (reported as [`SessionEvent::EventsMissed`]).
@@ -148,9 +149,13 @@ pub enum SessionEvent {
     Recovered {
         /// How (a takeover when the gateway still held the lost session).
         by: SignedInBy,
-        /// Time from the loss to the new session.
+        /// Time from the lost session's first failed call to the new session.
         after: Duration,
     },
+    /// After a recovery, the agent was driven back to the state it was wanted in
+    /// ([`SupervisedAgent::ensure_rest`] for the rest time left, or
+    /// [`SupervisedAgent::ensure_idle`]): how that went.
+    Restored(Result<Converged, Error>),
     /// A slow reader missed this many events.
     EventsMissed {
         /// How many.
@@ -190,6 +195,8 @@ pub struct SupervisedAgent {
     id: AgentId,
     items: mpsc::Receiver<SessionEvent>,
     current: Arc<Mutex<Option<Agent>>>,
+    /// The state the caller last drove the agent to, restored after a recovery.
+    wanted: Arc<Mutex<Option<Wanted>>>,
     /// Whether a sign-in is under way (its outcome unknown until it answers).
     signing_in: Arc<AtomicBool>,
     client: GatewayClient,
@@ -209,6 +216,7 @@ impl SupervisedAgent {
     ) -> SupervisedAgent {
         let (tx, items) = mpsc::channel(CAPACITY);
         let current = Arc::new(Mutex::new(None));
+        let wanted = Arc::new(Mutex::new(None));
         let signing_in = Arc::new(AtomicBool::new(false));
         let sign_in = sign_in.if_signed_in(IfSignedIn::TakeOver);
         let task = match tokio::runtime::Handle::try_current() {
@@ -218,8 +226,11 @@ impl SupervisedAgent {
                 sign_in.clone(),
                 supervision,
                 tx,
-                Arc::clone(&current),
-                Arc::clone(&signing_in),
+                Shared {
+                    current: Arc::clone(&current),
+                    wanted: Arc::clone(&wanted),
+                    signing_in: Arc::clone(&signing_in),
+                },
             ))),
             Err(_) => {
                 let _ = tx.try_send(SessionEvent::GaveUp(Error::EventsUnavailable {
@@ -232,6 +243,7 @@ impl SupervisedAgent {
             id,
             items,
             current,
+            wanted,
             signing_in,
             client: client.clone(),
             sign_in,
@@ -257,6 +269,40 @@ impl SupervisedAgent {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Drives the agent into rest as [`Agent::ensure_rest`] does, and remembers it: after
+    /// a recovery (a take-over, a failover) the new session is driven back into rest for
+    /// the rest time left, reported as [`SessionEvent::Restored`]. Fails with
+    /// [`Error::NotSignedIn`] between a loss and its recovery (nothing is sent).
+    pub async fn ensure_rest(
+        &self,
+        duration: RestDuration,
+        cause: RestCause,
+        wait: Duration,
+    ) -> Result<Converged, Error> {
+        let until = Instant::now() + Duration::from(duration);
+        self.want(Wanted::Rest { cause, until });
+        self.current_or_not_signed_in()?
+            .ensure_rest(duration, cause, wait)
+            .await
+    }
+
+    /// Drives the agent to idle as [`Agent::ensure_idle`] does, and remembers it (see
+    /// [`ensure_rest`](Self::ensure_rest)).
+    pub async fn ensure_idle(&self, wait: Duration) -> Result<Converged, Error> {
+        self.want(Wanted::Idle);
+        self.current_or_not_signed_in()?.ensure_idle(wait).await
+    }
+
+    fn want(&self, wanted: Wanted) {
+        *self.wanted.lock().unwrap_or_else(PoisonError::into_inner) = Some(wanted);
+    }
+
+    fn current_or_not_signed_in(&self) -> Result<Agent, Error> {
+        self.agent().ok_or(Error::NotSignedIn {
+            operation: ccgw_client::operations::LOGIN.log_name,
+        })
     }
 
     /// Stops the supervision and signs the agent out, settled as
@@ -321,15 +367,51 @@ fn backoff(supervision: &Supervision, attempt: u32) -> Duration {
     top / 2 + top / 2 * share / 1000
 }
 
+/// A state the caller drove a supervised agent to.
+#[derive(Debug, Clone, Copy)]
+enum Wanted {
+    Rest { cause: RestCause, until: Instant },
+    Idle,
+}
+
+/// How long a restored state may take to converge.
+const RESTORE_WAIT: Duration = Duration::from_secs(30);
+
+impl Wanted {
+    /// Drives `agent` back to this state; `None` when nothing is left to restore (a rest
+    /// whose time is up).
+    async fn restore(self, agent: &Agent) -> Option<Result<Converged, Error>> {
+        match self {
+            Wanted::Rest { cause, until } => {
+                let left = until.saturating_duration_since(Instant::now()).as_secs();
+                let left = RestDuration::from_secs(u32::try_from(left).ok()?).ok()?;
+                Some(agent.ensure_rest(left, cause, RESTORE_WAIT).await)
+            }
+            Wanted::Idle => Some(agent.ensure_idle(RESTORE_WAIT).await),
+        }
+    }
+}
+
+/// What the supervision shares with its handle.
+struct Shared {
+    current: Arc<Mutex<Option<Agent>>>,
+    wanted: Arc<Mutex<Option<Wanted>>>,
+    signing_in: Arc<AtomicBool>,
+}
+
 async fn supervise(
     client: GatewayClient,
     id: AgentId,
     sign_in: SignIn,
     supervision: Supervision,
     tx: mpsc::Sender<SessionEvent>,
-    current: Arc<Mutex<Option<Agent>>>,
-    signing_in: Arc<AtomicBool>,
+    shared: Shared,
 ) {
+    let Shared {
+        current,
+        wanted,
+        signing_in,
+    } = shared;
     let set_current = |agent: Option<Agent>| {
         *current.lock().unwrap_or_else(PoisonError::into_inner) = agent;
     };
@@ -373,10 +455,25 @@ async fn supervise(
                 after: at.elapsed(),
             },
         };
+        let recovered = matches!(item, SessionEvent::Recovered { .. });
         if tx.send(item).await.is_err() {
             return;
         }
         let mut events = agent.events();
+        let restore = *wanted.lock().unwrap_or_else(PoisonError::into_inner);
+        if recovered
+            && let Some(wanted) = restore
+            && let Some(outcome) = wanted.restore(&agent).await
+        {
+            tracing::info!(
+                agent_id = id.get(),
+                ok = outcome.is_ok(),
+                "wanted state restored after the recovery"
+            );
+            if tx.send(SessionEvent::Restored(outcome)).await.is_err() {
+                return;
+            }
+        }
         let lost = loop {
             let item = match events.next().await {
                 Some(Ok(event)) => SessionEvent::Event(event),
@@ -422,7 +519,14 @@ async fn supervise(
         }
         crate::metrics::lost(lost.label());
         set_current(None);
-        lost_at = Some(Instant::now());
+        // The outage began with the first failed call, not when the loss was noticed.
+        let now = Instant::now();
+        lost_at = Some(
+            agent
+                .failing_for()
+                .and_then(|d| now.checked_sub(d))
+                .unwrap_or(now),
+        );
         if stop {
             tracing::warn!(agent_id = id.get(), error = %lost.error(), "another holder took the session over; not taking it back");
             let _ = tx.send(SessionEvent::Lost(lost)).await;
