@@ -147,3 +147,90 @@ async fn a_supervised_sign_out_between_a_loss_and_its_recovery_leaves_nothing_si
     assert_eq!(handle.stats().logins, logins, "no sign-in got through");
     sim.shutdown().await;
 }
+
+/// 200 agents signed out through `Agent::sign_out` alone while the gateway drops
+/// connections before and after handling, stalls nothing but delays answers, answers
+/// `000-004`, `000-007` and HTTP 500 pages, and a supervisor signs agents out by force
+/// every 50 ms: every sign-out succeeds and no agent is left signed in.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_sign_outs_under_heavy_faults_leave_nothing_signed_in() {
+    const AGENTS: u32 = 200;
+    let sim = Simulator::start(Config {
+        agents: (101..101 + AGENTS)
+            .map(ccgw_sim::AgentConfig::numbered)
+            .collect(),
+        poll_hold: Duration::from_millis(200),
+        ..Config::default()
+    })
+    .await
+    .expect("sim");
+    let handle = sim.handle();
+    let client = common::client_with(&sim, |b| b.request_timeout(Duration::from_secs(5)));
+    let mut agents = Vec::new();
+    for n in 101..101 + AGENTS {
+        let id = AgentId::new(n).expect("in range");
+        let agent = client
+            .sign_in(id, &SignIn::new(format!("pw{n}"), format!("40{n}")))
+            .await
+            .expect("signed in");
+        agents.push(agent);
+    }
+    handle.set_faults(ccgw_sim::Faults {
+        seed: 7,
+        drop_before: 0.05,
+        drop_after: 0.05,
+        delay: 0.05,
+        delay_max: Duration::from_millis(400),
+        switch_over: 0.05,
+        repeated_call: 0.05,
+        server_error: 0.05,
+        ..ccgw_sim::Faults::default()
+    });
+    let chaos_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let chaos = {
+        let (handle, stop) = (handle.clone(), std::sync::Arc::clone(&chaos_stop));
+        tokio::spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(11);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                handle.force_sign_out(rng.u32(101..101 + AGENTS));
+            }
+        })
+    };
+    let outs: Vec<_> = agents
+        .into_iter()
+        .map(|agent| tokio::spawn(async move { agent.sign_out().await }))
+        .collect();
+    let mut failed = Vec::new();
+    for out in outs {
+        if let Err(e) = out.await.expect("no panic") {
+            failed.push(e.to_string());
+        }
+    }
+    chaos_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    chaos.await.expect("chaos ends");
+    handle.set_faults(ccgw_sim::Faults::default());
+    let stats = handle.stats();
+    let left = (101..101 + AGENTS)
+        .filter(|&n| handle.agent_state(n).is_some())
+        .count();
+    println!(
+        "sign-outs under faults: {} failed, {left} left signed in; faults: {} dropped before, {} after, {} HTTP 500, {} 000-004, {} 000-007",
+        failed.len(),
+        stats.faults_dropped_before,
+        stats.faults_dropped_after,
+        stats.faults_server_error,
+        stats.faults_switch_over,
+        stats.faults_repeated_call
+    );
+    assert!(
+        stats.faults_dropped_before > 0
+            && stats.faults_dropped_after > 0
+            && stats.faults_server_error > 0
+            && stats.faults_switch_over > 0,
+        "the faults happened: {stats:?}"
+    );
+    assert_eq!(left, 0, "agents left signed in");
+    assert!(failed.is_empty(), "failed sign-outs: {failed:?}");
+    sim.shutdown().await;
+}

@@ -83,7 +83,8 @@ pub struct SimArgs {
     /// Random faults, as KIND=PROBABILITY pairs separated by commas. Kinds: drop-before,
     /// drop-after (connection closed before / after the request is handled), stall
     /// (held for stall-ms, then dropped), delay (answer delayed up to delay-max-ms),
-    /// switch-over (answered 000-004), repeated-call (answered 000-007). Also stall-ms=N
+    /// switch-over (answered 000-004), repeated-call (answered 000-007), server-error
+    /// (answered HTTP 500 with an HTML page). Also stall-ms=N
     /// and delay-max-ms=N; with --nodes, node-down-every-ms=N (one node after the other
     /// goes down that often) and node-down-for-ms=N (for that long). Example:
     /// drop-after=0.01,delay=0.05,switch-over=0.01
@@ -104,7 +105,7 @@ pub enum Auth {
 }
 
 fn parse_faults(text: &str) -> Result<Faults, String> {
-    const KINDS: &str = "drop-before, drop-after, stall, delay, switch-over, repeated-call, stall-ms, delay-max-ms, node-down-every-ms, node-down-for-ms";
+    const KINDS: &str = "drop-before, drop-after, stall, delay, switch-over, repeated-call, server-error, stall-ms, delay-max-ms, node-down-every-ms, node-down-for-ms";
     let mut faults = Faults::default();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = pair
@@ -128,6 +129,7 @@ fn parse_faults(text: &str) -> Result<Faults, String> {
             "delay" => faults.delay = share()?,
             "switch-over" => faults.switch_over = share()?,
             "repeated-call" => faults.repeated_call = share()?,
+            "server-error" => faults.server_error = share()?,
             "stall-ms" => faults.stall_for = millis()?,
             "delay-max-ms" => faults.delay_max = millis()?,
             "node-down-every-ms" => faults.node_down_every = Some(millis()?),
@@ -140,7 +142,8 @@ fn parse_faults(text: &str) -> Result<Faults, String> {
         + faults.stall
         + faults.delay
         + faults.switch_over
-        + faults.repeated_call;
+        + faults.repeated_call
+        + faults.server_error;
     if total > 1.0 {
         return Err(format!("the probabilities add up to {total}, more than 1"));
     }
@@ -274,7 +277,7 @@ pub async fn run(args: SimArgs) -> Result<()> {
         if config.faults.any() {
             let f = &config.faults;
             say!(
-                "  faults     drop-before {}, drop-after {}, stall {} ({:?}), delay {} (up to {:?}), 000-004 {}, 000-007 {} (seed {})",
+                "  faults     drop-before {}, drop-after {}, stall {} ({:?}), delay {} (up to {:?}), 000-004 {}, 000-007 {}, HTTP 500 {} (seed {})",
                 f.drop_before,
                 f.drop_after,
                 f.stall,
@@ -283,6 +286,7 @@ pub async fn run(args: SimArgs) -> Result<()> {
                 f.delay_max,
                 f.switch_over,
                 f.repeated_call,
+                f.server_error,
                 f.seed
             );
         }

@@ -73,6 +73,8 @@ counters! {
     faults_switch_over,
     /// Faults: requests answered `000-007` (called repeatedly).
     faults_repeated_call,
+    /// Faults: requests answered HTTP 500 without being handled.
+    faults_server_error,
     /// Cluster: requests answered `000-004` because their node is down and switching over.
     switch_over_answers,
     /// Cluster: sessions lost because their node went down.

@@ -51,6 +51,9 @@ pub struct Faults {
     pub switch_over: f64,
     /// Answered `000-007` (called repeatedly) without being handled.
     pub repeated_call: f64,
+    /// Answered HTTP 500 with an HTML page (a proxy's or a gateway's internal error)
+    /// without being handled.
+    pub server_error: f64,
     /// In a cluster: every this long one node goes down (the next one each time, in
     /// turn) for [`node_down_for`](Self::node_down_for), then comes back. Read when the
     /// simulator starts. `None` (the default): nodes go down only through the handle.
@@ -71,6 +74,7 @@ impl Default for Faults {
             delay_max: Duration::from_millis(500),
             switch_over: 0.0,
             repeated_call: 0.0,
+            server_error: 0.0,
             node_down_every: None,
             node_down_for: Duration::from_secs(10),
         }
@@ -83,7 +87,7 @@ impl Faults {
         self.table().iter().any(|(p, _)| *p > 0.0)
     }
 
-    fn table(&self) -> [(f64, Kind); 6] {
+    fn table(&self) -> [(f64, Kind); 7] {
         [
             (self.drop_before, Kind::DropBefore),
             (self.drop_after, Kind::DropAfter),
@@ -91,6 +95,7 @@ impl Faults {
             (self.delay, Kind::Delay),
             (self.switch_over, Kind::SwitchOver),
             (self.repeated_call, Kind::RepeatedCall),
+            (self.server_error, Kind::ServerError),
         ]
     }
 }
@@ -103,6 +108,7 @@ enum Kind {
     Delay,
     SwitchOver,
     RepeatedCall,
+    ServerError,
 }
 
 impl Kind {
@@ -115,6 +121,7 @@ impl Kind {
             Kind::Delay => &counters.faults_delayed,
             Kind::SwitchOver => &counters.faults_switch_over,
             Kind::RepeatedCall => &counters.faults_repeated_call,
+            Kind::ServerError => &counters.faults_server_error,
         }
     }
 }
@@ -234,6 +241,14 @@ where
         }
         Kind::SwitchOver => return refusal(&request, retcode::SWITCHING_OVER),
         Kind::RepeatedCall => return refusal(&request, retcode::CALLED_REPEATEDLY),
+        Kind::ServerError => {
+            return (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                [(axum::http::header::CONTENT_TYPE, "text/html")],
+                "<html><body><h1>500 Internal Server Error</h1></body></html>",
+            )
+                .into_response();
+        }
         Kind::DropBefore => {}
         Kind::DropAfter => drop(next(request).await),
         Kind::Stall => tokio::time::sleep(wait).await,
