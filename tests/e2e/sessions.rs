@@ -354,14 +354,15 @@ async fn ensure_idle_refuses_a_busy_agent_at_once() {
     assert!(
         matches!(
             err,
-            Error::NotConfirmed {
-                waited: Duration::ZERO,
-                state: Some(AgentState::Busy),
+            Error::WrongState {
+                state: AgentState::Busy,
                 ..
             }
         ),
         "{err:?}"
     );
+    // Refused, not unknown: nothing was sent, sending again will not help.
+    assert_eq!(err.disposition(), Disposition::DoNotResend);
     assert_eq!(
         sim.handle().stats().requests,
         requests + 1,

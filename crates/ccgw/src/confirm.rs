@@ -230,7 +230,8 @@ impl Agent {
 
     /// Drives the agent to idle: nothing if it is idle, a confirmed cancel if it is in
     /// rest or pre-rest; any other state (busy, talking, …) is not this crate's to change
-    /// and is refused as `100-009` would be, without sending. Same retry rules as
+    /// and is refused with [`Error::WrongState`] (do not resend), without sending. Same
+    /// retry rules as
     /// [`ensure_rest`](Self::ensure_rest).
     pub async fn ensure_idle(&self, wait: Duration) -> Result<Converged, Error> {
         self.ensure(Target::Idle, wait, |state, left| async move {
@@ -242,10 +243,9 @@ impl Agent {
                     })
                     .await
                     .map(Some),
-                other => Err(Error::NotConfirmed {
+                other => Err(Error::WrongState {
                     operation: operations::CANCEL_REST.log_name,
-                    waited: Duration::ZERO,
-                    state: Some(other),
+                    state: other,
                 }),
             }
         })

@@ -121,6 +121,16 @@ pub enum Error {
         /// The agent's state read at the end, if it could be read.
         state: Option<crate::AgentState>,
     },
+    /// A wanted state ([`Agent::ensure_idle`](crate::Agent::ensure_idle)) cannot be
+    /// reached from the agent's state by this crate's operations (a busy or talking
+    /// agent is not idled by cancelling rest); nothing was sent.
+    #[error("{operation} not sent: the agent is {}, which it cannot change", state.name())]
+    WrongState {
+        /// The gateway's log name of the operation that was not sent.
+        operation: &'static str,
+        /// The agent's state, as read.
+        state: crate::AgentState,
+    },
     /// Events cannot be obtained (no runtime, or the gateway unreachable for longer than
     /// a session survives); the event stream has ended.
     #[error("agent events are unavailable: {reason}")]
@@ -212,6 +222,7 @@ impl Error {
             }
             Error::Tls(_) => Disposition::FixConfiguration,
             Error::Gateway { code, .. } => code.disposition().unwrap_or(Disposition::DoNotResend),
+            Error::WrongState { .. } => Disposition::DoNotResend,
             Error::Connect(_) | Error::TimeoutBeforeSend { .. } => Disposition::Resend,
             Error::UnexpectedStatus { .. }
             | Error::OutcomeUnknown { .. }
@@ -239,6 +250,7 @@ impl Error {
             Error::MalformedResponse { .. } => "MalformedResponse",
             Error::UnexpectedContentType { .. } => "UnexpectedContentType",
             Error::NotConfirmed { .. } => "NotConfirmed",
+            Error::WrongState { .. } => "WrongState",
             Error::EventsUnavailable { .. } => "EventsUnavailable",
             Error::EventsLost { .. } => "EventsLost",
             Error::ResponseTooLarge { .. } => "ResponseTooLarge",
@@ -316,7 +328,7 @@ mod tests {
     /// compile until it has an index here, and the test fails until it has a sample and
     /// a documented row.
     fn samples() -> Vec<Error> {
-        const VARIANTS: usize = 16;
+        const VARIANTS: usize = 17;
         fn index(e: &Error) -> usize {
             match e {
                 Error::InvalidArgument(_) => 0,
@@ -335,6 +347,7 @@ mod tests {
                 Error::EventsLost { .. } => 13,
                 Error::ResponseTooLarge { .. } => 14,
                 Error::NotSignedIn { .. } => 15,
+                Error::WrongState { .. } => 16,
             }
         }
         let io_error = || Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
@@ -381,6 +394,10 @@ mod tests {
             Error::EventsLost { count: 1 },
             Error::ResponseTooLarge { limit: 1 },
             Error::NotSignedIn { operation: "rest" },
+            Error::WrongState {
+                operation: "cancelRest",
+                state: crate::AgentState::Busy,
+            },
         ];
         let mut seen: Vec<usize> = samples.iter().map(index).collect();
         seen.sort_unstable();
