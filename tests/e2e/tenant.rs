@@ -372,7 +372,7 @@ async fn a_locked_account_is_not_retried() {
 }
 
 /// A gateway whose Guid grace (GUIDTIMEOUT) is 15 s, rotating every second: a client
-/// configured with that grace builds, keeps its event stream through three poll answers
+/// configured with that grace (a `Config` literal with the CA in memory) builds, keeps its event stream through three poll answers
 /// lost in a row (its pauses stay within the grace, and it asks for the current Guid),
 /// and confirms a rest after many rotations.
 #[tokio::test(flavor = "multi_thread")]
@@ -388,15 +388,17 @@ async fn a_15_s_guid_grace_configures_and_works() {
     .await
     .expect("sim");
     let handle = sim.handle();
-    let ca_file = std::env::temp_dir().join(format!("ccgw-grace-{}.pem", std::process::id()));
-    std::fs::write(&ca_file, sim.ca_pem().expect("CA")).expect("CA file");
-    let mut config = ccgw::Config::default();
-    config.url = Some(sim.base_url().to_owned());
-    config.ca_file = Some(ca_file.clone());
-    config.system_roots = false;
-    config.poll_hold = Duration::from_secs(1);
-    config.poll_timeout = Duration::from_secs(5);
-    config.guid_grace = Duration::from_secs(15);
+    // The configuration as a literal, its CA in memory: what a service that gets its
+    // settings from elsewhere than a file writes.
+    let config = ccgw::Config {
+        url: Some(sim.base_url().to_owned()),
+        ca_pem: Some(sim.ca_pem().expect("CA").to_owned()),
+        system_roots: false,
+        poll_hold: Duration::from_secs(1),
+        poll_timeout: Duration::from_secs(5),
+        guid_grace: Duration::from_secs(15),
+        ..ccgw::Config::default()
+    };
     let client = config.build_client().expect("a 15 s grace builds");
     let agent = client
         .sign_in(id(101), &sign_in(101))
@@ -430,6 +432,5 @@ async fn a_15_s_guid_grace_configures_and_works() {
         "{} rotations",
         handle.stats().guid_rotations
     );
-    let _ = std::fs::remove_file(&ca_file);
     sim.shutdown().await;
 }

@@ -37,7 +37,6 @@ use crate::supervisor::Supervision;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-#[non_exhaustive]
 pub struct Config {
     /// The gateway's base URL (`CCGW_URL`).
     pub url: Option<String>,
@@ -46,6 +45,9 @@ pub struct Config {
     pub fallback_urls: Vec<String>,
     /// A PEM file of CA certificates to trust (`CCGW_CA_FILE`).
     pub ca_file: Option<PathBuf>,
+    /// CA certificates to trust, as PEM text held in memory (`CCGW_CA_PEM`), for a
+    /// service that gets its trust roots from elsewhere than a file.
+    pub ca_pem: Option<String>,
     /// Whether the system's roots are trusted too (`CCGW_SYSTEM_ROOTS`).
     pub system_roots: bool,
     /// Allow a plain `http://` URL, for local tests only (`CCGW_ALLOW_HTTP`).
@@ -91,6 +93,7 @@ impl Default for Config {
             url: None,
             fallback_urls: Vec::new(),
             ca_file: None,
+            ca_pem: None,
             system_roots: true,
             allow_http: false,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -123,6 +126,7 @@ const VARIABLES: &[(&str, &str, Kind)] = &[
     ("url", "CCGW_URL", Kind::Text),
     ("fallback_urls", "CCGW_FALLBACK_URLS", Kind::List),
     ("ca_file", "CCGW_CA_FILE", Kind::Text),
+    ("ca_pem", "CCGW_CA_PEM", Kind::Text),
     ("system_roots", "CCGW_SYSTEM_ROOTS", Kind::Flag),
     ("allow_http", "CCGW_ALLOW_HTTP", Kind::Flag),
     ("connect_timeout", "CCGW_CONNECT_TIMEOUT", Kind::Text),
@@ -237,6 +241,9 @@ impl Config {
         }
         if let Some(ca) = &self.ca_file {
             builder = builder.add_root_certificate_pem_file(ca);
+        }
+        if let Some(pem) = &self.ca_pem {
+            builder = builder.add_root_certificate_pem(pem);
         }
         Ok(builder)
     }
@@ -372,6 +379,7 @@ mod tests {
         let mut full = Config {
             url: Some("https://a".into()),
             ca_file: Some("ca.pem".into()),
+            ca_pem: Some("-----BEGIN CERTIFICATE-----".into()),
             max_attempts: Some(3),
             ..Config::default()
         };
