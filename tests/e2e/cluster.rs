@@ -160,6 +160,14 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
         .filter(|&id| handle.agent_state(id) == Some(8))
         .count();
     assert_eq!(resting, AGENTS as usize, "agents back in rest");
+    for (session, _) in sessions.iter().zip(&on_first).filter(|(_, on)| **on) {
+        let (cause, left) = handle.agent_rest(session.id().get()).expect("in rest");
+        assert!(
+            cause == 1 && left <= Duration::from_secs(600) && left >= Duration::from_secs(500),
+            "agent {}: restored with cause {cause}, {left:?} left",
+            session.id()
+        );
+    }
     for (session, moved) in sessions.iter_mut().zip(&on_first) {
         if *moved {
             let item = seen.next(session).await;

@@ -71,6 +71,11 @@ async fn a_lost_prolong_is_not_confirmed_by_the_rest_s_unread_event() {
         "the prolong was lost"
     );
     assert_eq!(handle.stats().rest_prolonged, 0, "nothing was prolonged");
+    let (kept, left) = handle.agent_rest(101).expect("in rest");
+    assert!(
+        kept == 3 && left <= Duration::from_secs(600),
+        "the gateway keeps the first rest: cause {kept}, {left:?} left"
+    );
     sim.shutdown().await;
 }
 
@@ -87,6 +92,8 @@ async fn an_answered_prolong_is_confirmed() {
         .expect("confirmed");
     assert_eq!(by, Confirmed::ByEvent);
     assert_eq!(sim.handle().stats().rest_prolonged, 1);
+    let (_, left) = sim.handle().agent_rest(101).expect("in rest");
+    assert!(left > Duration::from_secs(600), "prolonged: {left:?} left");
     sim.shutdown().await;
 }
 

@@ -19,6 +19,8 @@ pub(crate) use crate::wire::{AgentState, Answer, Event, Poll, retcode};
 
 #[derive(Debug)]
 struct Rest {
+    /// The rest cause.
+    cause: u8,
     /// Clock milliseconds when the requested duration ends.
     until_ms: u64,
     timeout_sent: bool,
@@ -449,6 +451,7 @@ impl Gateway {
         if let Some(session) = data.session.as_mut() {
             session.state = AgentState::Rest;
             session.rest = Some(Rest {
+                cause,
                 until_ms,
                 timeout_sent: false,
             });

@@ -50,6 +50,12 @@ impl SimHandle {
         self.gateway.state_of(agent)
     }
 
+    /// The rest the agent is in: its cause and the time left of its requested duration
+    /// (zero once the reminder is due), `None` when it is not in rest.
+    pub fn agent_rest(&self, agent: u32) -> Option<(u8, Duration)> {
+        self.gateway.rest_of(agent)
+    }
+
     /// Cluster: takes node `node` (0-based) down — its sessions end, requests sent to it
     /// are answered `000-004` for [`Config::switchover`], then go to a node that is up —
     /// or brings it back up (`down == false`). Returns whether its state changed

@@ -83,6 +83,20 @@ impl Gateway {
         data.session.as_ref().map(|s| s.state.code())
     }
 
+    /// Test inspection: the rest the agent is in — its cause and the time left until its
+    /// requested duration ends (zero once it has) — or `None` when it is not in rest.
+    pub(crate) fn rest_of(&self, agent: u32) -> Option<(u8, std::time::Duration)> {
+        let now = self.clock.now_ms();
+        let slot = self.slot(agent)?;
+        let mut data = lock(slot);
+        self.catch_up(&mut data, slot, now);
+        let rest = data.session.as_ref()?.rest.as_ref()?;
+        Some((
+            rest.cause,
+            std::time::Duration::from_millis(rest.until_ms.saturating_sub(now)),
+        ))
+    }
+
     /// Test inspection: the agent's current Guid.
     pub(crate) fn guid_of(&self, agent: u32) -> Option<String> {
         let slot = self.slot(agent)?;
