@@ -425,7 +425,7 @@ async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
     let requests = handle.stats().requests;
     let err = agent.status().await.expect_err("signed out");
     assert!(
-        matches!(err, Error::NotSignedIn { operation } if operation == operations::GET_AGENT_STATUS.log_name),
+        matches!(err, Error::HandleSignedOut { operation } if operation == operations::GET_AGENT_STATUS.log_name),
         "{err:?}"
     );
     assert_eq!(err.disposition(), Disposition::SignInAgain);
@@ -445,7 +445,7 @@ async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
         .await
         .expect("the stream ends");
     assert!(
-        matches!(end, Some(Err(Error::NotSignedIn { .. }))),
+        matches!(end, Some(Err(Error::HandleSignedOut { .. }))),
         "{end:?}"
     );
     sim.shutdown().await;

@@ -127,7 +127,7 @@ impl Failure {
             Error::Connect(_) | Error::TimeoutBeforeSend { .. } => {
                 format!("{chain}; is the gateway running and the URL right?")
             }
-            Error::NotSignedIn { .. } => format!("{chain} with `ccgw sign-in`"),
+            Error::HandleSignedOut { .. } => format!("{chain} with `ccgw sign-in`"),
             _ => chain,
         };
         Failure::Ccgw(disposition, message)

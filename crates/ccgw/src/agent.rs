@@ -558,7 +558,7 @@ impl Agent {
     {
         let operation = op.log_name;
         if op.sends_guid && !self.session.has_guid() {
-            return Err(Error::NotSignedIn { operation });
+            return Err(Error::HandleSignedOut { operation });
         }
         let started = Instant::now();
         let generation = self.session.generation();

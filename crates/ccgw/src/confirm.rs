@@ -152,7 +152,7 @@ impl Agent {
     /// `100-006` / `100-008` to the sign-out itself, means the agent is signed out —
     /// for up to 30 s. The sign-out event is not waited for (the gateway does not always
     /// send it). Its Guid then stops being valid and its event stream ends; every later
-    /// call on this handle (and its clones) fails with [`Error::NotSignedIn`] without
+    /// call on this handle (and its clones) fails with [`Error::HandleSignedOut`] without
     /// sending anything, and [`keep_alive`](Self::keep_alive) stops. Fails with the last
     /// error when the gateway refuses for good (`000-003`: the Guid is not this
     /// session's any more) or the 30 s pass.

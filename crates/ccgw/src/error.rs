@@ -154,7 +154,7 @@ pub enum Error {
     /// This handle has no session: it was signed out (or its Guid was dropped). Nothing
     /// was sent; sign in again for a new handle.
     #[error("{operation} was not sent: this agent handle is signed out; sign in again")]
-    NotSignedIn {
+    HandleSignedOut {
         /// The gateway's log name of the operation that was not sent.
         operation: &'static str,
     },
@@ -231,7 +231,9 @@ impl Error {
             | Error::ResponseTooLarge { .. }
             | Error::NotConfirmed { .. }
             | Error::EventsLost { .. } => Disposition::SettleUnknown,
-            Error::EventsUnavailable { .. } | Error::NotSignedIn { .. } => Disposition::SignInAgain,
+            Error::EventsUnavailable { .. } | Error::HandleSignedOut { .. } => {
+                Disposition::SignInAgain
+            }
         }
     }
 
@@ -254,7 +256,7 @@ impl Error {
             Error::EventsUnavailable { .. } => "EventsUnavailable",
             Error::EventsLost { .. } => "EventsLost",
             Error::ResponseTooLarge { .. } => "ResponseTooLarge",
-            Error::NotSignedIn { .. } => "NotSignedIn",
+            Error::HandleSignedOut { .. } => "HandleSignedOut",
         }
     }
 
@@ -346,7 +348,7 @@ mod tests {
                 Error::EventsUnavailable { .. } => 12,
                 Error::EventsLost { .. } => 13,
                 Error::ResponseTooLarge { .. } => 14,
-                Error::NotSignedIn { .. } => 15,
+                Error::HandleSignedOut { .. } => 15,
                 Error::WrongState { .. } => 16,
             }
         }
@@ -393,7 +395,7 @@ mod tests {
             },
             Error::EventsLost { count: 1 },
             Error::ResponseTooLarge { limit: 1 },
-            Error::NotSignedIn { operation: "rest" },
+            Error::HandleSignedOut { operation: "rest" },
             Error::WrongState {
                 operation: "cancelRest",
                 state: crate::AgentState::Busy,

@@ -135,7 +135,7 @@ impl End {
                 message,
             },
             End::Unavailable(reason) => Error::EventsUnavailable { reason },
-            End::SignedOut => Error::NotSignedIn {
+            End::SignedOut => Error::HandleSignedOut {
                 operation: ccgw_client::operations::GET_AGENT_EVENT.log_name,
             },
         }
@@ -302,7 +302,7 @@ async fn run(agent: Agent, tx: broadcast::Sender<Arc<Item>>, running: Running) {
             Err(e) => e,
         };
         match (error.disposition(), error) {
-            (_, Error::NotSignedIn { .. }) => {
+            (_, Error::HandleSignedOut { .. }) => {
                 running.end(&tx, End::SignedOut);
                 return;
             }

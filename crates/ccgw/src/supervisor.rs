@@ -263,7 +263,7 @@ impl SupervisedAgent {
 
     /// The handle of the current session, for operations (`None` while signed out
     /// between a loss and its recovery). A handle kept across a recovery answers
-    /// [`Error::NotSignedIn`] or `000-003`; take a new one.
+    /// [`Error::HandleSignedOut`] or `000-003`; take a new one.
     pub fn agent(&self) -> Option<Agent> {
         self.current
             .lock()
@@ -274,7 +274,7 @@ impl SupervisedAgent {
     /// Drives the agent into rest as [`Agent::ensure_rest`] does, and remembers it: after
     /// a recovery (a take-over, a failover) the new session is driven back into rest for
     /// the rest time left, reported as [`SessionEvent::Restored`]. Fails with
-    /// [`Error::NotSignedIn`] between a loss and its recovery (nothing is sent).
+    /// [`Error::HandleSignedOut`] between a loss and its recovery (nothing is sent).
     pub async fn ensure_rest(
         &self,
         duration: RestDuration,
@@ -300,7 +300,7 @@ impl SupervisedAgent {
     }
 
     fn current_or_not_signed_in(&self) -> Result<Agent, Error> {
-        self.agent().ok_or(Error::NotSignedIn {
+        self.agent().ok_or(Error::HandleSignedOut {
             operation: ccgw_client::operations::LOGIN.log_name,
         })
     }
