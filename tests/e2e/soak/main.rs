@@ -1,8 +1,8 @@
 //! Soak under faults, bounded in time and count: many agents sign in, poll, rest, prolong
 //! and cancel through `ccgw` against `ccgw-sim` over HTTPS on loopback, while the
 //! simulator drops connections (before and after handling a request), stalls and delays
-//! answers, answers `000-004` and `000-007`, rotates Guids every few seconds, and a
-//! supervisor signs agents out by force.
+//! answers, answers `000-004`, `000-007` and HTTP 500 pages, rotates Guids every few
+//! seconds, and a supervisor signs agents out by force.
 //!
 //! Each agent is driven the way an integrator would drive it: it believes a state from
 //! the answers it got (accepted rest: rest; accepted cancel: idle; a refused request
@@ -115,6 +115,7 @@ fn faults(seed: u64) -> Faults {
         delay_max: Duration::from_millis(400),
         switch_over: 0.01,
         repeated_call: 0.01,
+        server_error: 0.01,
         // One gateway: no node goes down.
         ..Faults::default()
     }
@@ -211,13 +212,14 @@ fn soak(profile: Profile, seed: u64) -> bool {
         stats.inactivity_signouts
     );
     println!(
-        "  faults injected: {} dropped before handling, {} dropped after handling, {} stalled, {} delayed, {} × 000-004, {} × 000-007",
+        "  faults injected: {} dropped before handling, {} dropped after handling, {} stalled, {} delayed, {} × 000-004, {} × 000-007, {} × HTTP 500",
         stats.faults_dropped_before,
         stats.faults_dropped_after,
         stats.faults_stalled,
         stats.faults_delayed,
         stats.faults_switch_over,
-        stats.faults_repeated_call
+        stats.faults_repeated_call,
+        stats.faults_server_error
     );
     println!(
         "  rest: {} entered, {} prolonged, {} cancelled, {} timeouts; events: {} emitted, {} delivered",
@@ -324,7 +326,8 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
                     + s.faults_stalled
                     + s.faults_delayed
                     + s.faults_switch_over
-                    + s.faults_repeated_call,
+                    + s.faults_repeated_call
+                    + s.faults_server_error,
                 forced.load(Ordering::SeqCst),
                 metrics.num_alive_tasks()
             );
