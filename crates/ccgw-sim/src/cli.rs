@@ -85,8 +85,9 @@ pub struct SimArgs {
     /// (held for stall-ms, then dropped), delay (answer delayed up to delay-max-ms),
     /// switch-over (answered 000-004), repeated-call (answered 000-007), server-error
     /// (answered HTTP 500 with an HTML page). Also stall-ms=N
-    /// and delay-max-ms=N; with --nodes, node-down-every-ms=N (one node after the other
-    /// goes down that often) and node-down-for-ms=N (for that long). Example:
+    /// and delay-max-ms=N; forced-sign-out-every-ms=N (a random agent signed out by force
+    /// that often); with --nodes, node-down-every-ms=N (one node after the other goes
+    /// down that often) and node-down-for-ms=N (for that long). Example:
     /// drop-after=0.01,delay=0.05,switch-over=0.01
     #[arg(long, value_name = "SPEC", value_parser = parse_faults)]
     pub faults: Option<Faults>,
@@ -105,7 +106,7 @@ pub enum Auth {
 }
 
 fn parse_faults(text: &str) -> Result<Faults, String> {
-    const KINDS: &str = "drop-before, drop-after, stall, delay, switch-over, repeated-call, server-error, stall-ms, delay-max-ms, node-down-every-ms, node-down-for-ms";
+    const KINDS: &str = "drop-before, drop-after, stall, delay, switch-over, repeated-call, server-error, stall-ms, delay-max-ms, forced-sign-out-every-ms, node-down-every-ms, node-down-for-ms";
     let mut faults = Faults::default();
     for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = pair
@@ -133,6 +134,7 @@ fn parse_faults(text: &str) -> Result<Faults, String> {
             "stall-ms" => faults.stall_for = millis()?,
             "delay-max-ms" => faults.delay_max = millis()?,
             "node-down-every-ms" => faults.node_down_every = Some(millis()?),
+            "forced-sign-out-every-ms" => faults.forced_sign_out_every = Some(millis()?),
             "node-down-for-ms" => faults.node_down_for = millis()?,
             other => return Err(format!("unknown fault {other:?} (kinds: {KINDS})")),
         }

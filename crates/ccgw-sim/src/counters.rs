@@ -75,6 +75,8 @@ counters! {
     faults_repeated_call,
     /// Faults: requests answered HTTP 500 without being handled.
     faults_server_error,
+    /// Faults: agents signed out by the `forced_sign_out_every` supervisor.
+    faults_forced_sign_outs,
     /// Cluster: requests answered `000-004` because their node is down and switching over.
     switch_over_answers,
     /// Cluster: sessions lost because their node went down.

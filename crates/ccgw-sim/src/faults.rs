@@ -60,6 +60,11 @@ pub struct Faults {
     pub node_down_every: Option<Duration>,
     /// How long a node stays down.
     pub node_down_for: Duration,
+    /// Every this long a supervisor signs a random configured agent out by force (its
+    /// Guid stops being valid at once; counted in `faults_forced_sign_outs` when it was
+    /// signed in). Read when the simulator starts. `None` (the default): only through
+    /// [`SimHandle::force_sign_out`](crate::SimHandle::force_sign_out).
+    pub forced_sign_out_every: Option<Duration>,
 }
 
 impl Default for Faults {
@@ -77,6 +82,7 @@ impl Default for Faults {
             server_error: 0.0,
             node_down_every: None,
             node_down_for: Duration::from_secs(10),
+            forced_sign_out_every: None,
         }
     }
 }

@@ -173,6 +173,26 @@ async fn outages(
     }
 }
 
+/// The `forced_sign_out_every` fault: every `every`, a random configured agent is signed
+/// out by force, as a supervisor would.
+async fn forced_sign_outs(
+    gateway: Arc<Gateway>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let agents: Vec<u32> = gateway.config.agents.iter().map(|a| a.id).collect();
+    let mut rng = fastrand::Rng::with_seed(gateway.config.faults.seed.rotate_left(17));
+    while !agents.is_empty() {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stopped.changed() => return,
+        }
+        if gateway.force_sign_out(agents[rng.usize(..agents.len())]) {
+            crate::model::bump(&gateway.counters.faults_forced_sign_outs);
+        }
+    }
+}
+
 impl Simulator {
     /// Starts a simulator on real time.
     pub async fn start(config: Config) -> Result<Simulator, SimError> {
@@ -219,6 +239,13 @@ impl Simulator {
                 Arc::clone(&gateway),
                 every,
                 gateway.config.faults.node_down_for,
+                stopped.clone(),
+            ));
+        }
+        if let Some(every) = gateway.config.faults.forced_sign_out_every {
+            tokio::spawn(forced_sign_outs(
+                Arc::clone(&gateway),
+                every,
                 stopped.clone(),
             ));
         }

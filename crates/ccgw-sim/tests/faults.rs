@@ -158,3 +158,54 @@ async fn faults_end_when_turned_off_and_other_connections_are_unharmed() {
             .expect("no faults any more");
     }
 }
+
+/// An HTTP 500 page in place of handling: nothing applied, no envelope.
+#[tokio::test]
+async fn a_server_error_page_applies_nothing() {
+    let (gw, guid) = signed_in().await;
+    gw.handle().set_faults(always(|f| f.server_error = 1.0));
+    let answer = gw
+        .http
+        .send(
+            "POST",
+            &format!("{BASE}/onlineagent/{AGENT}/rest/600/1"),
+            &[("Guid", &guid), ("Content-Length", "0")],
+            None,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status, 500);
+    assert!(String::from_utf8_lossy(&answer.body).contains("<html>"));
+    gw.handle().set_faults(Faults::default());
+    assert_eq!(gw.handle().agent_state(AGENT), Some(4), "still idle");
+    assert_eq!(gw.handle().stats().faults_server_error, 1);
+}
+
+/// Forced sign-outs at a rate: a supervisor signs random agents out while the
+/// simulator runs; each signed-in agent it picks loses its session.
+#[tokio::test]
+async fn forced_sign_outs_at_a_rate() {
+    let config = Config {
+        agents: vec![ccgw_sim::AgentConfig::numbered(AGENT)],
+        faults: Faults {
+            forced_sign_out_every: Some(Duration::from_millis(50)),
+            ..Faults::default()
+        },
+        ..Config::default()
+    };
+    let gw = Gw::start(config, Clock::system()).await;
+    let handle = gw.handle();
+    let started = Instant::now();
+    for round in 1..=3 {
+        gw.login(AGENT).await;
+        while handle.stats().faults_forced_sign_outs < round {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no forced sign-out"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(handle.agent_state(AGENT), None, "signed out by force");
+    }
+}
