@@ -82,6 +82,25 @@ pub(crate) fn assert_logs_clean_of(secret: &str) {
     assert!(!logs.contains(secret), "a Guid leaked into the logs");
 }
 
+/// A simulator holding polls 200 ms, and agent 101 signed in on it through a default
+/// client (its events left unread at the gateway: no stream is open yet).
+pub(crate) async fn signed_in_101() -> (Simulator, Agent) {
+    let sim = Simulator::start(ccgw_sim::Config {
+        poll_hold: Duration::from_millis(200),
+        ..ccgw_sim::Config::default()
+    })
+    .await
+    .expect("sim");
+    let agent = client_for(&sim)
+        .sign_in(
+            AgentId::new(101).expect("in range"),
+            &ccgw::SignIn::new("pw101", "40101"),
+        )
+        .await
+        .expect("signed in");
+    (sim, agent)
+}
+
 /// A client that trusts `sim`'s CA only, with the default settings; logs captured.
 pub(crate) fn client_for(sim: &Simulator) -> GatewayClient {
     client_with(sim, |b| b)

@@ -10,32 +10,12 @@ mod common;
 
 use std::time::Duration;
 
-use ccgw::{AgentId, AgentState, Confirmed, Disposition, Error, RestCause, SignIn};
-use ccgw_sim::{Config, Simulator};
-use common::{client_for, secs};
+use ccgw::{AgentState, Confirmed, Disposition, Error, RestCause};
+use common::{secs, signed_in_101};
 
 /// Long enough for the confirming event and a state read, short enough for a test that
 /// waits it out when nothing can confirm.
 const WAIT: Duration = Duration::from_secs(3);
-
-/// Agent 101 signed in on a quick simulator, its events left unread at the gateway
-/// (nothing has opened a stream yet).
-async fn signed_in() -> (Simulator, ccgw::Agent) {
-    let sim = Simulator::start(Config {
-        poll_hold: Duration::from_millis(200),
-        ..Config::default()
-    })
-    .await
-    .expect("sim");
-    let agent = client_for(&sim)
-        .sign_in(
-            AgentId::new(101).expect("in range"),
-            &SignIn::new("pw101", "40101"),
-        )
-        .await
-        .expect("signed in");
-    (sim, agent)
-}
 
 fn not_confirmed(result: Result<Confirmed, Error>, what: &str) -> Option<AgentState> {
     match result {
@@ -55,7 +35,7 @@ fn not_confirmed(result: Result<Confirmed, Error>, what: &str) -> Option<AgentSt
 /// rest either way, so the outcome stays unknown — it is not confirmed by the old event.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_prolong_is_not_confirmed_by_the_rest_s_unread_event() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     let cause = RestCause::from(3u8);
     agent.rest(secs(600), cause).await.expect("rest accepted");
@@ -83,7 +63,7 @@ async fn a_lost_prolong_is_not_confirmed_by_the_rest_s_unread_event() {
 /// true even if the event that came first was the rest's.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answered_prolong_is_confirmed() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let cause = RestCause::from(3u8);
     agent.rest(secs(600), cause).await.expect("rest accepted");
     let by = agent
@@ -102,7 +82,7 @@ async fn an_answered_prolong_is_confirmed() {
 /// old event does not confirm it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_rest_is_not_confirmed_by_an_earlier_rest_s_event() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     let cause = RestCause::from(3u8);
     agent.rest(secs(600), cause).await.expect("rest accepted");
@@ -122,7 +102,7 @@ async fn a_lost_rest_is_not_confirmed_by_an_earlier_rest_s_event() {
 /// not confirm it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_cancel_is_not_confirmed_by_an_earlier_cancel_s_event() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     let cause = RestCause::from(3u8);
     agent.rest(secs(600), cause).await.expect("rest accepted");

@@ -15,7 +15,7 @@ use ccgw::{
 };
 use ccgw_client::operations;
 use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
-use common::{client_for, client_with, secs, wait_until, wait_until_within};
+use common::{client_for, client_with, secs, signed_in_101, wait_until, wait_until_within};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -28,16 +28,6 @@ fn quick_sim() -> Config {
         poll_hold: Duration::from_millis(200),
         ..Config::default()
     }
-}
-
-/// A quick simulator with agent 101 signed in through a default client.
-async fn signed_in_101() -> (Simulator, ccgw::Agent) {
-    let sim = Simulator::start(quick_sim()).await.expect("sim");
-    let agent = client_for(&sim)
-        .sign_in(id(101), &SignIn::new("pw101", "40101"))
-        .await
-        .expect("signed in");
-    (sim, agent)
 }
 
 /// The next item that is not a sign-in event, within `WAIT`.

@@ -11,23 +11,9 @@ use std::time::Duration;
 
 use ccgw::{AgentId, Disposition, SessionEvent, SignIn, SupervisedAgent, Supervision};
 use ccgw_sim::{Config, Simulator, operation};
-use common::client_for;
+use common::{client_for, signed_in_101};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn signed_in() -> (Simulator, ccgw::Agent) {
-    let sim = Simulator::start(Config {
-        poll_hold: Duration::from_millis(200),
-        ..Config::default()
-    })
-    .await
-    .expect("sim");
-    let agent = client_for(&sim)
-        .sign_in(id(), &SignIn::new("pw101", "40101"))
-        .await
-        .expect("signed in");
-    (sim, agent)
-}
 
 fn id() -> AgentId {
     AgentId::new(101).expect("in range")
@@ -37,7 +23,7 @@ fn id() -> AgentId {
 /// settles it, nothing is sent twice.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sign_out_whose_answer_is_lost_is_settled_by_the_state() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     handle.lose_next_answer("/logout");
     agent.sign_out().await.expect("settled as signed out");
@@ -51,7 +37,7 @@ async fn a_sign_out_whose_answer_is_lost_is_settled_by_the_state() {
 /// so it is sent again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sign_out_lost_on_its_way_is_sent_again() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     handle.lose_next_request("/logout");
     agent.sign_out().await.expect("signed out");
@@ -64,7 +50,7 @@ async fn a_sign_out_lost_on_its_way_is_sent_again() {
 /// A passing refusal (`000-007`: called repeatedly) is tried again.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_passing_refusal_is_tried_again() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     handle.inject(operation::LOGOUT, "000-007");
     agent.sign_out().await.expect("signed out");
@@ -77,7 +63,7 @@ async fn a_passing_refusal_is_tried_again() {
 /// (`000-003`) is reported: this handle cannot tell whose the session is.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_already_gone_is_signed_out_and_a_refused_guid_is_reported() {
-    let (sim, agent) = signed_in().await;
+    let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     assert!(handle.force_sign_out(101));
     agent.sign_out().await.expect("already signed out");
@@ -101,7 +87,7 @@ async fn a_session_already_gone_is_signed_out_and_a_refused_guid_is_reported() {
 /// refusal: the recovery stops and nothing is signed in — no sign-in was under way.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_supervised_sign_out_between_a_loss_and_its_recovery_leaves_nothing_signed_in() {
-    let (sim, _) = signed_in().await;
+    let (sim, _) = signed_in_101().await;
     let handle = sim.handle();
     assert!(handle.force_sign_out(101));
     let mut session = SupervisedAgent::start(
