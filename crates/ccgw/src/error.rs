@@ -397,7 +397,7 @@ mod tests {
             Error::ResponseTooLarge { limit: 1 },
             Error::HandleSignedOut { operation: "rest" },
             Error::WrongState {
-                operation: "cancelRest",
+                operation: ccgw_client::operations::CANCEL_REST.log_name,
                 state: crate::AgentState::Busy,
             },
         ];

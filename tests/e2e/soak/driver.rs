@@ -85,10 +85,14 @@ impl Belief {
 pub(crate) struct Phase {
     /// Drivers apply, prolong and cancel rest (false: they only settle).
     pub(crate) working: AtomicBool,
-    /// Drivers sign out and stop.
+    /// Drivers make their final check and stop.
     pub(crate) stopping: AtomicBool,
     /// Drivers whose belief is known and whose agent is signed in, with its events open.
     pub(crate) settled: AtomicU64,
+    /// Drivers that made their final check and wait to sign out.
+    pub(crate) checked: AtomicU64,
+    /// Drivers sign out (with the faults on again).
+    pub(crate) sign_out: AtomicBool,
 }
 
 pub(crate) struct Driver {
@@ -352,11 +356,12 @@ impl Driver {
                 }
             }
         }
-        self.finish().await
+        self.finish(&phase).await
     }
 
-    /// Final check, then sign out.
-    async fn finish(mut self) -> Result<(), String> {
+    /// Final check, then — once the run says so, under faults — sign out with
+    /// `Agent::sign_out` alone.
+    async fn finish(mut self, phase: &Phase) -> Result<(), String> {
         let state = self.sim.agent_state(self.id);
         let believed = self.belief.sim_code();
         let reported = match &self.agent {
@@ -379,6 +384,10 @@ impl Driver {
             problems.push(format!(
                 "client reports {reported:?}, simulator says {state:?} (the client's Guid is the current one: {fresh:?})"
             ));
+        }
+        phase.checked.fetch_add(1, Ordering::SeqCst);
+        while !phase.sign_out.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         if let Some(agent) = self.agent.take()
             && let Err(e) = agent.sign_out().await

@@ -24,7 +24,8 @@
 //! (request timeout 5 s, the default poll timeout, the gateway's 10 s hold). Both rotate
 //! Guids every 3 s. Also checked: no session is ever orphaned (an event stream ending on
 //! a Guid the gateway refuses while it still holds the session), and every agent is
-//! signed out at the end.
+//! signed out at the end — by `Agent::sign_out` alone, with the faults and the forced
+//! sign-outs on again.
 //!
 //! A test without the libtest harness, so its report is always printed. The length is
 //! `CCGW_SOAK_SECS` (default 90 s of faults for classic, 60 s for integrator) and
@@ -263,6 +264,8 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
         working: AtomicBool::new(true),
         stopping: AtomicBool::new(false),
         settled: AtomicU64::new(0),
+        checked: AtomicU64::new(0),
+        sign_out: AtomicBool::new(false),
     });
 
     // Sign everyone in before the faults start, so "after sign-in" is a fair start.
@@ -282,7 +285,7 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
     // The supervisor: a forced sign-out of a random agent every 250 ms.
     let chaos_stop = Arc::new(AtomicBool::new(false));
     let forced = Arc::new(AtomicU64::new(0));
-    let chaos = {
+    let chaos = |seed: u64| {
         let (handle, stop, forced) = (handle.clone(), Arc::clone(&chaos_stop), Arc::clone(&forced));
         let mut rng = fastrand::Rng::with_seed(seed.rotate_left(7));
         tokio::spawn(async move {
@@ -294,6 +297,7 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
             }
         })
     };
+    let supervisor = chaos(seed);
 
     let mut samples = Vec::new();
     let sample = |samples: &mut Vec<Sample>| {
@@ -339,7 +343,7 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
     // Faults off, supervisor gone, drivers stop working and settle.
     handle.set_faults(Faults::default());
     chaos_stop.store(true, Ordering::SeqCst);
-    let _ = chaos.await;
+    let _ = supervisor.await;
     phase.working.store(false, Ordering::SeqCst);
     let settle_start = Instant::now();
     let mut converged_in = None;
@@ -360,6 +364,18 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
     tokio::time::sleep(Duration::from_secs(2)).await;
     sample(&mut samples);
     phase.stopping.store(true, Ordering::SeqCst);
+    // Every driver checks its belief with the faults off; then they sign out, with
+    // `Agent::sign_out` alone, under the same faults and forced sign-outs again.
+    let checking = Instant::now();
+    while phase.checked.load(Ordering::SeqCst) < u64::from(agents)
+        && checking.elapsed() < SETTLE_DEADLINE
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.set_faults(faults(seed.wrapping_add(1)));
+    chaos_stop.store(false, Ordering::SeqCst);
+    let supervisor = chaos(seed.wrapping_add(1));
+    phase.sign_out.store(true, Ordering::SeqCst);
     let mut agent_failures = Vec::new();
     for task in tasks {
         match task.await {
@@ -368,6 +384,17 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
             Err(e) => agent_failures.push(format!("a driver panicked: {e}")),
         }
     }
+    chaos_stop.store(true, Ordering::SeqCst);
+    let _ = supervisor.await;
+    handle.set_faults(Faults::default());
+    println!(
+        "  signed out under faults: {} agents, {} sign-out failures",
+        agents,
+        agent_failures
+            .iter()
+            .filter(|p| p.contains("sign-out failed"))
+            .count()
+    );
     agent_failures.truncate(20);
     let still_signed_in = (FIRST..FIRST + agents)
         .filter(|id| handle.agent_state(*id).is_some())
