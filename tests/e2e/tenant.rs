@@ -39,6 +39,14 @@ fn still_sim(configure: impl FnOnce(&mut Config)) -> Config {
     config
 }
 
+/// Agent 101 signed in on `sim` through a default client.
+async fn signed_in_on(sim: &Simulator) -> ccgw::Agent {
+    client_for(sim)
+        .sign_in(id(101), &sign_in(101))
+        .await
+        .expect("signed in")
+}
+
 /// The next event of `events` within `WAIT`, skipping none.
 async fn next_event(events: &mut EventStream) -> Option<Result<AgentEvent, Error>> {
     tokio::time::timeout(WAIT, events.next())
@@ -139,10 +147,7 @@ async fn the_platform_ending_rest_at_its_timeout() {
         .await
         .expect("sim");
         let handle = sim.handle();
-        let agent = client_for(&sim)
-            .sign_in(id(101), &sign_in(101))
-            .await
-            .expect("signed in");
+        let agent = signed_in_on(&sim).await;
         let mut events = agent.events();
         let by = agent
             .rest_confirmed(secs(600), RestCause::from(3u8), WAIT)
@@ -236,10 +241,7 @@ async fn a_missing_sign_out_event_is_not_waited_for() {
         .await
         .expect("sim");
         let handle = sim.handle();
-        let agent = client_for(&sim)
-            .sign_in(id(101), &sign_in(101))
-            .await
-            .expect("signed in");
+        let agent = signed_in_on(&sim).await;
         let mut events = agent.events();
         until_event(&mut events, "AgentState_Ready").await;
         wait_until("a poll held at the gateway", || {
@@ -288,10 +290,7 @@ async fn a_takeover_the_platform_forbids_ends_at_once() {
             .await
             .expect("sim");
         let handle = sim.handle();
-        let holder = client_for(&sim)
-            .sign_in(id(101), &sign_in(101))
-            .await
-            .expect("signed in");
+        let holder = signed_in_on(&sim).await;
         let other = client_for(&sim);
         let requests = handle.stats().requests;
         let taking_over = other
