@@ -2,8 +2,7 @@
 //! timeout plus a small margin, never a panic. Rest is not idempotent: whatever may have
 //! reached the gateway is "outcome unknown", and nothing is ever retried.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

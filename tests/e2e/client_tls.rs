@@ -2,8 +2,7 @@
 //! every other certificate problem is a TLS error with nothing sent. Real sockets, a CA
 //! made in the test (rcgen), rustls on both sides.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use ccgw::{Error, ErrorChain, GatewayClient};
 use ccgw_tests::{Reply, TestCa, TestServer};

@@ -2,8 +2,7 @@
 //! error naming the field and the range, every value inside is accepted, and a counting
 //! server shows that no request is sent for an invalid value.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,8 +3,7 @@
 //! recovers on the other node and its events flow again; no session on the other node
 //! notices; 0 agents are signed in at the end; no Guid and no cookie in any output.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -5,8 +5,7 @@
 //! "outcome unknown" or a true confirmation — never a confirmation of a change the
 //! gateway did not apply.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

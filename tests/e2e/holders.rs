@@ -3,8 +3,7 @@
 //! two supervisors do not take the agent from each other for ever; taking back is an
 //! explicit, bounded policy (`Supervision::take_back`).
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! caller's, share at most `max_connections`, and every one gets through), reuse, the
 //! idle timeout and the number of idle connections kept.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

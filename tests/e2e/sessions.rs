@@ -3,8 +3,7 @@
 //! session over, a supervised session recovers an orphaned one, confirmations accept only
 //! their own outcome, a signed-out handle sends nothing, and no event stream hangs.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

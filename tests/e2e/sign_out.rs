@@ -4,8 +4,7 @@
 //! sent again, a session already gone counts as signed out, and a supervised sign-out
 //! between a loss and its recovery leaves nothing signed in.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

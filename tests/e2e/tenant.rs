@@ -4,8 +4,7 @@
 //! sign-in (`100-015`) and a locked account (`110-016`). Each ends in the documented
 //! outcome, and nothing hangs.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

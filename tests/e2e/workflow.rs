@@ -2,8 +2,7 @@
 //! confirmed rest, typed events, Guid rotation handled for the caller, the rest timeout
 //! on the simulator's test clock, a forced sign-out ending the event stream.
 
-#[path = "common.rs"]
-mod common;
+use crate::common;
 
 use common::{client_for, secs, wait_until};
 
