@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use ccgw::{
-    AgentEvent, AgentId, RestCause, RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent,
-    Supervision,
+    AgentEvent, AgentId, Converged, RestCause, RetCode, SessionEvent, SignIn, SignedInBy,
+    SupervisedAgent, Supervision,
 };
 use ccgw_sim::{Config, Simulator};
 use ccgw_tests::{Reply, TestServer};
@@ -104,11 +104,21 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
     // Every session's calls and polls go to its own node: the cookie is replayed. (A
     // node answers another node's Guid with 000-003, which would lose the session.) The
     // rest is wanted: a recovered session is driven back into it.
-    for session in &sessions {
-        session
-            .ensure_rest(secs(600), RestCause::from(1u8), ITEM_WAIT)
-            .await
-            .expect("rest");
+    // All at once, as an integrator would: one at a time, a confirmation that fell back
+    // on reading the state (1 s each) would take minutes instead of failing.
+    let rests = futures_util::future::join_all(
+        sessions
+            .iter()
+            .map(|s| s.ensure_rest(secs(600), RestCause::from(1u8), ITEM_WAIT)),
+    )
+    .await;
+    for (session, rest) in sessions.iter().zip(rests) {
+        let by = rest.unwrap_or_else(|e| panic!("agent {}: rest: {e}", session.id()));
+        assert!(
+            matches!(by, Converged::Applied(_)),
+            "agent {}: {by:?}",
+            session.id()
+        );
     }
     for session in &mut sessions {
         let item = seen.next(session).await;

@@ -89,7 +89,10 @@ enum Cmd {
     },
     /// Mutation testing (cargo-mutants, pinned, installed on first use) of the
     /// hand-written code of ccgw and ccgw-client: how many changed programs the tests
-    /// notice. Settings in .cargo/mutants.toml; results in target/mutants/mutants.out/.
+    /// notice. Without a selection, a whole run on a clean tree: it writes
+    /// docs/test-strength.{json,md} and the README's paragraph. Fails on a survivor
+    /// .cargo/mutants-survivors.toml does not list. Settings in .cargo/mutants.toml;
+    /// results in target/mutants/mutants.out/.
     Mutants {
         /// Run the K-th of N shards only, e.g. `--shard 0/8`.
         #[arg(long, value_name = "K/N")]
@@ -110,6 +113,10 @@ enum Cmd {
         /// target/mutants/mutants.out/): after adding tests, test only what was missed.
         #[arg(long)]
         iterate: bool,
+        /// Mutate the working tree and build in its target/ (one job, no baseline run):
+        /// no copy of the tree to build from scratch.
+        #[arg(long, conflicts_with = "jobs")]
+        in_place: bool,
     },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
@@ -169,6 +176,7 @@ fn main() -> ExitCode {
             jobs,
             list,
             iterate,
+            in_place,
         } => mutants::mutants(
             &root,
             &mutants::Selection {
@@ -178,6 +186,7 @@ fn main() -> ExitCode {
                 jobs,
                 list,
                 iterate,
+                in_place,
             },
         ),
         Cmd::Soak {
@@ -491,8 +500,8 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
             run: Box::new(|root| fuzz::fuzz(root, 10, None)),
         },
         Step {
-            name: "mutation testing of the lines changed against main (cargo-mutants --in-diff; skipped on main)",
-            run: Box::new(mutants::mutants_of_the_change),
+            name: "mutation testing: lines changed since the last whole run, and a rotating sample (cargo-mutants)",
+            run: Box::new(mutants::mutants_since_whole_run),
         },
         cargo_step(
             "docs (cargo doc, warnings denied)",
