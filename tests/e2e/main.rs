@@ -16,6 +16,7 @@ mod client_validation;
 mod cluster;
 mod config;
 mod confirmations;
+mod converge;
 mod holders;
 mod pool;
 mod recorded_pairs;

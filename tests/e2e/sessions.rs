@@ -8,9 +8,8 @@ use crate::common;
 use std::time::Duration;
 
 use ccgw::{
-    AgentEvent, AgentId, AgentState, Confirmed, Converged, Disposition, Error, IfSignedIn,
-    InitialState, LostBecause, RestCause, RetCode, SessionEvent, SignIn, SignedInBy,
-    SupervisedAgent, Supervision,
+    AgentEvent, AgentId, AgentState, Confirmed, Disposition, Error, IfSignedIn, LostBecause,
+    RestCause, RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent, Supervision,
 };
 use ccgw_client::operations;
 use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
@@ -281,81 +280,6 @@ async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
             .await
             .expect("prolonged"),
         Confirmed::ByEvent
-    );
-    agent.sign_out().await.expect("signed out");
-    sim.shutdown().await;
-}
-
-/// `ensure_*` converge and say how: already there, applied, or applied after an answer
-/// was lost (settled by the event, never by sending again).
-#[tokio::test(flavor = "multi_thread")]
-async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
-    let (sim, agent) = signed_in_101().await;
-    let handle = sim.handle();
-    let _events = agent.events();
-
-    handle.lose_next_answer("/rest/");
-    assert_eq!(
-        agent
-            .ensure_rest(secs(600), RestCause::from(3), WAIT)
-            .await
-            .expect("in rest"),
-        Converged::AppliedAfterUnknown(Confirmed::ByEvent)
-    );
-    assert_eq!(handle.stats().rest_entered, 1, "sent once, never resent");
-    assert_eq!(
-        agent
-            .ensure_rest(secs(600), RestCause::from(3), WAIT)
-            .await
-            .expect("in rest"),
-        Converged::AlreadyThere
-    );
-    assert_eq!(
-        agent.ensure_idle(WAIT).await.expect("idle"),
-        Converged::Applied(Confirmed::ByEvent)
-    );
-    assert_eq!(
-        agent.ensure_idle(WAIT).await.expect("idle"),
-        Converged::AlreadyThere
-    );
-    assert_eq!(handle.agent_state(101), Some(4));
-    agent.sign_out().await.expect("signed out");
-    sim.shutdown().await;
-}
-
-/// A busy agent is not this crate's to make idle: `ensure_idle` refuses at once, sending
-/// nothing, instead of trying again until its wait is up.
-#[tokio::test(flavor = "multi_thread")]
-async fn ensure_idle_refuses_a_busy_agent_at_once() {
-    let sim = Simulator::start(quick_sim()).await.expect("sim");
-    let agent = client_for(&sim)
-        .sign_in(
-            id(101),
-            &SignIn::new("pw101", "40101").initial_state(InitialState::Busy),
-        )
-        .await
-        .expect("signed in");
-    let requests = sim.handle().stats().requests;
-    let err = tokio::time::timeout(WAIT * 2, agent.ensure_idle(WAIT))
-        .await
-        .expect("refused within the wait")
-        .expect_err("busy");
-    assert!(
-        matches!(
-            err,
-            Error::WrongState {
-                state: AgentState::Busy,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    // Refused, not unknown: nothing was sent, sending again will not help.
-    assert_eq!(err.disposition(), Disposition::DoNotResend);
-    assert_eq!(
-        sim.handle().stats().requests,
-        requests + 1,
-        "one state read, nothing else"
     );
     agent.sign_out().await.expect("signed out");
     sim.shutdown().await;

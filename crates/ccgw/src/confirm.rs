@@ -184,7 +184,7 @@ impl Agent {
                 Disposition::Resend | Disposition::BackOff => {}
                 _ => return Err(error),
             }
-            if Instant::now() + RETRY_PAUSE >= deadline {
+            if !retry_fits(Instant::now(), deadline) {
                 return Err(error);
             }
             tracing::debug!(agent_id = self.id.get(), error = %error, "signing out again");
@@ -267,7 +267,7 @@ impl Agent {
     {
         let deadline = Instant::now() + wait;
         let retry = |e: &Error, passing: &[Disposition]| {
-            passing.contains(&e.disposition()) && Instant::now() + RETRY_PAUSE < deadline
+            passing.contains(&e.disposition()) && retry_fits(Instant::now(), deadline)
         };
         loop {
             let state = match self.status().await {
@@ -402,6 +402,12 @@ impl Agent {
     }
 }
 
+/// Whether another try, started after [`RETRY_PAUSE`] from `now`, begins before
+/// `deadline` (a try that would begin at the deadline is not made).
+fn retry_fits(now: Instant, deadline: Instant) -> bool {
+    now + RETRY_PAUSE < deadline
+}
+
 /// The request was accepted (or its outcome is unknown) but the session ended before it
 /// could be confirmed: not a refusal — the change may well have been applied.
 fn unconfirmed(
@@ -415,5 +421,24 @@ fn unconfirmed(
         operation: operation.log_name,
         waited: started.elapsed(),
         state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_try_fits_only_when_it_begins_before_the_deadline() {
+        let now = Instant::now();
+        let just = Duration::from_millis(1);
+        assert!(retry_fits(now, now + RETRY_PAUSE + just));
+        assert!(
+            !retry_fits(now, now + RETRY_PAUSE),
+            "it would begin at the deadline"
+        );
+        assert!(!retry_fits(now, now + RETRY_PAUSE - just));
+        assert!(!retry_fits(now, now));
+        assert!(!retry_fits(now + just, now), "past the deadline");
     }
 }
