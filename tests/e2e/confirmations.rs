@@ -19,6 +19,14 @@ const WAIT: Duration = Duration::from_secs(3);
 /// Long enough for three state reads (after 1 s, then every 2 s).
 const LONG_WAIT: Duration = Duration::from_secs(6);
 
+/// `confirmation`, which must end within three times the longest wait here: a
+/// confirmation that never ends fails the test instead of hanging it.
+async fn ends<T>(confirmation: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(LONG_WAIT * 3, confirmation)
+        .await
+        .expect("the confirmation ends")
+}
+
 /// The state an unconfirmed change ended in; fails unless it waited at least `waited_for`.
 fn not_confirmed(
     result: Result<Confirmed, Error>,
@@ -51,7 +59,7 @@ async fn a_lost_prolong_is_not_confirmed_by_the_rest_s_unread_event() {
     agent.rest(secs(600), cause).await.expect("rest accepted");
     handle.lose_next_request("/rest/");
     let state = not_confirmed(
-        agent.prolong_confirmed(secs(900), cause, WAIT).await,
+        ends(agent.prolong_confirmed(secs(900), cause, WAIT)).await,
         Duration::ZERO,
         "lost prolong",
     );
@@ -77,8 +85,7 @@ async fn an_answered_prolong_is_confirmed() {
     let (sim, agent) = signed_in_101().await;
     let cause = RestCause::from(3u8);
     agent.rest(secs(600), cause).await.expect("rest accepted");
-    let by = agent
-        .prolong_confirmed(secs(900), cause, WAIT)
+    let by = ends(agent.prolong_confirmed(secs(900), cause, WAIT))
         .await
         .expect("confirmed");
     assert_eq!(by, Confirmed::ByEvent);
@@ -100,7 +107,7 @@ async fn a_lost_rest_is_not_confirmed_by_an_earlier_rest_s_event() {
     agent.cancel_rest().await.expect("cancel accepted");
     handle.lose_next_request("/rest/");
     let state = not_confirmed(
-        agent.rest_confirmed(secs(600), cause, WAIT).await,
+        ends(agent.rest_confirmed(secs(600), cause, WAIT)).await,
         WAIT,
         "lost rest",
     );
@@ -121,7 +128,11 @@ async fn a_lost_cancel_is_not_confirmed_by_an_earlier_cancel_s_event() {
     agent.cancel_rest().await.expect("cancel accepted");
     agent.rest(secs(600), cause).await.expect("rest accepted");
     handle.lose_next_request("/cancelrest");
-    let state = not_confirmed(agent.cancel_confirmed(WAIT).await, WAIT, "lost cancel");
+    let state = not_confirmed(
+        ends(agent.cancel_confirmed(WAIT)).await,
+        WAIT,
+        "lost cancel",
+    );
     assert_eq!(state, Some(AgentState::Rest));
     assert_eq!(handle.stats().rest_cancelled, 1, "only the first cancel");
     assert_eq!(handle.agent_state(101), Some(8), "still in rest");
@@ -149,7 +160,7 @@ async fn another_holder_s_rest_event_does_not_confirm_this_one() {
             .expect("their rest accepted");
     };
     let (ours, ()) = tokio::join!(
-        agent.rest_confirmed(secs(600), RestCause::from(3u8), WAIT),
+        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), WAIT)),
         theirs
     );
     assert_eq!(ours.expect("the agent is in rest"), Confirmed::ByState);
@@ -167,8 +178,7 @@ async fn a_rest_is_confirmed_by_the_state_when_the_stream_ends_and_a_state_read_
     let handle = sim.handle();
     handle.inject(operation::GET_AGENT_EVENT, "000-001");
     handle.inject(operation::GET_AGENT_STATUS, "000-007");
-    let by = agent
-        .rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)
+    let by = ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT))
         .await
         .expect("confirmed by the state");
     assert_eq!(by, Confirmed::ByState);
@@ -194,7 +204,7 @@ async fn a_session_that_ends_while_confirming_ends_the_wait_at_once() {
         assert!(handle.force_sign_out(101));
     };
     let (result, ()) = tokio::join!(
-        agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT),
+        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)),
         supervisor
     );
     match result {
@@ -216,9 +226,7 @@ async fn an_unconfirmed_change_waits_its_wait_reading_the_state_at_a_pace() {
     assert!(handle.set_talking(101, true));
     let before = handle.stats().requests;
     let state = not_confirmed(
-        agent
-            .rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)
-            .await,
+        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)).await,
         LONG_WAIT,
         "pre-rest",
     );
@@ -226,5 +234,43 @@ async fn an_unconfirmed_change_waits_its_wait_reading_the_state_at_a_pace() {
     let requests = handle.stats().requests - before;
     // The rest, a state read every 2 s and a poll every 200 ms + 200 ms hold: about 20.
     assert!(requests < 60, "{requests} requests in {LONG_WAIT:?}");
+    sim.shutdown().await;
+}
+
+/// The stream reports the session gone (`100-006` to a poll, after a supervisor's forced
+/// sign-out) while a lost rest waits to be settled: the confirmation ends there, its
+/// outcome unknown, without reading the state of an agent the gateway already said is
+/// signed out (a state read would take the `000-007` waiting for it).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stream_reporting_the_session_gone_ends_the_confirmation() {
+    let (sim, agent) = signed_in_101().await;
+    let handle = sim.handle();
+    let _stream = agent.events();
+    common::wait_until("the sign-in events delivered", || {
+        let stats = handle.stats();
+        stats.events_emitted > 0 && stats.events_delivered == stats.events_emitted
+    })
+    .await;
+    handle.inject(operation::GET_AGENT_STATUS, "000-007");
+    handle.lose_next_request("/rest/");
+    let supervisor = async {
+        common::wait_until("the rest lost on its way", || {
+            handle.stats().faults_dropped_before == 1
+        })
+        .await;
+        assert!(handle.force_sign_out(101));
+    };
+    let (result, ()) = tokio::join!(
+        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)),
+        supervisor
+    );
+    assert!(
+        matches!(result, Err(Error::NotConfirmed { state: None, .. })),
+        "{result:?}"
+    );
+    assert!(
+        handle.injected_pending(operation::GET_AGENT_STATUS),
+        "the state was read"
+    );
     sim.shutdown().await;
 }

@@ -128,10 +128,13 @@ async fn a_refusal_that_will_not_pass_is_not_tried_again() {
     let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     handle.inject(operation::REST, "000-002");
-    let err = agent
-        .ensure_rest(secs(600), RestCause::from(3u8), WAIT)
-        .await
-        .expect_err("refused");
+    let err = tokio::time::timeout(
+        WAIT * 2,
+        agent.ensure_rest(secs(600), RestCause::from(3u8), WAIT),
+    )
+    .await
+    .expect("it ends")
+    .expect_err("refused");
     assert_eq!(err.disposition(), Disposition::DoNotResend, "{err:?}");
     assert!(!handle.injected_pending(operation::REST));
     assert_eq!(handle.stats().rest_entered, 0, "not sent again");
@@ -147,10 +150,13 @@ async fn a_session_ended_by_force_ends_it_at_once() {
     let handle = sim.handle();
     assert!(handle.force_sign_out(101));
     let before = handle.stats().requests;
-    let err = agent
-        .ensure_rest(secs(600), RestCause::from(3u8), WAIT)
-        .await
-        .expect_err("signed out by force");
+    let err = tokio::time::timeout(
+        WAIT * 2,
+        agent.ensure_rest(secs(600), RestCause::from(3u8), WAIT),
+    )
+    .await
+    .expect("it ends")
+    .expect_err("signed out by force");
     assert_eq!(err.disposition(), Disposition::SignInAgain, "{err:?}");
     assert_eq!(handle.stats().requests, before + 1, "one state read");
     sim.shutdown().await;

@@ -310,6 +310,11 @@ fn cargo_mutants(root: &Path, selection: &Selection) -> Result<Command> {
     }
     if let Some(jobs) = selection.jobs {
         cmd.args(["--jobs", &jobs.to_string()]);
+        if jobs > 1 {
+            // Each job builds in a copy of the tree: starting from this tree's `target/`
+            // (about 1.5 GB) saves each job a build from nothing (minutes on two cores).
+            cmd.args(["--copy-target", "true"]);
+        }
     }
     if selection.iterate {
         cmd.arg("--iterate");
