@@ -40,6 +40,13 @@ pub(crate) const CARGO_MUTANTS: CargoTool = CargoTool {
     version: "27.1.0",
 };
 
+/// The test runner of mutation testing: it stops at a mutant's first failing test
+/// (`.cargo/mutants.toml`) instead of running the whole suite.
+pub(crate) const CARGO_NEXTEST: CargoTool = CargoTool {
+    name: "cargo-nextest",
+    version: "0.9.114",
+};
+
 /// Where pinned cargo tools are installed (`bin/` inside).
 pub(crate) fn cargo_tools_root(root: &Path) -> PathBuf {
     root.join("target/xtask-tools/cargo")

@@ -187,6 +187,7 @@ fn main() -> ExitCode {
                 list,
                 iterate,
                 in_place,
+                profile: None,
             },
         ),
         Cmd::Soak {

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::installs::{CARGO_MUTANTS, cargo_with_tools, ensure_cargo_tool};
+use crate::installs::{CARGO_MUTANTS, CARGO_NEXTEST, cargo_with_tools, ensure_cargo_tool};
 use report::{Fate, Report, ReportMeta, Run, SURVIVORS, survivors};
 
 /// The packages mutated (their hand-written files; `.cargo/mutants.toml` excludes the
@@ -35,15 +35,19 @@ const WATCHED: [&str; 5] = [
     ".cargo",
     "Cargo.lock",
 ];
-/// Tests run at once in each test binary (unless `RUST_TEST_THREADS` says otherwise).
-/// The end-to-end tests mostly wait on sockets and timers, not on the CPU: 32 at once
-/// run the `e2e` binary in 11 s on two cores, 8 at once in 16 s.
+/// Tests nextest runs at once (unless `NEXTEST_TEST_THREADS` says otherwise). The
+/// end-to-end tests mostly wait on sockets and timers, not on the CPU: 32 at once run
+/// the `e2e` binary in 11 s on two cores, 8 at once in 16 s.
 const TEST_THREADS: &str = "32";
 /// Where cargo-mutants writes its results (`mutants.out/`).
 const OUTPUT: &str = "target/mutants";
 /// The test command's budget: mutants tested per run (about 10 s each in place, after
 /// one build of the dependencies), so that the step stays under ten minutes.
 const STEP_BUDGET: usize = 36;
+/// The step builds with the profile `cargo test` uses, so that it starts from what the
+/// test command's earlier steps built instead of building every dependency again in
+/// the `mutants` profile (minutes on two cores); its links are slower (debug info).
+const STEP_PROFILE: &str = "test";
 /// The fewest mutants worth a sample of the unchanged code.
 const SAMPLE_MIN: usize = 8;
 /// A test phase longer than this is a hang (the suite takes about 15 s); the step skips
@@ -69,6 +73,8 @@ pub(crate) struct Selection {
     /// Mutate the working tree and build in its `target/` instead of a copy (one job;
     /// no baseline run: the tests are known to pass).
     pub(crate) in_place: bool,
+    /// Build with this cargo profile instead of `.cargo/mutants.toml`'s.
+    pub(crate) profile: Option<&'static str>,
 }
 
 impl Selection {
@@ -152,6 +158,7 @@ pub(crate) fn mutants_since_whole_run(root: &Path) -> Result<()> {
         let changed = Selection {
             in_diff: Some(path),
             in_place: true,
+            profile: Some(STEP_PROFILE),
             ..Selection::default()
         };
         let count = count_mutants(root, &changed)?;
@@ -187,6 +194,7 @@ pub(crate) fn mutants_since_whole_run(root: &Path) -> Result<()> {
         let sample = Selection {
             shard: Some(format!("{shard}/{shards}")),
             in_place: true,
+            profile: Some(STEP_PROFILE),
             ..Selection::default()
         };
         if let Some(part) = run_mutants(root, &sample, &step_output.join("sample"))? {
@@ -291,6 +299,7 @@ fn count_mutants(root: &Path, selection: &Selection) -> Result<usize> {
 /// The cargo-mutants command for `selection` (without `--output`).
 fn cargo_mutants(root: &Path, selection: &Selection) -> Result<Command> {
     ensure_cargo_tool(root, &CARGO_MUTANTS)?;
+    ensure_cargo_tool(root, &CARGO_NEXTEST)?;
     let mut cmd = cargo_with_tools(root)?;
     cmd.current_dir(root).arg("mutants");
     for package in PACKAGES {
@@ -331,8 +340,11 @@ fn cargo_mutants(root: &Path, selection: &Selection) -> Result<Command> {
             STEP_TEST_TIMEOUT_SECS,
         ]);
     }
-    if std::env::var_os("RUST_TEST_THREADS").is_none() {
-        cmd.env("RUST_TEST_THREADS", TEST_THREADS);
+    if let Some(profile) = selection.profile {
+        cmd.args(["--profile", profile]);
+    }
+    if std::env::var_os("NEXTEST_TEST_THREADS").is_none() {
+        cmd.env("NEXTEST_TEST_THREADS", TEST_THREADS);
     }
     Ok(cmd)
 }
