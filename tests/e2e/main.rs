@@ -19,6 +19,7 @@ mod confirmations;
 mod converge;
 mod holders;
 mod pool;
+mod pump;
 mod recorded_pairs;
 mod sessions;
 mod sign_out;

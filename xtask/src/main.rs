@@ -117,6 +117,10 @@ enum Cmd {
         /// no copy of the tree to build from scratch.
         #[arg(long, conflicts_with = "jobs")]
         in_place: bool,
+        /// Write the reasons .cargo/mutants-survivors.toml gives into the last whole
+        /// run's report (after listing its survivors); runs no mutant.
+        #[arg(long, conflicts_with_all = ["shard", "file", "in_diff", "jobs", "list", "iterate", "in_place"])]
+        explain: bool,
     },
     /// Run schemathesis (installed on first use) against the simulator, every operation.
     Schemathesis,
@@ -177,6 +181,7 @@ fn main() -> ExitCode {
             list,
             iterate,
             in_place,
+            explain: false,
         } => mutants::mutants(
             &root,
             &mutants::Selection {
@@ -190,6 +195,7 @@ fn main() -> ExitCode {
                 profile: None,
             },
         ),
+        Cmd::Mutants { explain: true, .. } => mutants::explain(&root),
         Cmd::Soak {
             minutes,
             agents,

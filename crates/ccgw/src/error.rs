@@ -452,4 +452,50 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn an_unexpected_answer_quotes_the_start_of_its_body_when_it_has_one() {
+        let with = Error::UnexpectedStatus {
+            status: StatusCode::NOT_FOUND,
+            body_excerpt: "<html>no such path".to_owned(),
+        };
+        assert!(
+            with.to_string()
+                .ends_with("from the gateway; body starts with \"<html>no such path\""),
+            "{with}"
+        );
+        let without = Error::MalformedResponse {
+            reason: "not JSON".to_owned(),
+            body_excerpt: String::new(),
+            source: None,
+        };
+        assert_eq!(
+            without.to_string(),
+            "malformed response from the gateway: not JSON"
+        );
+    }
+
+    /// A source whose text its error already shows is not repeated; the others are.
+    #[test]
+    fn a_chain_shows_each_cause_once() {
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl fmt::Display for Layer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl StdError for Layer {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                self.1.as_deref().map(|l| l as &(dyn StdError + 'static))
+            }
+        }
+        let os = Layer("os error 104", None);
+        let reset = Layer("connection reset", Some(Box::new(os)));
+        let lost = Layer("connection lost: connection reset", Some(Box::new(reset)));
+        assert_eq!(
+            ErrorChain(&lost).to_string(),
+            "connection lost: connection reset: os error 104"
+        );
+    }
 }

@@ -128,6 +128,20 @@ pub(crate) fn mutants(root: &Path, selection: &Selection) -> Result<()> {
     verdict(&run, &listed)
 }
 
+/// `cargo xtask mutants --explain`: after listing the last whole run's survivors with
+/// their reasons, writes those reasons into its report (nothing else changes).
+pub(crate) fn explain(root: &Path) -> Result<()> {
+    let listed = survivors(root)?;
+    let report = Report::read(root)?.explained(&listed)?;
+    report.write(root)?;
+    eprintln!(
+        "wrote the survivors' reasons into {}, {} and the README's paragraph",
+        report::REPORT_JSON,
+        report::REPORT_MD
+    );
+    Ok(())
+}
+
 /// The test command's step: the mutants on lines changed since the last whole run (a
 /// shard of them when they are over the budget), and a sample of the others that
 /// rotates with the commit — tested in place, failing on a survivor not listed.

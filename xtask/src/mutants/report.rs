@@ -18,6 +18,8 @@ pub(crate) const REPORT_JSON: &str = "docs/test-strength.json";
 /// The last whole run, for people.
 pub(crate) const REPORT_MD: &str = "docs/test-strength.md";
 const README: &str = "README.md";
+/// The reason a report gives a survivor the list lacks (`--explain` replaces it).
+const NOT_LISTED: &str = "Not listed in .cargo/mutants-survivors.toml yet.";
 const README_BEGIN: &str =
     "<!-- test-strength: written by `cargo xtask mutants` from docs/test-strength.json -->";
 const README_END: &str = "<!-- /test-strength -->";
@@ -243,7 +245,7 @@ impl Report {
                 reason: survivors
                     .iter()
                     .find(|s| s.mutant == o.key)
-                    .map_or_else(|| "NONE LISTED".to_owned(), |s| s.reason.clone()),
+                    .map_or_else(|| NOT_LISTED.to_owned(), |s| s.reason.clone()),
             })
             .collect();
         let round = |x: f64| (x * 10.0).round() / 10.0;
@@ -352,6 +354,18 @@ impl Report {
         md
     }
 
+    /// The same report with each survivor's reason taken from `listed` again (the counts,
+    /// the commit and the times stay the run's). Fails on a survivor `listed` lacks.
+    pub(crate) fn explained(mut self, listed: &[Survivor]) -> Result<Report> {
+        for s in &mut self.survivors {
+            let Some(entry) = listed.iter().find(|l| l.mutant == s.mutant) else {
+                bail!("{SURVIVORS} lacks `{}`: list it with its reason", s.mutant);
+            };
+            s.reason.clone_from(&entry.reason);
+        }
+        Ok(self)
+    }
+
     /// Writes the JSON, the Markdown and the README's paragraph.
     pub(crate) fn write(&self, root: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self)? + "\n";
@@ -407,6 +421,43 @@ mod tests {
             ),
             "crates/ccgw/src/confirm.rs: replace Target::confirmed_by -> bool with true"
         );
+    }
+
+    #[test]
+    fn explaining_takes_the_reasons_from_the_list_and_needs_every_survivor() {
+        let survivor = |mutant: &str, reason: &str| Survivor {
+            mutant: mutant.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let report = Report {
+            commit: "c".repeat(40),
+            date: "2026-12-03T13:00Z".to_owned(),
+            cargo_mutants: "27.1.0".to_owned(),
+            jobs: 1,
+            duration_secs: 60,
+            mutants: 3,
+            caught: 1,
+            missed: 1,
+            timeout: 0,
+            unviable: 1,
+            mean_build_secs: 3.0,
+            mean_test_secs: 4.0,
+            survivors: vec![survivor("a.rs: replace x", NOT_LISTED)],
+        };
+        let listed = [
+            survivor("b.rs: other", "b"),
+            survivor("a.rs: replace x", "why"),
+        ];
+        let explained = report.clone().explained(&listed).expect("listed");
+        assert_eq!(
+            explained.survivors,
+            vec![survivor("a.rs: replace x", "why")]
+        );
+        assert_eq!((explained.caught, explained.missed), (1, 1), "counts kept");
+        let err = report
+            .explained(&listed[..1])
+            .expect_err("a.rs is not listed");
+        assert!(err.to_string().contains("a.rs: replace x"), "{err}");
     }
 
     /// The README's figure, `docs/test-strength.md` and the JSON agree: all three come
