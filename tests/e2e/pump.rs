@@ -133,3 +133,36 @@ async fn dropping_a_supervised_agent_stops_its_pump() {
     wait_until("the pump stopped", || !agent.events_running()).await;
     sim.shutdown().await;
 }
+
+/// A gateway that pushes events instead of letting them be polled (`000-001` to a
+/// poll) is a setting to fix, not a lost session: the supervision gives up with that
+/// refusal instead of signing in again or polling on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervision_whose_polls_are_refused_for_good_gives_up() {
+    let (sim, first) = signed_in_101().await;
+    first.sign_out().await.expect("signed out");
+    let handle = sim.handle();
+    handle.inject(operation::GET_AGENT_EVENT, "000-001");
+    let logins = handle.stats().logins;
+    let mut session = SupervisedAgent::start(
+        &client_for(&sim),
+        AgentId::new(101).expect("in range"),
+        SignIn::new("pw101", "40101"),
+        Supervision::default(),
+    );
+    loop {
+        let item = tokio::time::timeout(WAIT, session.next())
+            .await
+            .expect("in time");
+        match item {
+            Some(SessionEvent::SignedIn { .. } | SessionEvent::Event(_)) => {}
+            Some(SessionEvent::GaveUp(e)) => {
+                assert_eq!(e.disposition(), ccgw::Disposition::FixConfiguration, "{e}");
+                break;
+            }
+            other => panic!("expected it to give up, got {other:?}"),
+        }
+    }
+    assert_eq!(handle.stats().logins, logins + 1, "not signed in again");
+    sim.shutdown().await;
+}

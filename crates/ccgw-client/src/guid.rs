@@ -82,6 +82,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_guid_of_the_longest_length_is_accepted_and_one_longer_is_not() {
+        let longest = "g".repeat(MAX_GUID_LEN);
+        assert_eq!(check_bare_guid(&longest), Ok(longest.as_str()));
+        let longer = "g".repeat(MAX_GUID_LEN + 1);
+        assert_eq!(check_bare_guid(&longer), Err(InvalidGuid::TooLong));
+    }
+
+    #[test]
     fn accepts_bare_and_set_guid_forms() {
         for (input, bare) in [
             ("abc.AgentGateway1", "abc.AgentGateway1"),

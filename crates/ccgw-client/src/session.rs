@@ -445,6 +445,15 @@ mod tests {
     }
 
     #[test]
+    fn the_response_limit_is_the_one_set() {
+        assert_eq!(Session::new().response_limit(), DEFAULT_RESPONSE_LIMIT);
+        assert_eq!(
+            Session::new().with_response_limit(1234).response_limit(),
+            1234
+        );
+    }
+
+    #[test]
     fn debug_never_shows_the_guid() {
         let session = Session::new();
         assert_eq!(
