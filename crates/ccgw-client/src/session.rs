@@ -438,6 +438,11 @@ mod tests {
         let long = format!("lb={}", "v".repeat(MAX_COOKIE_LEN));
         cookies.set(long.as_bytes());
         assert_eq!(header(&cookies), None);
+        // The longest kept is exactly `MAX_COOKIE_LEN` bytes of `name=value`.
+        let longest = format!("lb={}", "v".repeat(MAX_COOKIE_LEN - 3));
+        cookies.set(longest.as_bytes());
+        assert_eq!(header(&cookies).as_deref(), Some(longest.as_str()));
+        cookies.set(b"lb=");
         for i in 0..20 {
             cookies.set(format!("c{i}=v").as_bytes());
         }

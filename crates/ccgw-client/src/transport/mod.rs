@@ -298,3 +298,22 @@ impl Transport {
         Ok(hyper_request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Debug names the settings (and whether TLS is set, never its keys).
+    #[test]
+    fn debug_names_the_settings() {
+        let shown = format!("{:?}", TransportConfig::new(None));
+        for field in [
+            "tls: false",
+            "connect_timeout",
+            "request_timeout",
+            "max_connections",
+        ] {
+            assert!(shown.contains(field), "{field} missing from {shown}");
+        }
+    }
+}
