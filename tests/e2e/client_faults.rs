@@ -340,3 +340,30 @@ async fn after_a_lost_poll_answer_the_pump_asks_for_the_guid_until_it_has_it() {
     assert!(ask.ends_with("/updateGuid"), "{paths:?}");
     assert_eq!(ask_again, ask, "{paths:?}");
 }
+
+/// The gateway closes a kept-alive connection right after its answer: the next call,
+/// which finds that connection in the pool, goes out once more on a new connection —
+/// not an error, and not sent twice.
+#[tokio::test]
+async fn a_pooled_connection_the_gateway_closed_is_not_an_error() {
+    let body = r#"{"message":"","retcode":"0"}"#;
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut server = TestServer::start(Reply::RawThenClose(answer.into_bytes()))
+        .await
+        .expect("server");
+    let client = plain_client(&server.base_url(), CONNECT_TIMEOUT, REQUEST_TIMEOUT);
+    let agent = agent(&client);
+    for call in 0..3 {
+        rest(&agent)
+            .await
+            .unwrap_or_else(|e| panic!("call {call}: {e:?}"));
+    }
+    for _ in 0..3 {
+        server.next_request(WAIT).await.expect("each call sent");
+    }
+    assert_eq!(server.pending_requests(), 0, "nothing sent twice");
+    assert_eq!(server.connections(), 3, "a new connection for each call");
+}

@@ -303,6 +303,35 @@ impl Transport {
 mod tests {
     use super::*;
 
+    /// A request for another host, port or scheme than the transport's is refused
+    /// before anything is sent; one for its own origin is not.
+    #[test]
+    fn only_the_transport_s_own_origin_is_sendable() {
+        let transport =
+            Transport::new("http://127.0.0.1:8043", TransportConfig::new(None)).expect("builds");
+        let request = |url: &str| {
+            reqwest::Request::new(reqwest::Method::GET, reqwest::Url::parse(url).expect("URL"))
+        };
+        assert!(
+            transport
+                .to_hyper(request("http://127.0.0.1:8043/a?b=c"))
+                .is_ok()
+        );
+        for other in [
+            "http://127.0.0.2:8043/a",
+            "http://127.0.0.1:8044/a",
+            "https://127.0.0.1:8043/a",
+        ] {
+            assert!(
+                matches!(
+                    transport.to_hyper(request(other)),
+                    Err(TransportError::Unsendable(_))
+                ),
+                "{other} was taken"
+            );
+        }
+    }
+
     /// Debug names the settings (and whether TLS is set, never its keys).
     #[test]
     fn debug_names_the_settings() {
