@@ -256,6 +256,9 @@ fn verdict(run: &Run, listed: &[report::Survivor]) -> Result<()> {
 fn run_mutants(root: &Path, selection: &Selection, output: &Path) -> Result<Option<Run>> {
     let mut cmd = cargo_mutants(root, selection)?;
     cmd.arg("--output").arg(output);
+    // cargo-mutants makes `mutants.out/` but not the directories above it.
+    std::fs::create_dir_all(root.join(output))
+        .with_context(|| format!("cannot create {}", output.display()))?;
     let results = root.join(output).join("mutants.out");
     // A stale outcomes file must not pass for this run's.
     let _ = std::fs::remove_file(results.join("outcomes.json"));
