@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ccgw::{Agent, AgentId, Error, GatewayClient, Guid, RestCause, RestDuration};
-use ccgw_sim::Simulator;
+use ccgw_sim::{SimHandle, Simulator};
 use ccgw_tests::logs;
 
 /// The Guid every test uses: it must never appear in logs, `Debug`, `Display` or errors.
@@ -130,4 +130,27 @@ pub(crate) use ccgw_tests::wait_until_within;
 /// Waits until `done` holds, checking every 20 ms; fails after 10 s.
 pub(crate) async fn wait_until(what: &str, done: impl FnMut() -> bool) {
     wait_until_within(Duration::from_secs(10), what, done).await;
+}
+
+/// Agent `n`, which the tests know to be in range.
+pub(crate) fn id(n: u32) -> AgentId {
+    AgentId::new(n).expect("in range")
+}
+
+/// The default simulator with polls held 200 ms instead of the gateway's 10 s.
+pub(crate) fn quick_sim() -> ccgw_sim::Config {
+    ccgw_sim::Config {
+        poll_hold: Duration::from_millis(200),
+        ..ccgw_sim::Config::default()
+    }
+}
+
+/// Waits until every event the simulator queued has been handed to a poller (the
+/// sign-in events, say), so that the next poll is held.
+pub(crate) async fn wait_until_events_read(handle: &SimHandle) {
+    wait_until("the queued events read", || {
+        let stats = handle.stats();
+        stats.events_emitted > 0 && stats.events_delivered == stats.events_emitted
+    })
+    .await;
 }

@@ -9,8 +9,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use ccgw::{AgentState, Confirmed, Disposition, Error, RestCause};
-use ccgw_sim::operation;
+use ccgw::{Agent, AgentState, Confirmed, Disposition, Error, RestCause};
+use ccgw_sim::{SimHandle, operation};
 use common::{secs, signed_in_101};
 
 /// Long enough for the confirming event and a state read, short enough for a test that
@@ -25,6 +25,27 @@ async fn ends<T>(confirmation: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(LONG_WAIT * 3, confirmation)
         .await
         .expect("the confirmation ends")
+}
+
+/// A rest confirmed within `LONG_WAIT` whose request is lost on its way, and a
+/// supervisor's forced sign-out once it is lost: what the confirmation says.
+async fn lost_rest_then_signed_out_by_force(
+    handle: &SimHandle,
+    agent: &Agent,
+) -> Result<Confirmed, Error> {
+    handle.lose_next_request("/rest/");
+    let supervisor = async {
+        common::wait_until("the rest lost on its way", || {
+            handle.stats().faults_dropped_before == 1
+        })
+        .await;
+        assert!(handle.force_sign_out(101));
+    };
+    let (result, ()) = tokio::join!(
+        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)),
+        supervisor
+    );
+    result
 }
 
 /// The state an unconfirmed change ended in; fails unless it waited at least `waited_for`.
@@ -195,18 +216,7 @@ async fn a_session_that_ends_while_confirming_ends_the_wait_at_once() {
     let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     handle.inject(operation::GET_AGENT_EVENT, "000-001");
-    handle.lose_next_request("/rest/");
-    let supervisor = async {
-        common::wait_until("the rest lost on its way", || {
-            handle.stats().faults_dropped_before == 1
-        })
-        .await;
-        assert!(handle.force_sign_out(101));
-    };
-    let (result, ()) = tokio::join!(
-        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)),
-        supervisor
-    );
+    let result = lost_rest_then_signed_out_by_force(&handle, &agent).await;
     match result {
         Err(Error::NotConfirmed { waited, state, .. }) => {
             assert_eq!(state, None, "the session is gone");
@@ -246,24 +256,9 @@ async fn the_stream_reporting_the_session_gone_ends_the_confirmation() {
     let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     let _stream = agent.events();
-    common::wait_until("the sign-in events delivered", || {
-        let stats = handle.stats();
-        stats.events_emitted > 0 && stats.events_delivered == stats.events_emitted
-    })
-    .await;
+    common::wait_until_events_read(&handle).await;
     handle.inject(operation::GET_AGENT_STATUS, "000-007");
-    handle.lose_next_request("/rest/");
-    let supervisor = async {
-        common::wait_until("the rest lost on its way", || {
-            handle.stats().faults_dropped_before == 1
-        })
-        .await;
-        assert!(handle.force_sign_out(101));
-    };
-    let (result, ()) = tokio::join!(
-        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)),
-        supervisor
-    );
+    let result = lost_rest_then_signed_out_by_force(&handle, &agent).await;
     assert!(
         matches!(result, Err(Error::NotConfirmed { state: None, .. })),
         "{result:?}"

@@ -7,24 +7,11 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use ccgw::{
-    AgentId, AgentState, Confirmed, Converged, Disposition, Error, InitialState, RestCause, SignIn,
-};
-use ccgw_sim::{Config, Faults, Simulator, operation};
-use common::{client_for, secs, signed_in_101};
+use ccgw::{AgentState, Confirmed, Converged, Disposition, Error, InitialState, RestCause, SignIn};
+use ccgw_sim::{Faults, Simulator, operation};
+use common::{client_for, id, quick_sim, secs, signed_in_101};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn id(n: u32) -> AgentId {
-    AgentId::new(n).expect("in range")
-}
-
-fn quick_sim() -> Config {
-    Config {
-        poll_hold: Duration::from_millis(200),
-        ..Config::default()
-    }
-}
 
 /// `ensure_*` converge and say how: already there, applied, or applied after an answer
 /// was lost (settled by the event, never by sending again).

@@ -20,11 +20,7 @@ async fn backs_off(faults: Faults, failures: fn(&Stats) -> u64) {
     let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
     let _events = agent.events();
-    wait_until("the sign-in events read", || {
-        let stats = handle.stats();
-        stats.events_emitted > 0 && stats.events_delivered == stats.events_emitted
-    })
-    .await;
+    common::wait_until_events_read(&handle).await;
     handle.set_faults(faults);
     let before = failures(&handle.stats());
     let started = Instant::now();

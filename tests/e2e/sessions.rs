@@ -8,25 +8,16 @@ use crate::common;
 use std::time::Duration;
 
 use ccgw::{
-    AgentEvent, AgentId, AgentState, Confirmed, Disposition, Error, IfSignedIn, LostBecause,
-    RestCause, RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent, Supervision,
+    AgentEvent, AgentState, Confirmed, Disposition, Error, IfSignedIn, LostBecause, RestCause,
+    RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent, Supervision,
 };
 use ccgw_client::operations;
 use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
-use common::{client_for, client_with, secs, signed_in_101, wait_until, wait_until_within};
+use common::{
+    client_for, client_with, id, quick_sim, secs, signed_in_101, wait_until, wait_until_within,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn id(n: u32) -> AgentId {
-    AgentId::new(n).expect("in range")
-}
-
-fn quick_sim() -> Config {
-    Config {
-        poll_hold: Duration::from_millis(200),
-        ..Config::default()
-    }
-}
 
 /// The next item that is not a sign-in event, within `WAIT`.
 async fn next_rest_item(session: &mut SupervisedAgent) -> SessionEvent {
