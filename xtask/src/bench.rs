@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::tools::{cargo, run};
+use crate::command::{cargo, run};
 
 /// The chart of the latest run, shown in the README.
 const CHART: &str = "docs/benchmark.svg";

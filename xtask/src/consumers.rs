@@ -13,8 +13,8 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::command::{cargo, run};
 use crate::installs::{CARGO_SEMVER_CHECKS, cargo_with_tools, ensure_cargo_tool};
-use crate::tools::{cargo, run};
 
 /// The published crates and what each package must hold.
 const PUBLISHED: [(&str, &[&str]); 2] = [

@@ -14,8 +14,9 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::command::run;
 use crate::installs::{ensure_command, ensure_java, ensure_java_libraries};
-use crate::tools::{Sim, ensure_venv, run};
+use crate::tools::{Sim, ensure_venv};
 
 const REQUIREMENTS: &str = "xtask/tools/python-client/requirements.txt";
 /// The generator's name for the Python package, as `tests/python/` imports it.

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::tools::{cargo, run};
+use crate::command::{cargo, run};
 
 /// A cargo subcommand installed from crates.io at a pinned version.
 pub(crate) struct CargoTool {

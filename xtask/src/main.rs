@@ -11,6 +11,7 @@
 //! - `test` runs everything CI runs (`--only`/`--skip` for part of it).
 
 mod bench;
+mod command;
 mod consumers;
 mod fuzz;
 mod generators;
@@ -288,7 +289,7 @@ fn compare(path: &str, current: &str, fresh: &str) -> Result<()> {
     )
 }
 
-use tools::cargo;
+use command::cargo;
 
 /// What one step of `cargo xtask test` runs, given the workspace root.
 type StepFn = Box<dyn Fn(&Path) -> Result<()>>;
@@ -426,7 +427,7 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
             name: "supply chain (cargo deny check licenses bans sources)",
             run: Box::new(|root| {
                 installs::ensure_cargo_tool(root, &installs::CARGO_DENY)?;
-                tools::run(
+                command::run(
                     installs::cargo_with_tools(root)?
                         .current_dir(root)
                         .args(["deny", "--locked", "check", "licenses", "bans", "sources"]),
@@ -444,7 +445,7 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
             name: "tests (cargo test --workspace)",
             run: Box::new(|root| {
                 installs::ensure_command(&["curl"], "curl")?;
-                tools::run(
+                command::run(
                     Command::new(cargo())
                         .current_dir(root)
                         .args(["test", "--workspace", "--locked", "--no-fail-fast"])

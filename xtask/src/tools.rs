@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context as _, Result, bail};
 use xtask::{SPEC, sha256_hex};
 
+use crate::command::{cargo, run};
+
 const REQUIREMENTS: &str = "xtask/tools/requirements.txt";
 const PACKAGE_JSON: &str = "xtask/tools/package.json";
 const PACKAGE_LOCK: &str = "xtask/tools/package-lock.json";
@@ -480,11 +482,6 @@ fn ensure_node_tools(root: &Path, tools: &Path) -> Result<PathBuf> {
     Ok(redocly)
 }
 
-/// The cargo that runs this xtask (or `cargo`).
-pub(crate) fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
-}
-
 /// `npm ci` quietly in `dir`.
 fn npm_ci(dir: &Path) -> Result<()> {
     run(
@@ -496,14 +493,4 @@ fn npm_ci(dir: &Path) -> Result<()> {
         ]),
         "npm ci",
     )
-}
-
-pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start {what} (is it installed?)"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
 }
