@@ -2,7 +2,7 @@
 //! demo-client pattern, simulator capacity, agents with open streams), then measures
 //! code generation and what depending on `ccgw` costs a consumer's clean build.
 //! Writes `target/bench/results.md`, `results.json` and `results.svg` (copied to
-//! `docs/benchmark.svg` for the README); prints the tables.
+//! `docs/benchmark.svg` for `docs/benchmarks.md`); prints the tables.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::command::{cargo, run};
 
-/// The chart of the latest run, shown in the README.
+/// The chart of the latest run, shown in `docs/benchmarks.md`.
 const CHART: &str = "docs/benchmark.svg";
 
 pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
@@ -205,7 +205,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::to_string_pretty(&json)? + "\n",
     )?;
     println!("{md}");
-    // The README shows the latest chart.
+    // `docs/benchmarks.md` shows the latest chart.
     std::fs::copy(out.join("results.svg"), root.join(CHART))
         .with_context(|| format!("cannot copy the chart to {CHART}"))?;
     eprintln!(

@@ -1,4 +1,4 @@
-//! The README's chart (SVG, plotters): each client's ratios to raw hyper, and the
+//! The chart of `docs/benchmarks.md` (SVG, plotters): each client's ratios to raw hyper, and the
 //! sequential latency distributions.
 
 use std::path::Path;

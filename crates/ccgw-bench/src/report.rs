@@ -1,4 +1,4 @@
-//! The results as JSON and as the README's Markdown tables.
+//! The results as JSON and as the Markdown tables of `docs/benchmarks.md`.
 
 use serde_json::{Value, json};
 
