@@ -2,8 +2,9 @@
 //! state, event polling (long poll), heartbeat, sign out — over HTTPS with a CA it makes
 //! itself, answering every failure as the gateway does (HTTP 200 with a return code).
 //!
-//! It is an independent implementation of `openapi/ccgateway.yaml` (it shares no code
-//! with the client), so client and simulator cannot share a mistake.
+//! It is an independent implementation of `openapi/ccgateway.yaml`: it shares no code
+//! with the client, only the operation names both take from the spec through `cargo
+//! xtask gen` (`operation.rs`), so client and simulator cannot share a mistake in code.
 //!
 //! See the crate README for the binary.
 //!

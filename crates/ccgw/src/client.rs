@@ -429,7 +429,8 @@ pub(crate) struct Shared {
     pub(crate) guid_grace: Duration,
 }
 
-/// A client for one gateway: connection pool, TLS trust and timeouts. Cheap to clone
+/// A client for a gateway and its fallbacks (tried in order at sign-in): connection
+/// pool, TLS trust and timeouts. Cheap to clone
 /// (`Arc` inside), `Send + Sync`; build one and share it across all agents.
 ///
 /// See the [crate documentation](crate) for an example.
