@@ -41,7 +41,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Regenerate the client, the JSON spec and the surface snapshot from the spec.
+    /// Regenerate from the spec: the client (crates/ccgw-client/src/generated.rs), the
+    /// simulator's operation names (crates/ccgw-sim/src/operation.rs), the JSON spec and
+    /// the surface snapshot.
     Gen {
         /// Write nothing; fail with a diff if the committed files differ from a fresh generation.
         #[arg(long)]
@@ -146,7 +148,11 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// Run everything CI runs: fmt, gen --check, spec tools, clippy, cargo deny, tests, the 10,000-agent runs, the soak, pairs, schemathesis, TypeScript, rendered docs, fuzzing, cargo doc.
+    /// Run everything CI runs, step by step with a summary: fmt, gen --check, spec tools,
+    /// clippy, cargo deny, the operator's binary without a server stack, the tests, the
+    /// 10,000-agent runs, the soak, the Rust consumers' check, the recorded pairs,
+    /// schemathesis, the TypeScript, Python and Java proofs, the rendered docs, fuzzing,
+    /// mutation testing and cargo doc.
     Test {
         /// Run only the steps whose name contains one of these words (e.g. `--only soak
         /// --only fuzz`).
