@@ -200,6 +200,7 @@ fn main() -> ExitCode {
                 iterate,
                 in_place,
                 profile: None,
+                nextest: true,
             },
         ),
         Cmd::Mutants { explain: true, .. } => mutants::explain(&root),

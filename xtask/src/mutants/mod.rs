@@ -41,10 +41,10 @@ const WATCHED: [&str; 5] = [
 const TEST_THREADS: &str = "32";
 /// Where cargo-mutants writes its results (`mutants.out/`).
 const OUTPUT: &str = "target/mutants";
-/// The test command's budget: mutants tested per run (5 to 15 s each in place: a
-/// relink, then the tests up to the first failure), so that the step, with the pinned
-/// tools' first install (about 8 minutes), keeps the test command well under an hour.
-const STEP_BUDGET: usize = 24;
+/// The test command's budget: mutants tested per run (about 15 s each in place: a
+/// relink, then the suite), so that the step, with cargo-mutants' first install (about
+/// 5 minutes), keeps the test command well under an hour.
+const STEP_BUDGET: usize = 12;
 /// The step builds with the profile `cargo test` uses, so that it starts from what the
 /// test command's earlier steps built instead of building every dependency again in
 /// the `mutants` profile (minutes on two cores); its links are slower (debug info).
@@ -76,6 +76,9 @@ pub(crate) struct Selection {
     pub(crate) in_place: bool,
     /// Build with this cargo profile instead of `.cargo/mutants.toml`'s.
     pub(crate) profile: Option<&'static str>,
+    /// Run the tests with cargo-nextest (installed on first use), stopping at the first
+    /// failure, instead of `cargo test`.
+    pub(crate) nextest: bool,
 }
 
 impl Selection {
@@ -317,9 +320,19 @@ fn count_mutants(root: &Path, selection: &Selection) -> Result<usize> {
 /// The cargo-mutants command for `selection` (without `--output`).
 fn cargo_mutants(root: &Path, selection: &Selection) -> Result<Command> {
     ensure_cargo_tool(root, &CARGO_MUTANTS)?;
-    ensure_cargo_tool(root, &CARGO_NEXTEST)?;
+    let nextest = selection.nextest && !selection.list;
+    if nextest {
+        ensure_cargo_tool(root, &CARGO_NEXTEST)?;
+    }
     let mut cmd = cargo_with_tools(root)?;
     cmd.current_dir(root).arg("mutants");
+    if nextest {
+        cmd.args([
+            "--test-tool",
+            "nextest",
+            "--cargo-test-arg=--max-fail=1:immediate",
+        ]);
+    }
     for package in PACKAGES {
         cmd.args(["--package", package]);
     }
@@ -361,8 +374,10 @@ fn cargo_mutants(root: &Path, selection: &Selection) -> Result<Command> {
     if let Some(profile) = selection.profile {
         cmd.args(["--profile", profile]);
     }
-    if std::env::var_os("NEXTEST_TEST_THREADS").is_none() {
-        cmd.env("NEXTEST_TEST_THREADS", TEST_THREADS);
+    for threads in ["NEXTEST_TEST_THREADS", "RUST_TEST_THREADS"] {
+        if std::env::var_os(threads).is_none() {
+            cmd.env(threads, TEST_THREADS);
+        }
     }
     Ok(cmd)
 }
