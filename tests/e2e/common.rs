@@ -154,3 +154,24 @@ pub(crate) async fn wait_until_events_read(handle: &SimHandle) {
     })
     .await;
 }
+
+/// Agent 101 supervised on `sim` with `supervision`, once its first sign-in is reported.
+pub(crate) async fn supervised_101(
+    sim: &Simulator,
+    supervision: ccgw::Supervision,
+) -> ccgw::SupervisedAgent {
+    let mut session = ccgw::SupervisedAgent::start(
+        &client_for(sim),
+        id(101),
+        ccgw::SignIn::new("pw101", "40101"),
+        supervision,
+    );
+    let item = tokio::time::timeout(WAIT, session.next())
+        .await
+        .expect("in time");
+    assert!(
+        matches!(item, Some(ccgw::SessionEvent::SignedIn { .. })),
+        "{item:?}"
+    );
+    session
+}

@@ -110,19 +110,7 @@ async fn a_poll_refused_while_the_guid_rotates_does_not_end_the_stream() {
 async fn dropping_a_supervised_agent_stops_its_pump() {
     let (sim, first) = signed_in_101().await;
     first.sign_out().await.expect("signed out");
-    let mut session = SupervisedAgent::start(
-        &client_for(&sim),
-        AgentId::new(101).expect("in range"),
-        SignIn::new("pw101", "40101"),
-        Supervision::default(),
-    );
-    let item = tokio::time::timeout(WAIT, session.next())
-        .await
-        .expect("in time");
-    assert!(
-        matches!(item, Some(SessionEvent::SignedIn { .. })),
-        "{item:?}"
-    );
+    let session = common::supervised_101(&sim, Supervision::default()).await;
     let agent = session.agent().expect("signed in");
     wait_until("the pump polls", || agent.events_running()).await;
     drop(session);

@@ -8,7 +8,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use ccgw::{AgentId, Disposition, SessionEvent, SignIn, SupervisedAgent, Supervision};
+use ccgw::{AgentId, Disposition, SessionEvent, SignIn, Supervision};
 use ccgw_sim::{Config, Simulator, operation};
 use common::{client_for, signed_in_101};
 
@@ -89,19 +89,11 @@ async fn a_supervised_sign_out_between_a_loss_and_its_recovery_leaves_nothing_si
     let (sim, _) = signed_in_101().await;
     let handle = sim.handle();
     assert!(handle.force_sign_out(101));
-    let mut session = SupervisedAgent::start(
-        &client_for(&sim),
-        id(),
-        SignIn::new("pw101", "40101"),
+    let mut session = common::supervised_101(
+        &sim,
         Supervision::default().backoff(Duration::from_secs(60), Duration::from_secs(60)),
-    );
-    let item = tokio::time::timeout(WAIT, session.next())
-        .await
-        .expect("in time");
-    assert!(
-        matches!(item, Some(SessionEvent::SignedIn { .. })),
-        "{item:?}"
-    );
+    )
+    .await;
     // The next sign-in meets a passing refusal, so the recovery waits a minute.
     handle.inject(operation::LOGIN, "000-004");
     let logins = handle.stats().logins;
