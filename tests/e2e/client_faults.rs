@@ -6,7 +6,8 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use ccgw::{Error, GatewayClient};
+use crate::common::{is_outcome_unknown, is_retry_safe};
+use ccgw::Error;
 use ccgw_tests::{Reply, TestServer};
 use common::{SENTINEL, WAIT, agent, assert_error_clean, plain_client, rest};
 
@@ -58,7 +59,7 @@ async fn connection_refused_is_a_connect_error_and_retry_safe() {
     let err = rest(&agent(&client)).await.expect_err("refused");
     assert!(started.elapsed() <= CONNECT_TIMEOUT + MARGIN);
     assert!(matches!(err, Error::Connect(_)), "{err:?}");
-    assert!(err.is_retry_safe());
+    assert!(is_retry_safe(&err));
     assert_error_clean(&err);
 }
 
@@ -92,7 +93,7 @@ async fn a_full_accept_queue_is_a_timeout_before_sending() {
         took >= CONNECT_TIMEOUT && took <= CONNECT_TIMEOUT + MARGIN,
         "took {took:?}"
     );
-    assert!(err.is_retry_safe());
+    assert!(is_retry_safe(&err));
     assert_error_clean(&err);
     drop((listener, fillers));
 }
@@ -102,7 +103,7 @@ async fn no_answer_is_outcome_unknown_after_the_request_timeout() {
     let mut server = TestServer::start(Reply::Stall).await.expect("server");
     let (err, took) = fault(&server).await;
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
-    assert!(err.is_outcome_unknown() && !err.is_retry_safe());
+    assert!(is_outcome_unknown(&err) && !is_retry_safe(&err));
     assert!(
         took >= REQUEST_TIMEOUT,
         "gave up after {took:?}, before the timeout"
@@ -115,7 +116,7 @@ async fn a_reset_after_the_request_is_outcome_unknown() {
     let mut server = TestServer::start(Reply::Reset).await.expect("server");
     let (err, _) = fault(&server).await;
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
-    assert!(!err.is_retry_safe());
+    assert!(!is_retry_safe(&err));
     assert_sent_once(&mut server).await;
 }
 
@@ -169,7 +170,7 @@ async fn truncated_json_is_a_malformed_response() {
         }
         other => panic!("expected MalformedResponse, got {other:?}"),
     }
-    assert!(!err.is_retry_safe());
+    assert!(!is_retry_safe(&err));
     assert_sent_once(&mut server).await;
 }
 
@@ -228,11 +229,14 @@ async fn a_smaller_configured_limit_applies() {
     )))
     .await
     .expect("server");
-    let client = GatewayClient::builder(&server.base_url())
-        .allow_plain_http(true)
-        .response_limit(512)
-        .build()
-        .expect("client");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        allow_http: true,
+        response_limit: 512,
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client");
     let err = rest(&agent(&client)).await.expect_err("over the limit");
     assert!(
         matches!(err, Error::ResponseTooLarge { limit: 512 }),

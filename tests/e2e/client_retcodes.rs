@@ -7,6 +7,7 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{is_outcome_unknown, is_retry_safe, needs_sign_in};
 use ccgw::{Disposition, Error, RetCode};
 use ccgw_tests::{Reply, TestServer};
 use common::{SENTINEL, agent, assert_error_clean, plain_client, rest};
@@ -71,20 +72,24 @@ async fn every_code_maps_to_its_variant() {
         let disposition = expected.disposition().expect("a failure code");
         assert_eq!(err.disposition(), disposition, "{code}");
         assert_eq!(
-            err.needs_sign_in(),
+            needs_sign_in(&err),
             matches!(
                 disposition,
                 Disposition::SignInAgain | Disposition::TakeOver
             ),
             "{code}"
         );
-        assert_eq!(err.is_state_change_refused(), code == "100-009", "{code}");
         assert_eq!(
-            err.is_retry_safe(),
+            err.retcode() == Some(&RetCode::StateChangeRefused),
+            code == "100-009",
+            "{code}"
+        );
+        assert_eq!(
+            is_retry_safe(&err),
             disposition == Disposition::BackOff,
             "{code}: the gateway answered, so only a passing refusal may be sent again"
         );
-        assert!(!err.is_outcome_unknown(), "{code}: the gateway answered");
+        assert!(!is_outcome_unknown(&err), "{code}: the gateway answered");
         assert!(err.to_string().contains(code), "{err}");
         assert_error_clean(&err);
     }
@@ -176,7 +181,7 @@ async fn the_rest_span_records_the_outcome() {
     let err = answer(Reply::envelope("100-009", Some("{}")))
         .await
         .expect_err("refused");
-    assert!(err.is_state_change_refused());
+    assert_eq!(err.retcode(), Some(&RetCode::StateChangeRefused));
     let logs = ccgw_tests::logs::captured();
     let line = logs
         .lines()

@@ -4,7 +4,8 @@
 
 use crate::common;
 
-use ccgw::{Error, ErrorChain, GatewayClient};
+use crate::common::{is_outcome_unknown, is_retry_safe};
+use ccgw::{Error, GatewayClient};
 use ccgw_tests::{Reply, TestCa, TestServer};
 use common::{
     SENTINEL, WAIT, agent, assert_error_clean, assert_logs_clean, assert_no_secret, rest,
@@ -21,10 +22,13 @@ async fn succeeds_when_the_gateway_ca_is_configured() {
         .server_config(&["127.0.0.1", "localhost"])
         .expect("server cert");
     let mut server = TestServer::start_tls(ok(), tls).await.expect("server");
-    let client = GatewayClient::builder(&server.base_url())
-        .add_root_certificate_pem(ca.pem())
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        ca_pem: Some(String::from(ca.pem())),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     let agent = agent(&client);
 
     rest(&agent).await.expect("rest accepted");
@@ -54,11 +58,14 @@ async fn succeeds_with_only_the_gateway_ca_trusted() {
     let mut server = TestServer::start_tls(ok(), ca.server_config(&["localhost"]).expect("cert"))
         .await
         .expect("server");
-    let client = GatewayClient::builder(&server.base_url_for("localhost"))
-        .system_roots(false)
-        .add_root_certificate_pem(ca.pem())
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url_for("localhost"))),
+        system_roots: false,
+        ca_pem: Some(String::from(ca.pem())),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     rest(&agent(&client)).await.expect("rest accepted");
     assert!(server.next_request(WAIT).await.is_some());
 }
@@ -69,7 +76,7 @@ async fn expect_tls_error(server: &TestServer, client: &GatewayClient) {
         matches!(err, Error::Tls(_)),
         "expected a TLS error, got {err:?}"
     );
-    assert!(!err.is_retry_safe() && !err.is_outcome_unknown(), "{err:?}");
+    assert!(!is_retry_safe(&err) && !is_outcome_unknown(&err), "{err:?}");
     assert_error_clean(&err);
     assert_eq!(
         server.pending_requests(),
@@ -84,9 +91,12 @@ async fn system_roots_only_reject_a_private_ca() {
     let server = TestServer::start_tls(ok(), ca.server_config(&["127.0.0.1"]).expect("cert"))
         .await
         .expect("server");
-    let client = GatewayClient::builder(&server.base_url())
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     expect_tls_error(&server, &client).await;
 }
 
@@ -96,10 +106,13 @@ async fn a_certificate_for_another_host_is_rejected() {
     let server = TestServer::start_tls(ok(), ca.server_config(&["gateway.example"]).expect("cert"))
         .await
         .expect("server");
-    let client = GatewayClient::builder(&server.base_url())
-        .add_root_certificate_pem(ca.pem())
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        ca_pem: Some(String::from(ca.pem())),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     expect_tls_error(&server, &client).await;
 }
 
@@ -112,10 +125,13 @@ async fn an_expired_certificate_is_rejected() {
     )
     .await
     .expect("server");
-    let client = GatewayClient::builder(&server.base_url())
-        .add_root_certificate_pem(ca.pem())
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        ca_pem: Some(String::from(ca.pem())),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     expect_tls_error(&server, &client).await;
 }
 
@@ -125,27 +141,36 @@ async fn another_cas_certificate_is_rejected() {
     let server = TestServer::start_tls(ok(), other.server_config(&["127.0.0.1"]).expect("cert"))
         .await
         .expect("server");
-    let client = GatewayClient::builder(&server.base_url())
-        .system_roots(false)
-        .add_root_certificate_pem(ca.pem())
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        system_roots: false,
+        ca_pem: Some(String::from(ca.pem())),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     expect_tls_error(&server, &client).await;
 }
 
 #[tokio::test]
 async fn plain_http_is_refused_unless_allowed() {
     let mut server = TestServer::start(ok()).await.expect("server");
-    let err = GatewayClient::builder(&server.base_url())
-        .build()
-        .expect_err("http refused");
+    let err = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect_err("http refused");
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
     assert!(err.to_string().contains("plain http"), "{err}");
 
-    let client = GatewayClient::builder(&server.base_url())
-        .allow_plain_http(true)
-        .build()
-        .expect("allowed for local tests");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url())),
+        allow_http: true,
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("allowed for local tests");
     rest(&agent(&client))
         .await
         .expect("rest over plain http when allowed");
@@ -156,75 +181,163 @@ async fn plain_http_is_refused_unless_allowed() {
 #[test]
 fn bad_configuration_is_an_error_not_a_panic() {
     use std::time::Duration;
-    let builder = || GatewayClient::builder("https://gateway.example:8043");
+    let builder = || ccgw::Config {
+        url: Some("https://gateway.example:8043".to_owned()),
+        ..ccgw::Config::default()
+    };
     let cases: [(&str, Result<GatewayClient, Error>); 16] = [
-        ("is not a URL", GatewayClient::builder("not a url").build()),
+        (
+            "is not a URL",
+            ccgw::Config {
+                url: Some(String::from("not a url")),
+                ..ccgw::Config::default()
+            }
+            .build_client(),
+        ),
         (
             "ftp",
-            GatewayClient::builder("ftp://gateway.example").build(),
+            ccgw::Config {
+                url: Some(String::from("ftp://gateway.example")),
+                ..ccgw::Config::default()
+            }
+            .build_client(),
         ),
         (
             "credentials",
-            GatewayClient::builder("https://user:pw@gateway.example:8043").build(),
+            ccgw::Config {
+                url: Some(String::from("https://user:pw@gateway.example:8043")),
+                ..ccgw::Config::default()
+            }
+            .build_client(),
         ),
         (
             "credentials",
-            GatewayClient::builder("https://user@gateway.example:8043").build(),
+            ccgw::Config {
+                url: Some(String::from("https://user@gateway.example:8043")),
+                ..ccgw::Config::default()
+            }
+            .build_client(),
         ),
         (
             "credentials",
-            GatewayClient::builder("https://:pw@gateway.example:8043").build(),
+            ccgw::Config {
+                url: Some(String::from("https://:pw@gateway.example:8043")),
+                ..ccgw::Config::default()
+            }
+            .build_client(),
         ),
         (
             "fragment",
-            GatewayClient::builder("https://gateway.example:8043/#top").build(),
+            ccgw::Config {
+                url: Some(String::from("https://gateway.example:8043/#top")),
+                ..ccgw::Config::default()
+            }
+            .build_client(),
         ),
         (
             "query",
-            GatewayClient::builder("https://gateway.example:8043/?x=1").build(),
+            ccgw::Config {
+                url: Some(String::from("https://gateway.example:8043/?x=1")),
+                ..ccgw::Config::default()
+            }
+            .build_client(),
         ),
         (
             "holds no certificate",
-            builder().add_root_certificate_pem("nonsense").build(),
+            ccgw::Config {
+                ca_pem: Some("nonsense".into()),
+                ..builder()
+            }
+            .build_client(),
         ),
         (
             "/nonexistent/ca.pem",
-            builder()
-                .add_root_certificate_pem_file("/nonexistent/ca.pem")
-                .build(),
+            ccgw::Config {
+                ca_file: Some("/nonexistent/ca.pem".into()),
+                ..builder()
+            }
+            .build_client(),
         ),
-        ("no trust roots", builder().system_roots(false).build()),
+        (
+            "no trust roots",
+            ccgw::Config {
+                system_roots: false,
+                ..builder()
+            }
+            .build_client(),
+        ),
         (
             "connect_timeout",
-            builder().connect_timeout(Duration::ZERO).build(),
+            ccgw::Config {
+                connect_timeout: Duration::ZERO,
+                ..builder()
+            }
+            .build_client(),
         ),
         (
             "request_timeout",
-            builder().request_timeout(Duration::ZERO).build(),
+            ccgw::Config {
+                request_timeout: Duration::ZERO,
+                ..builder()
+            }
+            .build_client(),
         ),
         (
             "poll_timeout",
-            builder()
-                .poll_timeout(Duration::ZERO)
-                .poll_hold(Duration::ZERO)
-                .build(),
+            ccgw::Config {
+                poll_timeout: Duration::ZERO,
+                poll_hold: Duration::ZERO,
+                ..builder()
+            }
+            .build_client(),
         ),
-        ("max_connections", builder().max_connections(0).build()),
-        ("response_limit", builder().response_limit(0).build()),
-        ("user agent", builder().user_agent("a\nb").build()),
+        (
+            "max_connections",
+            ccgw::Config {
+                max_connections: 0,
+                ..builder()
+            }
+            .build_client(),
+        ),
+        (
+            "response_limit",
+            ccgw::Config {
+                response_limit: 0,
+                ..builder()
+            }
+            .build_client(),
+        ),
+        (
+            "user agent",
+            ccgw::Config {
+                user_agent: "a\nb".into(),
+                ..builder()
+            }
+            .build_client(),
+        ),
     ];
     for (named, result) in cases {
         let err = result.expect_err(named);
         assert!(matches!(err, Error::Config { .. }), "{named}: {err:?}");
-        let shown = ErrorChain(&err).to_string();
+        let shown = err.chain().to_string();
         assert!(shown.contains(named), "{named} not in {shown:?}");
     }
-    let ok = builder().build().expect("valid");
-    assert_eq!(ok.base_url(), "https://gateway.example:8043");
-    let ok = GatewayClient::builder("https://gateway.example:8043/")
-        .build()
-        .expect("valid");
-    assert_eq!(ok.base_url(), "https://gateway.example:8043");
+    // The base URL is normalised: without a trailing slash.
+    let ok = builder().build_client().expect("valid");
+    assert!(
+        format!("{ok:?}").contains(r#"base_url: "https://gateway.example:8043""#),
+        "{ok:?}"
+    );
+    let ok = ccgw::Config {
+        url: Some(String::from("https://gateway.example:8043/")),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("valid");
+    assert!(
+        format!("{ok:?}").contains(r#"base_url: "https://gateway.example:8043""#),
+        "{ok:?}"
+    );
 }
 
 /// The crate README's example, run for real: CA from a file, a `Set-GUID` form Guid,
@@ -242,13 +355,16 @@ async fn the_readme_flow_runs_against_a_loopback_gateway() {
         .await
         .expect("server");
 
-    let client = GatewayClient::builder(&server.base_url_for("localhost"))
-        .add_root_certificate_pem_file(&ca_file)
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(&server.base_url_for("localhost"))),
+        ca_file: Some(ca_file.clone()),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     common::agent(&client); // installs the log capture
-    let guid = Guid::from_set_guid_header(&format!("JSESSIONID={SENTINEL}")).expect("guid");
-    let agent = client.agent(AgentId::new(101).expect("id"), guid);
+    let guid = Guid::new(format!("JSESSIONID={SENTINEL}")).expect("guid");
+    let agent = client.agent(AgentId::new(101).expect("id"), guid, None);
     agent
         .rest(
             RestDuration::from_secs(600).expect("secs"),
@@ -256,12 +372,13 @@ async fn the_readme_flow_runs_against_a_loopback_gateway() {
         )
         .await
         .expect("rest accepted");
-    agent.set_guid(Guid::new("ROTATED-GUID.AgentGateway0").expect("guid"));
+    agent.set_guid(&Guid::new("ROTATED-GUID.AgentGateway0").expect("guid"));
     agent
-        .prolong_rest(
+        .rest(
             RestDuration::try_from(std::time::Duration::from_secs(900)).expect("secs"),
             RestCause::NONE,
         )
+        .prolong()
         .await
         .expect("prolonged");
 

@@ -9,12 +9,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use ccgw::{
-    AgentEvent, AgentId, Converged, RestCause, RetCode, SessionEvent, SignIn, SignedInBy,
-    SupervisedAgent, Supervision,
+    AgentEvent, AgentId, Converged, RestCause, RetCode, SessionEvent, SignIn, SupervisedAgent,
 };
 use ccgw_sim::{Config, Simulator};
 use ccgw_tests::{Reply, TestServer};
-use common::{client_for, plain_client, secs};
+use common::{client_for, client_with, secs};
 
 const AGENTS: u32 = 200;
 const FIRST: u32 = 101;
@@ -59,9 +58,10 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
     .await
     .expect("sim");
     let handle = sim.handle();
-    let client = client_for(&sim);
-    let supervision =
-        Supervision::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
+    let client = client_with(&sim, |c| {
+        c.backoff_min = Duration::from_millis(100);
+        c.backoff_max = Duration::from_secs(1);
+    });
     let mut sessions: Vec<SupervisedAgent> = (FIRST..FIRST + AGENTS)
         .map(|id| {
             let id = AgentId::new(id).expect("in range");
@@ -69,7 +69,6 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
                 &client,
                 id,
                 SignIn::new(format!("pw{id}"), format!("40{id}")),
-                supervision,
             )
         })
         .collect();
@@ -78,12 +77,7 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
     for session in &mut sessions {
         let item = seen.next(session).await;
         assert!(
-            matches!(
-                item,
-                SessionEvent::SignedIn {
-                    by: SignedInBy::SignIn
-                }
-            ),
+            matches!(item, SessionEvent::SignedIn { took_over: false }),
             "{item:?}"
         );
         guids.extend(handle.current_guid(session.id().get()));
@@ -247,20 +241,19 @@ async fn a_kept_session_reaches_its_node_with_its_affinity() {
         .sign_in(id, &SignIn::new(format!("pw{FIRST}"), format!("40{FIRST}")))
         .await
         .expect("signed in");
-    let guid = first.current_guid().expect("a Guid");
+    let guid = first.guid().expect("a Guid");
     let affinity = first.affinity().expect("the front sets its cookie");
     assert!(
         affinity.expose_secret().starts_with("lb-affinity="),
         "the affinity is the front's cookie"
     );
 
-    let kept = client.agent(id, guid.clone());
-    kept.set_affinity(&affinity);
+    let kept = client.agent(id, guid.clone(), Some(&affinity));
     for _ in 0..CALLS {
         kept.status().await.expect("the session's node answers");
     }
 
-    let without = client.agent(id, guid);
+    let without = client.agent(id, guid, None);
     let mut refused = 0;
     for _ in 0..CALLS {
         if let Err(e) = without.status().await {
@@ -296,12 +289,7 @@ async fn a_supervised_session_gives_up_on_a_refusal_and_after_its_attempts() {
     let sim = Simulator::start(Config::default()).await.expect("sim");
     let client = client_for(&sim);
     let id = AgentId::new(FIRST).expect("in range");
-    let mut refused = SupervisedAgent::start(
-        &client,
-        id,
-        SignIn::new("wrong", "40038"),
-        Supervision::default(),
-    );
+    let mut refused = SupervisedAgent::start(&client, id, SignIn::new("wrong", "40038"));
     assert_gives_up_with(&mut refused, &RetCode::WrongCredentials).await;
     sim.shutdown().await;
 
@@ -309,15 +297,21 @@ async fn a_supervised_session_gives_up_on_a_refusal_and_after_its_attempts() {
     let mut switching = TestServer::start(Reply::envelope(RetCode::SwitchingOver.as_str(), None))
         .await
         .expect("server");
-    let client = plain_client(&switching.base_url(), ITEM_WAIT, ITEM_WAIT);
-    let supervision = Supervision::default()
-        .backoff(Duration::from_millis(10), Duration::from_millis(50))
-        .max_attempts(3);
+    let client = ccgw::Config {
+        allow_http: true,
+        connect_timeout: ITEM_WAIT,
+        request_timeout: ITEM_WAIT,
+        backoff_min: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        max_attempts: Some(3),
+        ..common::config_for(&switching.base_url(), None)
+    }
+    .build_client()
+    .expect("client builds");
     let mut passing = SupervisedAgent::start(
         &client,
         id,
         SignIn::new(format!("pw{FIRST}"), format!("40{FIRST}")),
-        supervision,
     );
     assert_gives_up_with(&mut passing, &RetCode::SwitchingOver).await;
     let mut attempts = 0;

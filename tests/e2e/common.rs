@@ -19,6 +19,7 @@ pub(crate) fn agent(client: &GatewayClient) -> Agent {
     client.agent(
         AgentId::new(101).expect("in range"),
         Guid::new(SENTINEL).expect("valid Guid"),
+        None,
     )
 }
 
@@ -65,12 +66,46 @@ pub(crate) fn assert_error_clean(error: &Error) {
 
 /// A client for a plain-http test server with short timeouts.
 pub(crate) fn plain_client(base_url: &str, connect: Duration, request: Duration) -> GatewayClient {
-    GatewayClient::builder(base_url)
-        .allow_plain_http(true)
-        .connect_timeout(connect)
-        .request_timeout(request)
-        .build()
-        .expect("client builds")
+    ccgw::Config {
+        allow_http: true,
+        connect_timeout: connect,
+        request_timeout: request,
+        ..config_for(base_url, None)
+    }
+    .build_client()
+    .expect("client builds")
+}
+
+/// The settings of a client for `base_url` that trusts `ca_pem` only (the system's
+/// roots too without one), the rest default.
+pub(crate) fn config_for(base_url: &str, ca_pem: Option<&str>) -> ccgw::Config {
+    ccgw::Config {
+        url: Some(base_url.to_owned()),
+        system_roots: ca_pem.is_none(),
+        ca_pem: ca_pem.map(str::to_owned),
+        ..ccgw::Config::default()
+    }
+}
+
+/// Whether a new session is the remedy for `e`.
+pub(crate) fn needs_sign_in(e: &Error) -> bool {
+    matches!(
+        e.disposition(),
+        ccgw::Disposition::SignInAgain | ccgw::Disposition::TakeOver
+    )
+}
+
+/// Whether sending `e`'s request again is safe and may succeed.
+pub(crate) fn is_retry_safe(e: &Error) -> bool {
+    matches!(
+        e.disposition(),
+        ccgw::Disposition::Resend | ccgw::Disposition::BackOff
+    )
+}
+
+/// Whether `e`'s request may have been applied although no answer says so.
+pub(crate) fn is_outcome_unknown(e: &Error) -> bool {
+    e.disposition() == ccgw::Disposition::SettleUnknown
 }
 
 /// Asserts that the captured logs do not contain `secret` (a Guid the simulator issued).
@@ -103,22 +138,20 @@ pub(crate) async fn signed_in_101() -> (Simulator, Agent) {
 
 /// A client that trusts `sim`'s CA only, with the default settings; logs captured.
 pub(crate) fn client_for(sim: &Simulator) -> GatewayClient {
-    client_with(sim, |b| b)
+    client_with(sim, |_| {})
 }
 
 /// Like [`client_for`], with settings changed by `tune`.
-pub(crate) fn client_with(
-    sim: &Simulator,
-    tune: impl FnOnce(ccgw::ClientBuilder) -> ccgw::ClientBuilder,
-) -> GatewayClient {
+pub(crate) fn client_with(sim: &Simulator, tune: impl FnOnce(&mut ccgw::Config)) -> GatewayClient {
     ccgw_tests::logs::capture();
-    tune(
-        GatewayClient::builder(sim.base_url())
-            .system_roots(false)
-            .add_root_certificate_pem(sim.ca_pem().expect("HTTPS simulator")),
-    )
-    .build()
-    .expect("client builds")
+    let mut config = sim_config(sim);
+    tune(&mut config);
+    config.build_client().expect("client builds")
+}
+
+/// The settings of a client that trusts `sim`'s CA only.
+pub(crate) fn sim_config(sim: &Simulator) -> ccgw::Config {
+    config_for(sim.base_url(), Some(sim.ca_pem().expect("HTTPS simulator")))
 }
 
 pub(crate) fn secs(n: u32) -> RestDuration {
@@ -155,16 +188,16 @@ pub(crate) async fn wait_until_events_read(handle: &SimHandle) {
     .await;
 }
 
-/// Agent 101 supervised on `sim` with `supervision`, once its first sign-in is reported.
+/// Agent 101 supervised on `sim` by a client with the settings `tune` makes, once its
+/// first sign-in is reported.
 pub(crate) async fn supervised_101(
     sim: &Simulator,
-    supervision: ccgw::Supervision,
+    tune: impl FnOnce(&mut ccgw::Config),
 ) -> ccgw::SupervisedAgent {
     let mut session = ccgw::SupervisedAgent::start(
-        &client_for(sim),
+        &client_with(sim, tune),
         id(101),
         ccgw::SignIn::new("pw101", "40101"),
-        supervision,
     );
     let item = tokio::time::timeout(WAIT, session.next())
         .await
@@ -174,4 +207,24 @@ pub(crate) async fn supervised_101(
         "{item:?}"
     );
     session
+}
+
+/// Waits until the simulator holds an event poll (an agent's pump is polling).
+pub(crate) async fn wait_until_polling(handle: &SimHandle) {
+    wait_until("a held poll", || handle.stats().polls_holding > 0).await;
+}
+
+/// Waits until no poll is held any more, then checks that none comes for three times
+/// `hold` (the simulator's poll hold): the pumps have stopped.
+pub(crate) async fn assert_polling_stopped(handle: &SimHandle, hold: Duration) {
+    wait_until("no held poll", || handle.stats().polls_holding == 0).await;
+    let requests = handle.stats().requests;
+    let more = tokio::time::timeout(
+        hold * 3,
+        wait_until_within(hold * 4, "another request", || {
+            handle.stats().requests > requests
+        }),
+    )
+    .await;
+    assert!(more.is_err(), "a request after the pumps stopped");
 }

@@ -42,7 +42,11 @@ async fn lost_rest_then_signed_out_by_force(
         assert!(handle.force_sign_out(101));
     };
     let (result, ()) = tokio::join!(
-        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)),
+        ends(
+            agent
+                .rest(secs(600), RestCause::from(3u8))
+                .confirmed(LONG_WAIT)
+        ),
         supervisor
     );
     result
@@ -80,7 +84,7 @@ async fn a_lost_prolong_is_not_confirmed_by_the_rest_s_unread_event() {
     agent.rest(secs(600), cause).await.expect("rest accepted");
     handle.lose_next_request("/rest/");
     let state = not_confirmed(
-        ends(agent.prolong_confirmed(secs(900), cause, WAIT)).await,
+        ends(agent.rest(secs(900), cause).prolong().confirmed(WAIT)).await,
         Duration::ZERO,
         "lost prolong",
     );
@@ -106,7 +110,7 @@ async fn an_answered_prolong_is_confirmed() {
     let (sim, agent) = signed_in_101().await;
     let cause = RestCause::from(3u8);
     agent.rest(secs(600), cause).await.expect("rest accepted");
-    let by = ends(agent.prolong_confirmed(secs(900), cause, WAIT))
+    let by = ends(agent.rest(secs(900), cause).prolong().confirmed(WAIT))
         .await
         .expect("confirmed");
     assert_eq!(by, Confirmed::ByEvent);
@@ -128,7 +132,7 @@ async fn a_lost_rest_is_not_confirmed_by_an_earlier_rest_s_event() {
     agent.cancel_rest().await.expect("cancel accepted");
     handle.lose_next_request("/rest/");
     let state = not_confirmed(
-        ends(agent.rest_confirmed(secs(600), cause, WAIT)).await,
+        ends(agent.rest(secs(600), cause).confirmed(WAIT)).await,
         WAIT,
         "lost rest",
     );
@@ -150,7 +154,7 @@ async fn a_lost_cancel_is_not_confirmed_by_an_earlier_cancel_s_event() {
     agent.rest(secs(600), cause).await.expect("rest accepted");
     handle.lose_next_request("/cancelrest");
     let state = not_confirmed(
-        ends(agent.cancel_confirmed(WAIT)).await,
+        ends(agent.cancel_rest().confirmed(WAIT)).await,
         WAIT,
         "lost cancel",
     );
@@ -168,7 +172,7 @@ async fn a_lost_cancel_is_not_confirmed_by_an_earlier_cancel_s_event() {
 async fn another_holder_s_rest_event_does_not_confirm_this_one() {
     let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
-    let other = common::client_for(&sim).agent(agent.id(), agent.current_guid().expect("Guid"));
+    let other = common::client_for(&sim).agent(agent.id(), agent.guid().expect("Guid"), None);
     handle.lose_next_request("/rest/");
     let theirs = async {
         common::wait_until("our rest lost on its way", || {
@@ -181,7 +185,7 @@ async fn another_holder_s_rest_event_does_not_confirm_this_one() {
             .expect("their rest accepted");
     };
     let (ours, ()) = tokio::join!(
-        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), WAIT)),
+        ends(agent.rest(secs(600), RestCause::from(3u8)).confirmed(WAIT)),
         theirs
     );
     assert_eq!(ours.expect("the agent is in rest"), Confirmed::ByState);
@@ -199,9 +203,13 @@ async fn a_rest_is_confirmed_by_the_state_when_the_stream_ends_and_a_state_read_
     let handle = sim.handle();
     handle.inject(operation::GET_AGENT_EVENT, "000-001");
     handle.inject(operation::GET_AGENT_STATUS, "000-007");
-    let by = ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT))
-        .await
-        .expect("confirmed by the state");
+    let by = ends(
+        agent
+            .rest(secs(600), RestCause::from(3u8))
+            .confirmed(LONG_WAIT),
+    )
+    .await
+    .expect("confirmed by the state");
     assert_eq!(by, Confirmed::ByState);
     assert!(!handle.injected_pending(operation::GET_AGENT_EVENT));
     assert!(!handle.injected_pending(operation::GET_AGENT_STATUS));
@@ -236,7 +244,12 @@ async fn an_unconfirmed_change_waits_its_wait_reading_the_state_at_a_pace() {
     assert!(handle.set_talking(101, true));
     let before = handle.stats().requests;
     let state = not_confirmed(
-        ends(agent.rest_confirmed(secs(600), RestCause::from(3u8), LONG_WAIT)).await,
+        ends(
+            agent
+                .rest(secs(600), RestCause::from(3u8))
+                .confirmed(LONG_WAIT),
+        )
+        .await,
         LONG_WAIT,
         "pre-rest",
     );

@@ -24,7 +24,8 @@ async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
     handle.lose_next_answer("/rest/");
     assert_eq!(
         agent
-            .ensure_rest(secs(600), RestCause::from(3), WAIT)
+            .rest(secs(600), RestCause::from(3))
+            .ensured(WAIT)
             .await
             .expect("in rest"),
         Converged::AppliedAfterUnknown(Confirmed::ByEvent)
@@ -32,17 +33,18 @@ async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
     assert_eq!(handle.stats().rest_entered, 1, "sent once, never resent");
     assert_eq!(
         agent
-            .ensure_rest(secs(600), RestCause::from(3), WAIT)
+            .rest(secs(600), RestCause::from(3))
+            .ensured(WAIT)
             .await
             .expect("in rest"),
         Converged::AlreadyThere
     );
     assert_eq!(
-        agent.ensure_idle(WAIT).await.expect("idle"),
+        agent.cancel_rest().ensured(WAIT).await.expect("idle"),
         Converged::Applied(Confirmed::ByEvent)
     );
     assert_eq!(
-        agent.ensure_idle(WAIT).await.expect("idle"),
+        agent.cancel_rest().ensured(WAIT).await.expect("idle"),
         Converged::AlreadyThere
     );
     assert_eq!(handle.agent_state(101), Some(4));
@@ -63,7 +65,7 @@ async fn ensure_idle_refuses_a_busy_agent_at_once() {
         .await
         .expect("signed in");
     let requests = sim.handle().stats().requests;
-    let err = tokio::time::timeout(WAIT * 2, agent.ensure_idle(WAIT))
+    let err = tokio::time::timeout(WAIT * 2, agent.cancel_rest().ensured(WAIT))
         .await
         .expect("refused within the wait")
         .expect_err("busy");
@@ -97,7 +99,8 @@ async fn passing_refusals_of_the_state_read_and_of_the_change_are_tried_again() 
     handle.inject(operation::GET_AGENT_STATUS, "000-007");
     handle.inject(operation::REST, "000-007");
     let converged = agent
-        .ensure_rest(secs(600), RestCause::from(3u8), WAIT)
+        .rest(secs(600), RestCause::from(3u8))
+        .ensured(WAIT)
         .await
         .expect("in rest after the refusals passed");
     assert!(matches!(converged, Converged::Applied(_)), "{converged:?}");
@@ -117,7 +120,7 @@ async fn a_refusal_that_will_not_pass_is_not_tried_again() {
     handle.inject(operation::REST, "000-002");
     let err = tokio::time::timeout(
         WAIT * 2,
-        agent.ensure_rest(secs(600), RestCause::from(3u8), WAIT),
+        agent.rest(secs(600), RestCause::from(3u8)).ensured(WAIT),
     )
     .await
     .expect("it ends")
@@ -139,7 +142,7 @@ async fn a_session_ended_by_force_ends_it_at_once() {
     let before = handle.stats().requests;
     let err = tokio::time::timeout(
         WAIT * 2,
-        agent.ensure_rest(secs(600), RestCause::from(3u8), WAIT),
+        agent.rest(secs(600), RestCause::from(3u8)).ensured(WAIT),
     )
     .await
     .expect("it ends")
@@ -164,7 +167,7 @@ async fn it_gives_up_at_its_deadline_while_the_state_cannot_be_read() {
     let started = Instant::now();
     let err = tokio::time::timeout(
         wait * 5,
-        agent.ensure_rest(secs(600), RestCause::from(3u8), wait),
+        agent.rest(secs(600), RestCause::from(3u8)).ensured(wait),
     )
     .await
     .expect("it gives up")

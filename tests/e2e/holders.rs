@@ -1,24 +1,24 @@
 //! Two holders of one agent, over HTTPS against the simulator: a supervised session that
-//! another holder takes over reports it as such (`LostBecause::TakenOver`) and stops, so
+//! another holder takes over reports it as such (`SessionEvent::TakenOver`) and stops, so
 //! two supervisors do not take the agent from each other for ever; taking back is an
-//! explicit, bounded policy (`Supervision::take_back`).
+//! explicit, bounded policy (`Config::take_back`).
 
 use crate::common;
 
 use std::time::Duration;
 
-use ccgw::{AgentId, LostBecause, SessionEvent, SignIn, SignedInBy, SupervisedAgent, Supervision};
+use ccgw::{AgentId, SessionEvent, SignIn, SupervisedAgent};
 use ccgw_sim::{Config, Simulator};
-use common::client_for;
+use common::client_with;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-fn supervise(sim: &Simulator, supervision: Supervision) -> SupervisedAgent {
+/// Agent 101 supervised, taking the session back at most `take_back` times.
+fn supervise(sim: &Simulator, take_back: u32) -> SupervisedAgent {
     SupervisedAgent::start(
-        &client_for(sim),
+        &client_with(sim, |c| c.take_back = take_back),
         AgentId::new(101).expect("in range"),
         SignIn::new("pw101", "40101"),
-        supervision,
     )
 }
 
@@ -35,16 +35,17 @@ async fn next_change(session: &mut SupervisedAgent) -> Option<SessionEvent> {
     }
 }
 
-async fn signed_in_by(session: &mut SupervisedAgent) -> SignedInBy {
+/// Whether the first sign-in took the session over.
+async fn signed_in_by(session: &mut SupervisedAgent) -> bool {
     match next_change(session).await {
-        Some(SessionEvent::SignedIn { by }) => by,
+        Some(SessionEvent::SignedIn { took_over }) => took_over,
         other => panic!("expected the first sign-in, got {other:?}"),
     }
 }
 
 async fn taken_over_and_stopped(session: &mut SupervisedAgent) {
     match next_change(session).await {
-        Some(SessionEvent::Lost(LostBecause::TakenOver(_))) => {}
+        Some(SessionEvent::TakenOver(_)) => {}
         other => panic!("expected the loss to another holder, got {other:?}"),
     }
     assert!(
@@ -67,10 +68,10 @@ fn quick() -> Config {
 async fn the_first_of_two_supervisors_reports_the_takeover_and_stops() {
     let sim = Simulator::start(quick()).await.expect("sim");
     let handle = sim.handle();
-    let mut first = supervise(&sim, Supervision::default());
-    assert_eq!(signed_in_by(&mut first).await, SignedInBy::SignIn);
-    let mut second = supervise(&sim, Supervision::default());
-    assert_eq!(signed_in_by(&mut second).await, SignedInBy::TakeOver);
+    let mut first = supervise(&sim, 0);
+    assert!(!signed_in_by(&mut first).await);
+    let mut second = supervise(&sim, 0);
+    assert!(signed_in_by(&mut second).await);
     taken_over_and_stopped(&mut first).await;
     assert_eq!(handle.stats().takeovers, 1, "one takeover, none back");
     let agent = second.agent().expect("the second holds the session");
@@ -86,16 +87,16 @@ async fn the_first_of_two_supervisors_reports_the_takeover_and_stops() {
 async fn taking_back_is_bounded_by_the_policy() {
     let sim = Simulator::start(quick()).await.expect("sim");
     let handle = sim.handle();
-    let mut first = supervise(&sim, Supervision::default().take_back(1));
-    assert_eq!(signed_in_by(&mut first).await, SignedInBy::SignIn);
-    let mut second = supervise(&sim, Supervision::default());
-    assert_eq!(signed_in_by(&mut second).await, SignedInBy::TakeOver);
+    let mut first = supervise(&sim, 1);
+    assert!(!signed_in_by(&mut first).await);
+    let mut second = supervise(&sim, 0);
+    assert!(signed_in_by(&mut second).await);
     match next_change(&mut first).await {
-        Some(SessionEvent::Lost(LostBecause::TakenOver(_))) => {}
+        Some(SessionEvent::TakenOver(_)) => {}
         other => panic!("expected the loss to another holder, got {other:?}"),
     }
     match next_change(&mut first).await {
-        Some(SessionEvent::Recovered { by, .. }) => assert_eq!(by, SignedInBy::TakeOver),
+        Some(SessionEvent::Recovered { took_over, .. }) => assert!(took_over),
         other => panic!("expected the session taken back, got {other:?}"),
     }
     taken_over_and_stopped(&mut second).await;

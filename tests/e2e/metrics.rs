@@ -11,8 +11,14 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ccgw::metrics::{CALL_DURATION, CALLS, EVENT_STREAMS, SESSIONS, SESSIONS_LOST};
-use ccgw::{AgentId, Disposition, RestCause, SessionEvent, SignIn, SupervisedAgent, Supervision};
+use ccgw::{AgentId, Disposition, RestCause, SessionEvent, SignIn, SupervisedAgent};
+
+// The names the crate documents (its README's "Deploying" section).
+const CALLS: &str = "ccgw_calls_total";
+const CALL_DURATION: &str = "ccgw_call_duration_seconds";
+const EVENT_STREAMS: &str = "ccgw_event_streams";
+const SESSIONS: &str = "ccgw_sessions_signed_in";
+const SESSIONS_LOST: &str = "ccgw_sessions_lost_total";
 use ccgw_client::operations;
 use ccgw_sim::{Config, Simulator};
 use common::{client_for, secs, wait_until};
@@ -112,7 +118,7 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
         .sign_in(id, &SignIn::new("pw101", "40101"))
         .await
         .expect("signed in");
-    let guid = agent.current_guid().expect("a Guid");
+    let guid = agent.guid().expect("a Guid");
 
     let events = agent.events();
     wait_until("the stream is counted", || {
@@ -157,19 +163,14 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
     );
     assert_eq!(all.counter(&calls(rest, "ok", "none", "0")), 1);
     assert_eq!(
-        all.counter(&calls(
-            rest,
-            "refused",
-            Disposition::DoNotResend.name(),
-            "100-009"
-        )),
+        all.counter(&calls(rest, "refused", "DoNotResend", "100-009")),
         1
     );
     assert_eq!(
         all.counter(&calls(
             operations::CANCEL_REST.log_name,
             "failed",
-            Disposition::SettleUnknown.name(),
+            "SettleUnknown",
             "none"
         )),
         1
@@ -210,12 +211,11 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
     .await;
 
     // A supervised session: signed in, lost (forced sign-out), signed in again.
-    let mut session = SupervisedAgent::start(
-        &client,
-        id,
-        SignIn::new("pw101", "40101"),
-        Supervision::default().backoff(Duration::from_millis(50), Duration::from_millis(200)),
-    );
+    let client = common::client_with(&sim, |c| {
+        c.backoff_min = Duration::from_millis(50);
+        c.backoff_max = Duration::from_millis(200);
+    });
+    let mut session = SupervisedAgent::start(&client, id, SignIn::new("pw101", "40101"));
     assert!(matches!(
         session.next().await,
         Some(SessionEvent::SignedIn { .. })

@@ -23,7 +23,7 @@ async fn ten_thousand_sign_ins_at_once_never_open_more_connections_than_the_boun
     })
     .await
     .expect("simulator starts");
-    let client = client_with(&sim, |b| b.max_connections(BOUND));
+    let client = client_with(&sim, |c| c.max_connections = BOUND);
     let sign_ins = (FIRST..FIRST + AGENTS).map(|n| {
         let client = client.clone();
         tokio::spawn(async move {
@@ -114,14 +114,7 @@ async fn one_connection_serves_requests_in_turn() {
 async fn an_idle_connection_older_than_the_idle_timeout_is_not_reused() {
     let sim = Simulator::start(Config::default()).await.expect("sim");
     // Every idle connection is older than a nanosecond by the time it is wanted again.
-    let client = client_with(&sim, |b| b.pool_idle_timeout(Some(Duration::from_nanos(1))));
-    assert_eq!(connections_for_statuses(&sim, &client, 5).await, 5);
-}
-
-#[tokio::test]
-async fn no_idle_connection_is_kept_when_none_may_be() {
-    let sim = Simulator::start(Config::default()).await.expect("sim");
-    let client = client_with(&sim, |b| b.pool_max_idle_per_host(0));
+    let client = client_with(&sim, |c| c.pool_idle_timeout = Duration::from_nanos(1));
     assert_eq!(connections_for_statuses(&sim, &client, 5).await, 5);
 }
 
@@ -131,8 +124,9 @@ async fn no_idle_connection_is_kept_when_none_may_be() {
 #[tokio::test]
 async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeout() {
     let sim = Simulator::start(Config::default()).await.expect("sim");
-    let client = client_with(&sim, |b| {
-        b.max_connections(1).request_timeout(Duration::from_secs(5))
+    let client = client_with(&sim, |c| {
+        c.max_connections = 1;
+        c.request_timeout = Duration::from_secs(5);
     });
     let agent = client
         .sign_in(

@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use ccgw::{AgentEvent, AgentId, SessionEvent, SignIn, SupervisedAgent, Supervision};
+use ccgw::{AgentEvent, AgentId, SessionEvent, SignIn, SupervisedAgent};
 use ccgw_sim::{Faults, Stats, operation};
 use common::{client_for, secs, signed_in_101, wait_until, wait_until_within};
 
@@ -110,11 +110,11 @@ async fn a_poll_refused_while_the_guid_rotates_does_not_end_the_stream() {
 async fn dropping_a_supervised_agent_stops_its_pump() {
     let (sim, first) = signed_in_101().await;
     first.sign_out().await.expect("signed out");
-    let session = common::supervised_101(&sim, Supervision::default()).await;
-    let agent = session.agent().expect("signed in");
-    wait_until("the pump polls", || agent.events_running()).await;
+    let session = common::supervised_101(&sim, |_| {}).await;
+    let handle = sim.handle();
+    common::wait_until_polling(&handle).await;
     drop(session);
-    wait_until("the pump stopped", || !agent.events_running()).await;
+    common::assert_polling_stopped(&handle, Duration::from_millis(200)).await;
     sim.shutdown().await;
 }
 
@@ -132,7 +132,6 @@ async fn a_supervision_whose_polls_are_refused_for_good_gives_up() {
         &client_for(&sim),
         AgentId::new(101).expect("in range"),
         SignIn::new("pw101", "40101"),
-        Supervision::default(),
     );
     loop {
         let item = tokio::time::timeout(WAIT, session.next())

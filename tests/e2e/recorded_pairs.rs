@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ccgw::{AgentId, Error, GatewayClient, Guid, RestCause, RestDuration, SignIn};
+use ccgw::{AgentId, Error, Guid, RestCause, RestDuration, SignIn};
 use ccgw_sim::{Config, Simulator, operation};
 use serde_json::json;
 
@@ -42,20 +42,29 @@ async fn record_every_operation_and_documented_code() {
     };
     let sim = Simulator::start(config).await.expect("sim");
     let ca = sim.ca_pem().expect("CA").to_owned();
-    let client = GatewayClient::builder(sim.base_url())
-        .system_roots(false)
-        .add_root_certificate_pem(&ca)
-        .build()
-        .expect("client");
+    let client = ccgw::Config {
+        url: Some(String::from(sim.base_url())),
+        system_roots: false,
+        ca_pem: Some(String::from(&ca)),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client");
     let raw = ccgw_tests::RawClient::new(sim.base_url(), Some(&ca));
     let url = |path: &str| format!("/agentgateway/resource{path}");
     const JSON: (&str, &str) = ("Content-Type", "application/json; charset=UTF-8");
     let wait = std::time::Duration::from_secs(30);
     let h = sim.handle();
     let secs = |n| RestDuration::from_secs(n).expect("in range");
-    let wrong = |n| client.agent(id(n), Guid::new("WRONG-GUID.AgentGateway0").expect("guid"));
+    let wrong = |n| {
+        client.agent(
+            id(n),
+            Guid::new("WRONG-GUID.AgentGateway0").expect("guid"),
+            None,
+        )
+    };
     // Agent 109 is configured but never signed in.
-    let signed_out = || client.agent(id(109), Guid::new("G.AgentGateway0").expect("guid"));
+    let signed_out = || client.agent(id(109), Guid::new("G.AgentGateway0").expect("guid"), None);
 
     // login: 0, 100-002, 100-004 through the client; 100-001 and 100-011 need bodies it never sends.
     client
@@ -113,31 +122,25 @@ async fn record_every_operation_and_documented_code() {
         for injected in ["100-003", "100-012", "100-013", "100-014", "100-016"] {
             h.inject(op, injected);
             let sign_in = SignIn::new("pw104", "40104");
-            let result = if op == operation::LOGIN {
-                client.sign_in(id(104), &sign_in).await
+            let got = if op == operation::LOGIN {
+                code(client.sign_in(id(104), &sign_in).await.map(drop))
             } else {
-                client.force_sign_in(id(104), &sign_in).await
+                force(&raw, 104, "pw104", "40104").await
             };
-            assert_eq!(code(result.map(drop)), injected, "{op}");
+            assert_eq!(got, injected, "{op}");
         }
     }
 
-    // forceLogin: 0 (taking 101's session over), 100-004 through the client; 100-001 and
-    // 100-011 above; 100-015 and 110-016 below, on a platform without forced sign-in and
-    // with agent 102's account locked.
+    // forceLogin: 0 (taking 101's session over) through the client, 100-004 raw (the
+    // client sends forceLogin only after login's 100-002); 100-001 and 100-011 above;
+    // 100-015 and 110-016 below, on a platform without forced sign-in and with agent
+    // 102's account locked.
     let agent = client
-        .force_sign_in(id(101), &SignIn::new("pw101", "40101"))
+        .sign_in(id(101), &SignIn::new("pw101", "40101").take_over(true))
         .await
         .expect("0");
-    assert_eq!(
-        code(
-            client
-                .force_sign_in(id(102), &SignIn::new("nope", "40038"))
-                .await
-                .map(drop)
-        ),
-        "100-004"
-    );
+    assert!(agent.took_over());
+    assert_eq!(force(&raw, 102, "nope", "40038").await, "100-004");
     {
         let strict = Simulator::start(Config {
             forced_sign_in: false,
@@ -148,16 +151,17 @@ async fn record_every_operation_and_documented_code() {
         .await
         .expect("sim");
         strict.handle().sign_in(101).expect("signed in");
-        let client = GatewayClient::builder(strict.base_url())
-            .system_roots(false)
-            .add_root_certificate_pem(strict.ca_pem().expect("CA"))
-            .build()
-            .expect("client");
+        let client = ccgw::Config {
+            url: Some(String::from(strict.base_url())),
+            system_roots: false,
+            ca_pem: Some(String::from(strict.ca_pem().expect("CA"))),
+            ..ccgw::Config::default()
+        }
+        .build_client()
+        .expect("client");
         let (taken, locked) = (SignIn::new("pw101", "40101"), SignIn::new("pw102", "40102"));
-        assert_eq!(
-            code(client.force_sign_in(id(101), &taken).await.map(drop)),
-            "100-015"
-        );
+        let strict_raw = ccgw_tests::RawClient::new(strict.base_url(), strict.ca_pem());
+        assert_eq!(force(&strict_raw, 101, "pw101", "40101").await, "100-015");
         assert_eq!(
             code(client.sign_in(id(101), &taken).await.map(drop)),
             "100-015"
@@ -166,10 +170,7 @@ async fn record_every_operation_and_documented_code() {
             code(client.sign_in(id(102), &locked).await.map(drop)),
             "110-016"
         );
-        assert_eq!(
-            code(client.force_sign_in(id(102), &locked).await.map(drop)),
-            "110-016"
-        );
+        assert_eq!(force(&strict_raw, 102, "pw102", "40102").await, "110-016");
         strict.shutdown().await;
     }
 
@@ -180,12 +181,12 @@ async fn record_every_operation_and_documented_code() {
         "100-009"
     );
     assert_eq!(
-        code(agent.prolong_rest(secs(600), RestCause::from(200)).await),
+        code(agent.rest(secs(600), RestCause::from(200)).prolong().await),
         "000-002"
     );
     h.inject(operation::REST, "100-007");
     assert_eq!(
-        code(agent.prolong_rest(secs(900), RestCause::from(4)).await),
+        code(agent.rest(secs(900), RestCause::from(4)).prolong().await),
         "100-007"
     );
     assert_eq!(
@@ -275,10 +276,25 @@ async fn record_every_operation_and_documented_code() {
     assert_eq!(code(signed_out().heartbeat().await), "100-006");
     assert_eq!(code(wrong(101).heartbeat().await), "000-003");
 
-    // updateGuid: 0, 100-006, 000-003.
-    assert_eq!(code(agent.refresh_guid().await), "0");
-    assert_eq!(code(signed_out().refresh_guid().await), "100-006");
-    assert_eq!(code(wrong(101).refresh_guid().await), "000-003");
+    // updateGuid (the client sends it only after a lost answer): 0, 100-006, 000-003.
+    let update_guid = |agent: u32, guid: String| {
+        let raw = &raw;
+        async move {
+            let path = format!("/agentgateway/resource/onlineagent/{agent}/updateGuid");
+            let answer = raw
+                .send("PUT", &path, &[JSON, ("Guid", &guid)], None, wait)
+                .await
+                .expect("answer")
+                .json();
+            answer["retcode"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    assert_eq!(update_guid(101, guid_now(&h, 101)).await, "0");
+    assert_eq!(update_guid(109, "G.AgentGateway0".into()).await, "100-006");
+    assert_eq!(
+        update_guid(101, "WRONG-GUID.AgentGateway0".into()).await,
+        "000-003"
+    );
 
     // cancelRest: 0, 100-009, 100-007 (injected), 100-006, 000-003.
     h.inject(operation::CANCEL_REST, "100-007");
@@ -321,6 +337,24 @@ async fn record_every_operation_and_documented_code() {
         .lines()
         .count();
     assert!(lines >= 35, "{lines} pairs recorded");
+}
+
+/// A forced sign-in of `agent`, sent raw; its return code.
+async fn force(raw: &ccgw_tests::RawClient, agent: u32, password: &str, phone: &str) -> String {
+    let path = format!("/agentgateway/resource/onlineagent/{agent}/forcelogin");
+    let body = json!({"password": password, "phonenum": phone}).to_string();
+    let answer = raw
+        .send(
+            "PUT",
+            &path,
+            &[("Content-Type", "application/json; charset=UTF-8")],
+            Some(body),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("answer")
+        .json();
+    answer["retcode"].as_str().unwrap_or_default().to_owned()
 }
 
 fn guid_now(h: &ccgw_sim::SimHandle, agent: u32) -> String {

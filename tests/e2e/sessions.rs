@@ -7,9 +7,10 @@ use crate::common;
 
 use std::time::Duration;
 
+use crate::common::needs_sign_in;
 use ccgw::{
-    AgentEvent, AgentState, Confirmed, Disposition, Error, IfSignedIn, LostBecause, RestCause,
-    RetCode, SessionEvent, SignIn, SignedInBy, SupervisedAgent, Supervision,
+    AgentEvent, AgentState, Confirmed, Disposition, Error, RestCause, RetCode, SessionEvent,
+    SignIn, SupervisedAgent,
 };
 use ccgw_client::operations;
 use ccgw_sim::{AuthMode, Clock, Config, Faults, Simulator};
@@ -41,7 +42,7 @@ async fn next_rest_item(session: &mut SupervisedAgent) -> SessionEvent {
 async fn the_poll_timeout_applies_when_the_request_timeout_is_shorter_than_the_hold() {
     let sim = Simulator::start(Config::default()).await.expect("sim");
     assert_eq!(sim.handle().config().poll_hold, Duration::from_secs(10));
-    let client = client_with(&sim, |b| b.request_timeout(Duration::from_secs(5)));
+    let client = client_with(&sim, |c| c.request_timeout = Duration::from_secs(5));
     let agent = client
         .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
@@ -84,14 +85,11 @@ async fn forced_sign_in_takes_the_session_over() {
     assert_eq!(refused.retcode(), Some(&RetCode::AlreadySignedIn));
     assert_eq!(refused.disposition(), Disposition::TakeOver);
 
-    let (second, by) = client
-        .sign_in_reporting(
-            id(101),
-            &SignIn::new("pw101", "40101").if_signed_in(IfSignedIn::TakeOver),
-        )
+    let second = client
+        .sign_in(id(101), &SignIn::new("pw101", "40101").take_over(true))
         .await
         .expect("taken over");
-    assert_eq!(by, SignedInBy::TakeOver);
+    assert!(second.took_over());
     assert_eq!(sim.handle().stats().takeovers, 1);
     assert_eq!(
         second.status().await.expect("status").state,
@@ -131,7 +129,7 @@ async fn forced_sign_in_takes_the_session_over() {
         .await
         .expect("signed in");
     let refused = client
-        .force_sign_in(id(102), &SignIn::new("pw102", "40102"))
+        .sign_in(id(102), &SignIn::new("pw102", "40102").take_over(true))
         .await
         .expect_err("100-015");
     assert_eq!(refused.retcode(), Some(&RetCode::CannotForceSignIn));
@@ -160,21 +158,16 @@ async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
     // The manual clock moves the gateway's time, not the client's: the client is told a
     // grace that passes in real time during the test (the gateway's 60 s pass at once),
     // so that it can tell this expiry from a takeover by another holder.
-    let client = client_with(&sim, |b| {
-        b.poll_hold(Duration::from_millis(200))
-            .guid_grace(Duration::from_secs(1))
+    let client = client_with(&sim, |c| {
+        c.poll_hold = Duration::from_millis(200);
+        c.guid_grace = Duration::from_secs(1);
+        c.backoff_min = Duration::from_millis(100);
+        c.backoff_max = Duration::from_secs(2);
     });
-    let mut session = SupervisedAgent::start(
-        &client,
-        id(101),
-        SignIn::new("pw101", "40101"),
-        Supervision::default().backoff(Duration::from_millis(100), Duration::from_secs(2)),
-    );
+    let mut session = SupervisedAgent::start(&client, id(101), SignIn::new("pw101", "40101"));
     assert!(matches!(
         next_rest_item(&mut session).await,
-        SessionEvent::SignedIn {
-            by: SignedInBy::SignIn
-        }
+        SessionEvent::SignedIn { took_over: false }
     ));
     let orphaned = handle.current_guid(101).expect("signed in");
 
@@ -201,14 +194,14 @@ async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
 
     let lost = next_rest_item(&mut session).await;
     assert!(
-        matches!(&lost, SessionEvent::Lost(LostBecause::GuidRefused(_))),
+        matches!(&lost, SessionEvent::Lost(e) if e.retcode() == Some(&RetCode::NoPermission)),
         "{lost:?}"
     );
     let recovered = next_rest_item(&mut session).await;
-    let SessionEvent::Recovered { by, after } = recovered else {
+    let SessionEvent::Recovered { took_over, after } = recovered else {
         panic!("expected the recovery, got {recovered:?}");
     };
-    assert_eq!(by, SignedInBy::TakeOver);
+    assert!(took_over);
     assert_eq!(handle.stats().takeovers, 1);
     println!(
         "recovered by a takeover {after:?} after the loss was reported, {:?} after the faults ended",
@@ -247,7 +240,9 @@ async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
     assert!(handle.set_talking(101, true));
     let err = tokio::time::timeout(
         WAIT,
-        agent.rest_confirmed(secs(600), RestCause::from(1), Duration::from_secs(3)),
+        agent
+            .rest(secs(600), RestCause::from(1))
+            .confirmed(Duration::from_secs(3)),
     )
     .await
     .expect("unconfirmed once its wait is up")
@@ -267,7 +262,9 @@ async fn a_late_event_of_an_earlier_request_does_not_confirm_a_new_one() {
     assert!(handle.set_talking(101, false));
     assert_eq!(
         agent
-            .prolong_confirmed(secs(900), RestCause::from(2), WAIT)
+            .rest(secs(900), RestCause::from(2))
+            .prolong()
+            .confirmed(WAIT)
             .await
             .expect("prolonged"),
         Confirmed::ByEvent
@@ -286,9 +283,9 @@ async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_stat
         .sign_in(id(101), &SignIn::new("pw101", "40101"))
         .await
         .expect("signed in");
-    let guid = agent.current_guid().expect("Guid");
+    let guid = agent.guid().expect("Guid");
     // Another process's handle: its own pump.
-    let other = client.agent(id(101), guid);
+    let other = client.agent(id(101), guid, None);
     let mut taken = other.events();
     let thief = tokio::spawn(async move {
         while let Some(Ok(event)) = taken.next().await {
@@ -301,11 +298,16 @@ async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_stat
     let mut confirmed = Vec::new();
     for _ in 0..3 {
         let by = agent
-            .rest_confirmed(secs(600), RestCause::from(3), WAIT)
+            .rest(secs(600), RestCause::from(3))
+            .confirmed(WAIT)
             .await
             .expect("confirmed within the wait");
         confirmed.push(by);
-        agent.cancel_confirmed(WAIT).await.expect("cancelled");
+        agent
+            .cancel_rest()
+            .confirmed(WAIT)
+            .await
+            .expect("cancelled");
     }
     assert_eq!(
         agent.status().await.expect("status").state,
@@ -317,14 +319,11 @@ async fn a_confirmation_whose_event_another_poller_took_is_confirmed_by_the_stat
     sim.shutdown().await;
 }
 
-/// After `sign_out`, the handle sends nothing: a typed error that says to sign in again,
-/// and `keep_alive` stops at its next tick.
+/// After `sign_out`, the handle sends nothing: a typed error that says to sign in again.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
+async fn a_signed_out_handle_sends_nothing() {
     let (sim, agent) = signed_in_101().await;
     let handle = sim.handle();
-    let every = Duration::from_millis(300);
-    let keeper = agent.keep_alive(every);
     agent.sign_out().await.expect("signed out");
     let requests = handle.stats().requests;
     let err = agent.status().await.expect_err("signed out");
@@ -333,12 +332,10 @@ async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
         "{err:?}"
     );
     assert_eq!(err.disposition(), Disposition::SignInAgain);
-    assert!(err.needs_sign_in());
+    assert!(needs_sign_in(&err));
     assert!(err.to_string().contains("sign in again"), "{err}");
-    wait_until_within(every + Duration::from_secs(1), "keep_alive stopped", || {
-        !keeper.is_running()
-    })
-    .await;
+    let err = agent.heartbeat().await.expect_err("signed out");
+    assert!(matches!(err, Error::HandleSignedOut { .. }), "{err:?}");
     assert_eq!(
         handle.stats().requests,
         requests,
@@ -352,32 +349,6 @@ async fn a_signed_out_handle_sends_nothing_and_keep_alive_stops() {
         matches!(end, Some(Err(Error::HandleSignedOut { .. }))),
         "{end:?}"
     );
-    sim.shutdown().await;
-}
-
-/// Dropping the keeper stops the heartbeats.
-#[tokio::test(flavor = "multi_thread")]
-async fn dropping_the_keeper_stops_the_heartbeats() {
-    let (sim, agent) = signed_in_101().await;
-    let handle = sim.handle();
-    let every = Duration::from_millis(300);
-    let before = handle.stats().requests;
-    let keeper = agent.keep_alive(every);
-    wait_until_within(WAIT, "two heartbeats", || {
-        handle.stats().requests >= before + 2
-    })
-    .await;
-    drop(keeper);
-    let after = handle.stats().requests;
-    let more = tokio::time::timeout(
-        every * 4,
-        wait_until_within(every * 5, "another request", || {
-            handle.stats().requests > after
-        }),
-    )
-    .await;
-    assert!(more.is_err(), "a heartbeat after the keeper was dropped");
-    agent.sign_out().await.expect("signed out");
     sim.shutdown().await;
 }
 
@@ -423,7 +394,7 @@ async fn a_stream_opened_while_the_pump_ends_gets_the_end() {
             .await
             .unwrap_or_else(|_| panic!("round {round}: stream {n} hangs"));
             assert!(
-                matches!(&end, Some(Err(e)) if e.needs_sign_in()),
+                matches!(&end, Some(Err(e)) if needs_sign_in(e)),
                 "round {round}: stream {n} ended with {end:?}"
             );
         }
@@ -456,12 +427,7 @@ fn a_supervised_session_signs_in_again_and_leaves_no_task_behind() {
         };
         let before = tasks();
         let client = client_for(&sim);
-        let mut session = SupervisedAgent::start(
-            &client,
-            id(103),
-            SignIn::new("pw103", "40103"),
-            Supervision::default(),
-        );
+        let mut session = SupervisedAgent::start(&client, id(103), SignIn::new("pw103", "40103"));
         assert!(matches!(
             next_rest_item(&mut session).await,
             SessionEvent::SignedIn { .. }
@@ -469,12 +435,15 @@ fn a_supervised_session_signs_in_again_and_leaves_no_task_behind() {
         assert!(handle.force_sign_out(103));
         assert!(matches!(
             next_rest_item(&mut session).await,
-            SessionEvent::Lost(LostBecause::SignedOut(_))
+            SessionEvent::Lost(Error::Gateway {
+                code: RetCode::NotSignedIn,
+                ..
+            })
         ));
         assert!(matches!(
             next_rest_item(&mut session).await,
             SessionEvent::Recovered {
-                by: SignedInBy::SignIn,
+                took_over: false,
                 ..
             }
         ));

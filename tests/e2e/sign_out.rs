@@ -8,7 +8,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use ccgw::{AgentId, Disposition, SessionEvent, SignIn, Supervision};
+use ccgw::{AgentId, Disposition, SessionEvent, SignIn};
 use ccgw_sim::{Config, Simulator, operation};
 use common::{client_for, signed_in_101};
 
@@ -74,6 +74,7 @@ async fn a_session_already_gone_is_signed_out_and_a_refused_guid_is_reported() {
     let stale = client_for(&sim).agent(
         id(),
         ccgw::Guid::new("STALE-GUID.AgentGateway0").expect("guid"),
+        None,
     );
     let e = stale.sign_out().await.expect_err("not this session's Guid");
     assert_eq!(e.disposition(), Disposition::TakeOver, "{e}");
@@ -89,10 +90,10 @@ async fn a_supervised_sign_out_between_a_loss_and_its_recovery_leaves_nothing_si
     let (sim, _) = signed_in_101().await;
     let handle = sim.handle();
     assert!(handle.force_sign_out(101));
-    let mut session = common::supervised_101(
-        &sim,
-        Supervision::default().backoff(Duration::from_secs(60), Duration::from_secs(60)),
-    )
+    let mut session = common::supervised_101(&sim, |c| {
+        c.backoff_min = Duration::from_secs(60);
+        c.backoff_max = Duration::from_secs(60);
+    })
     .await;
     // The next sign-in meets a passing refusal, so the recovery waits a minute.
     handle.inject(operation::LOGIN, "000-004");
@@ -142,7 +143,7 @@ async fn two_hundred_sign_outs_under_heavy_faults_leave_nothing_signed_in() {
     .await
     .expect("sim");
     let handle = sim.handle();
-    let client = common::client_with(&sim, |b| b.request_timeout(Duration::from_secs(5)));
+    let client = common::client_with(&sim, |c| c.request_timeout = Duration::from_secs(5));
     let mut agents = Vec::new();
     for n in 101..101 + AGENTS {
         let id = AgentId::new(n).expect("in range");

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use ccgw::{
     AgentEvent, AgentId, AgentState, Confirmed, Converged, Disposition, Error, EventStream,
-    IfSignedIn, RestCause, RetCode, SessionEvent, SignIn, SupervisedAgent, Supervision,
+    RestCause, RetCode, SessionEvent, SignIn, SupervisedAgent,
 };
 use ccgw_sim::{AgentConfig, AuthMode, Clock, Config, Simulator};
-use common::{client_for, secs, wait_until};
+use common::{client_for, client_with, secs, wait_until};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -79,8 +79,7 @@ async fn next_supervision_item(session: &mut SupervisedAgent) -> SessionEvent {
 
 /// Agent `n` supervised with the defaults, once its first sign-in is reported.
 async fn supervised_and_signed_in(sim: &Simulator, n: u32) -> SupervisedAgent {
-    let mut session =
-        SupervisedAgent::start(&client_for(sim), id(n), sign_in(n), Supervision::default());
+    let mut session = SupervisedAgent::start(&client_for(sim), id(n), sign_in(n));
     assert!(matches!(
         next_supervision_item(&mut session).await,
         SessionEvent::SignedIn { .. }
@@ -121,7 +120,8 @@ async fn agent_ids_up_to_999999_work_end_to_end() {
     for n in [70_000, 999_999] {
         let agent = client.sign_in(id(n), &sign_in(n)).await.expect("signed in");
         let by = agent
-            .rest_confirmed(secs(600), RestCause::from(3u8), WAIT)
+            .rest(secs(600), RestCause::from(3u8))
+            .confirmed(WAIT)
             .await
             .expect("rest confirmed");
         assert_eq!(by, Confirmed::ByEvent, "agent {n}");
@@ -149,7 +149,8 @@ async fn the_platform_ending_rest_at_its_timeout() {
         let agent = signed_in_on(&sim).await;
         let mut events = agent.events();
         let by = agent
-            .rest_confirmed(secs(600), RestCause::from(3u8), WAIT)
+            .rest(secs(600), RestCause::from(3u8))
+            .confirmed(WAIT)
             .await
             .expect("rest confirmed");
         assert_eq!(by, Confirmed::ByEvent);
@@ -163,12 +164,13 @@ async fn the_platform_ending_rest_at_its_timeout() {
             assert_eq!(state, AgentState::Idle, "the platform ended rest");
             assert_eq!(handle.stats().rest_ended_by_platform, 1);
             assert_eq!(
-                agent.ensure_idle(WAIT).await.expect("idle"),
+                agent.cancel_rest().ensured(WAIT).await.expect("idle"),
                 Converged::AlreadyThere
             );
             assert_eq!(
                 agent
-                    .ensure_rest(secs(600), RestCause::from(3u8), WAIT)
+                    .rest(secs(600), RestCause::from(3u8))
+                    .ensured(WAIT)
                     .await
                     .expect("rest again"),
                 Converged::Applied(Confirmed::ByEvent)
@@ -178,7 +180,8 @@ async fn the_platform_ending_rest_at_its_timeout() {
             assert_eq!(handle.stats().rest_ended_by_platform, 0);
             assert_eq!(
                 agent
-                    .ensure_rest(secs(600), RestCause::from(3u8), WAIT)
+                    .rest(secs(600), RestCause::from(3u8))
+                    .ensured(WAIT)
                     .await
                     .expect("in rest"),
                 Converged::AlreadyThere
@@ -200,7 +203,8 @@ async fn a_supervised_session_follows_the_platform_ending_rest() {
     let mut session = supervised_and_signed_in(&sim, 101).await;
     let agent = session.agent().expect("signed in");
     agent
-        .rest_confirmed(secs(60), RestCause::from(3u8), WAIT)
+        .rest(secs(60), RestCause::from(3u8))
+        .confirmed(WAIT)
         .await
         .expect("rest confirmed");
     handle.advance(Duration::from_secs(61));
@@ -279,8 +283,8 @@ async fn a_missing_sign_out_event_is_not_waited_for() {
 }
 
 /// A platform whose forced sign-in switch is off answers `100-015`: a sign-in that may
-/// take over gets it from the one request it sends (no `forceLogin` loop), `forceLogin`
-/// itself is refused, a supervised session gives up at once, and the holder's session
+/// take over gets it from the one request it sends (no `forceLogin` loop), a supervised
+/// session gives up at once, and the holder's session
 /// stays usable. With the switch on, the same sign-in takes the session over.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_takeover_the_platform_forbids_ends_at_once() {
@@ -292,9 +296,7 @@ async fn a_takeover_the_platform_forbids_ends_at_once() {
         let holder = signed_in_on(&sim).await;
         let other = client_for(&sim);
         let requests = handle.stats().requests;
-        let taking_over = other
-            .sign_in(id(101), &sign_in(101).if_signed_in(IfSignedIn::TakeOver))
-            .await;
+        let taking_over = other.sign_in(id(101), &sign_in(101).take_over(true)).await;
         if allowed {
             taking_over.expect("taken over");
             assert_eq!(handle.stats().takeovers, 1);
@@ -309,18 +311,11 @@ async fn a_takeover_the_platform_forbids_ends_at_once() {
             requests + 1,
             "one request, no loop"
         );
-        let e = other
-            .force_sign_in(id(101), &sign_in(101))
-            .await
-            .expect_err("not allowed");
-        assert_eq!(gateway_code(&e), Some(&RetCode::CannotForceSignIn), "{e}");
-
-        let mut session = SupervisedAgent::start(
-            &other,
-            id(101),
-            sign_in(101),
-            Supervision::default().backoff(Duration::from_millis(50), Duration::from_millis(100)),
-        );
+        let other = client_with(&sim, |c| {
+            c.backoff_min = Duration::from_millis(50);
+            c.backoff_max = Duration::from_millis(100);
+        });
+        let mut session = SupervisedAgent::start(&other, id(101), sign_in(101));
         assert_gave_up_with(&mut session, &RetCode::CannotForceSignIn).await;
         assert_eq!(handle.stats().takeovers, 0);
         assert_eq!(
@@ -349,12 +344,11 @@ async fn a_locked_account_is_not_retried() {
     assert_eq!(e.disposition(), Disposition::FixConfiguration);
     assert!(e.to_string().contains("110-016"), "{e}");
 
-    let mut session = SupervisedAgent::start(
-        &client,
-        id(102),
-        sign_in(102),
-        Supervision::default().backoff(Duration::from_millis(50), Duration::from_millis(100)),
-    );
+    let client = client_with(&sim, |c| {
+        c.backoff_min = Duration::from_millis(50);
+        c.backoff_max = Duration::from_millis(100);
+    });
+    let mut session = SupervisedAgent::start(&client, id(102), sign_in(102));
     assert_gave_up_with(&mut session, &RetCode::AccountLocked).await;
     assert!(session.next().await.is_none(), "the supervision stopped");
     assert_eq!(
@@ -420,11 +414,12 @@ async fn a_15_s_guid_grace_configures_and_works() {
     // Confirmed by the state if the stream is still pausing; the stream brings the
     // event all the same.
     agent
-        .rest_confirmed(secs(600), RestCause::from(3u8), WAIT)
+        .rest(secs(600), RestCause::from(3u8))
+        .confirmed(WAIT)
         .await
         .expect("rest confirmed");
     until_event(&mut events, "AgentState_SetRest_Success").await;
-    assert!(agent.events_running(), "the stream still runs");
+    common::wait_until_polling(&handle).await;
     assert!(
         handle.stats().guid_rotations >= 3,
         "{} rotations",

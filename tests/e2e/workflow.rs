@@ -8,6 +8,7 @@ use common::{client_for, secs, wait_until};
 
 use std::time::Duration;
 
+use crate::common::needs_sign_in;
 use ccgw::{AgentEvent, AgentId, AgentState, Error, EventStream, InitialState, RestCause, SignIn};
 use ccgw_sim::{AuthMode, Clock, Config, Simulator};
 
@@ -84,7 +85,8 @@ async fn rest_cancel_rounds(auth_mode: AuthMode) {
         // A clone shares the session: whoever holds it uses the newest Guid.
         let clone = agent.clone();
         clone
-            .rest_confirmed(secs(600), RestCause::from(3), WAIT)
+            .rest(secs(600), RestCause::from(3))
+            .confirmed(WAIT)
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e:?}"));
         assert_eq!(
@@ -151,7 +153,7 @@ async fn lose_a_rotation_then_recover(
     path: &str,
 ) -> String {
     let id = agent.id().get();
-    let client_guid = || agent.current_guid().map(|g| g.expose_secret().to_owned());
+    let client_guid = || agent.guid().map(|g| g.expose_secret().to_owned());
     let first = handle.current_guid(id).expect("signed in");
     let rotations = handle.stats().guid_rotations;
     let dropped = handle.stats().faults_dropped_after;
@@ -203,7 +205,8 @@ async fn a_rotated_guid_lost_with_its_poll_answer_is_asked_for_and_the_session_s
     let mut events = agent.events();
     let first = lose_a_rotation_then_recover(&handle, &agent, "/agentevent/").await;
     agent
-        .rest_confirmed(secs(600), RestCause::from(2), WAIT)
+        .rest(secs(600), RestCause::from(2))
+        .confirmed(WAIT)
         .await
         .expect("rest with the current Guid");
     assert_eq!(
@@ -241,7 +244,7 @@ async fn a_guid_that_expired_unpolled_needs_a_new_sign_in() {
         .rest(secs(600), RestCause::NONE)
         .await
         .expect_err("session gone");
-    assert!(err.needs_sign_in(), "{err:?}");
+    assert!(needs_sign_in(&err), "{err:?}");
     assert_eq!(err.retcode(), Some(&ccgw::RetCode::NotSignedIn));
     // Signing in again gives a working handle.
     let agent = client
@@ -273,7 +276,8 @@ async fn rest_timeout_arrives_after_the_requested_time_on_the_test_clock() {
         .expect("signed in");
     let mut events = agent.events();
     agent
-        .rest_confirmed(secs(600), RestCause::from(5), WAIT)
+        .rest(secs(600), RestCause::from(5))
+        .confirmed(WAIT)
         .await
         .expect("confirmed");
     assert_eq!(
@@ -300,15 +304,14 @@ async fn dropping_the_last_stream_stops_the_polling() {
     let events = agent.events();
     let other = agent.events();
     assert_eq!(format!("{events:?}"), "EventStream { ended: false }");
-    wait_until("the pump polls", || agent.events_running()).await;
+    let handle = sim.handle();
+    common::wait_until_polling(&handle).await;
     drop(events);
     // Polls go on after the first stream is gone: the other one still listens.
-    let handle = sim.handle();
     let polled = handle.stats().requests;
     wait_until("more polls", || handle.stats().requests >= polled + 3).await;
-    assert!(agent.events_running(), "a stream is still open");
     drop(other);
-    wait_until("the pump stopped", || !agent.events_running()).await;
+    common::assert_polling_stopped(&handle, Duration::from_millis(200)).await;
     agent.sign_out().await.expect("signed out");
     sim.shutdown().await;
 }
@@ -323,7 +326,7 @@ async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stop
         .expect("open")
         .expect("event");
     assert_eq!(first.event_type(), "AgentOther_InService");
-    assert!(agent.events_running(), "a stream is open: the pump polls");
+    common::wait_until_polling(&sim.handle()).await;
 
     assert!(sim.handle().force_sign_out(104));
     let end = loop {
@@ -344,7 +347,7 @@ async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stop
         .expect("in time")
         .expect("an item")
         .expect_err("ended");
-    assert!(at_once_end.needs_sign_in(), "{at_once_end:?}");
+    assert!(needs_sign_in(&at_once_end), "{at_once_end:?}");
     assert!(
         matches!(
             &end,
@@ -355,11 +358,11 @@ async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stop
         ),
         "{end:?}"
     );
-    assert!(end.needs_sign_in());
+    assert!(needs_sign_in(&end));
     assert!(events.next().await.is_none(), "the stream has ended");
 
     // No further requests: the pump's task has ended.
-    wait_until("the pump to stop polling", || !agent.events_running()).await;
+    common::assert_polling_stopped(&sim.handle(), Duration::from_millis(200)).await;
     // A new stream on the ended session ends the same way, at once.
     let mut again = agent.events();
     let err = tokio::time::timeout(WAIT, again.next())
@@ -367,7 +370,7 @@ async fn a_forced_sign_out_ends_the_stream_with_the_typed_error_and_polling_stop
         .expect("in time")
         .expect("an item")
         .expect_err("ended");
-    assert!(err.needs_sign_in(), "{err:?}");
+    assert!(needs_sign_in(&err), "{err:?}");
 }
 
 #[tokio::test]
@@ -384,7 +387,7 @@ async fn sign_in_refusals_are_typed() {
         .sign_in(id, &SignIn::new("x".repeat(33), "40038"))
         .await
         .expect_err("too long");
-    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
     assert!(
         !err.to_string().contains("xxxx"),
         "the password is not shown: {err}"
@@ -412,42 +415,16 @@ async fn a_heartbeat_keeps_an_unpolled_session_alive_and_takes_rotated_guids() {
         .rest(secs(60), RestCause::NONE)
         .await
         .expect("rest with the newest Guid");
-    let keeper = agent.keep_alive(Duration::from_millis(100));
-    let before = sim.handle().stats().requests;
-    wait_until("three heartbeats", || {
-        sim.handle().stats().requests >= before + 3
-    })
-    .await;
-    assert!(keeper.is_running());
-    drop(keeper);
 }
 
-/// As for the event pump: a heartbeat answer with the rotated Guid is lost, and the
-/// keeper asks for the current Guid before its next heartbeat.
-#[tokio::test]
-async fn keep_alive_asks_for_a_rotated_guid_lost_with_a_heartbeat_answer() {
-    let (sim, agent) = signed_in_on_test_clock(107).await;
-    let handle = sim.handle();
-    let keeper = agent.keep_alive(Duration::from_millis(100));
-    let first = lose_a_rotation_then_recover(&handle, &agent, "/handshake").await;
-    assert!(keeper.is_running());
-    agent
-        .rest(secs(60), RestCause::NONE)
-        .await
-        .expect("rest with the current Guid");
-    drop(keeper);
-    common::assert_logs_clean_of(&first);
-    sim.shutdown().await;
-}
-
-/// A reader that falls more than `EVENT_BUFFER` events behind is told how many it
-/// missed, then reads on.
+/// A reader that falls more than the stream's buffer (32 events) behind is told how many
+/// it missed, then reads on.
 #[tokio::test]
 async fn a_stream_read_too_late_reports_the_events_it_missed() {
     let (sim, agent) = agent_104().await;
     let mut events = agent.events();
     // Each rest and each cancel queues one event: a few more than the buffer holds.
-    for _ in 0..ccgw::EVENT_BUFFER / 2 + 2 {
+    for _ in 0..32 / 2 + 2 {
         agent
             .rest(secs(600), RestCause::from(3))
             .await

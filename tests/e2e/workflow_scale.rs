@@ -124,13 +124,16 @@ fn ten_thousand_agents_on_one_client() {
 }
 
 async fn run(base_url: &str, ca_pem: &str) -> Vec<String> {
-    let client = GatewayClient::builder(base_url)
-        .system_roots(false)
-        .add_root_certificate_pem(ca_pem)
-        .connect_timeout(Duration::from_secs(20))
-        .request_timeout(Duration::from_secs(60))
-        .build()
-        .expect("client builds");
+    let client = ccgw::Config {
+        url: Some(String::from(base_url)),
+        system_roots: false,
+        ca_pem: Some(String::from(ca_pem)),
+        connect_timeout: Duration::from_secs(20),
+        request_timeout: Duration::from_secs(60),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .expect("client builds");
     let mut failures = Vec::new();
 
     // Sign in every agent and open its event stream.
@@ -170,7 +173,8 @@ async fn run(base_url: &str, ca_pem: &str) -> Vec<String> {
             let id = agent.id();
             let duration = RestDuration::from_secs(600).map_err(|e| e.to_string())?;
             agent
-                .rest_confirmed(duration, RestCause::from(1), Duration::from_secs(120))
+                .rest(duration, RestCause::from(1))
+                .confirmed(Duration::from_secs(120))
                 .await
                 .map_err(|e| format!("agent {id}: rest: {e}"))?;
             agent

@@ -90,8 +90,12 @@ pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
         ),
         r#"#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), ccgw::Error> {
-    let client = ccgw::GatewayClient::builder("https://gateway.example:8043").build()?;
-    let agent = client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new("g")?);
+    let client = ccgw::Config {
+        url: Some("https://gateway.example:8043".into()),
+        ..ccgw::Config::default()
+    }
+    .build_client()?;
+    let agent = client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new("g")?, None);
     agent.rest(ccgw::RestDuration::from_secs(600)?, ccgw::RestCause::from(3)).await
 }
 "#,

@@ -79,12 +79,15 @@ pub(crate) fn generated(base: &str, tls: Arc<rustls::ClientConfig>) -> Result<Ge
 
 /// ccgw with the CA in `ca_pem` as its only root.
 pub(crate) fn ccgw(base: &str, ca_pem: &str) -> Result<Ccgw> {
-    let client = ccgw::GatewayClient::builder(base)
-        .system_roots(false)
-        .add_root_certificate_pem(ca_pem)
-        .build()?;
+    let client = ccgw::Config {
+        url: Some(base.to_owned()),
+        system_roots: false,
+        ca_pem: Some(ca_pem.to_owned()),
+        ..ccgw::Config::default()
+    }
+    .build_client()?;
     Ok(Ccgw {
-        agent: client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new(GUID)?),
+        agent: client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new(GUID)?, None),
     })
 }
 

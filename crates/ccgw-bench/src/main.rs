@@ -141,12 +141,15 @@ fn main() -> Result<()> {
         let generated = Generated {
             api: ccgw_client::Client::new_with_client(&base, reqwest::Client::new(), session),
         };
-        let client = ccgw::GatewayClient::builder(&base)
-            .system_roots(false)
-            .add_root_certificate_pem(&tls.ca_pem)
-            .build()?;
+        let client = ccgw::Config {
+            url: Some(base.clone()),
+            system_roots: false,
+            ca_pem: Some(tls.ca_pem.clone()),
+            ..ccgw::Config::default()
+        }
+        .build_client()?;
         let ccgw_client = Ccgw {
-            agent: client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new(GUID)?),
+            agent: client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new(GUID)?, None),
         };
         Ok::<_, anyhow::Error>((raw, generated, ccgw_client))
     })?;

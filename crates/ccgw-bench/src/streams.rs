@@ -110,11 +110,14 @@ async fn ccgw_streams(
     base: &str,
     ca_file: &Path,
 ) -> Result<Vec<(ccgw::Agent, ccgw::EventStream)>> {
-    let client = ccgw::GatewayClient::builder(base)
-        .system_roots(false)
-        .add_root_certificate_pem_file(ca_file)
-        .connect_timeout(Duration::from_secs(20))
-        .build()?;
+    let client = ccgw::Config {
+        url: Some(base.to_owned()),
+        system_roots: false,
+        ca_file: Some(ca_file.to_owned()),
+        connect_timeout: Duration::from_secs(20),
+        ..ccgw::Config::default()
+    }
+    .build_client()?;
     let permits = Arc::new(tokio::sync::Semaphore::new(SET_UP_CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     for id in 101..101 + agents {

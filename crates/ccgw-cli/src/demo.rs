@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use ccgw::{AgentEvent, AgentId, EventStream, GatewayClient, RestCause, RestDuration, SignIn};
+use ccgw::{AgentEvent, AgentId, EventStream, RestCause, RestDuration, SignIn};
 use ccgw_sim::{AuthMode, Config, Simulator, Transport};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -105,11 +105,14 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
         sim.base_url()
     ));
 
-    let client = GatewayClient::builder(sim.base_url())
-        .system_roots(false)
-        .add_root_certificate_pem(sim.ca_pem().unwrap_or_default())
-        .build()
-        .map_err(|e| failure(&e))?;
+    let client = ccgw::Config {
+        url: Some(sim.base_url().to_owned()),
+        system_roots: false,
+        ca_pem: Some(sim.ca_pem().unwrap_or_default().to_owned()),
+        ..ccgw::Config::default()
+    }
+    .build_client()
+    .map_err(|e| failure(&e))?;
     let id = agent_id();
     let agent = client
         .sign_in(id, &SignIn::new(format!("pw{AGENT}"), format!("40{AGENT}")))
@@ -127,7 +130,8 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
     let short = RestDuration::from_secs(rest_seconds).map_err(|e| Failure::Input(e.to_string()))?;
     t.step(&format!("confirmed rest: {rest_seconds} s, cause 1"));
     agent
-        .rest_confirmed(short, RestCause::from(1), EVENT_WAIT)
+        .rest(short, RestCause::from(1))
+        .confirmed(EVENT_WAIT)
         .await
         .map_err(|e| failure(&e))?;
     t.until(&mut events, "AgentState_SetRest_Success", |e| {
@@ -150,7 +154,8 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
     t.step("prolong rest: 600 s, cause 2 (prolong=true, as an agent already in rest must)");
     let long = RestDuration::from_secs(600).map_err(|e| Failure::Input(e.to_string()))?;
     agent
-        .prolong_rest(long, RestCause::from(2))
+        .rest(long, RestCause::from(2))
+        .prolong()
         .await
         .map_err(|e| failure(&e))?;
     t.until(&mut events, "AgentState_SetRest_Success", |e| {

@@ -1,7 +1,7 @@
 //! One readable line per failure, and an exit code per class (see `ccgw --help`). A
 //! gateway or transport failure's class is its [`Disposition`], from `ccgw`.
 
-use ccgw::{AgentId, Disposition, Error, ErrorChain, RetCode};
+use ccgw::{AgentId, Disposition, Error, RetCode};
 
 /// A failure, by class.
 #[derive(Debug)]
@@ -79,7 +79,7 @@ impl Failure {
 
     /// What went wrong and what to do, for agent `agent`.
     pub(crate) fn from_ccgw(error: &Error, agent: AgentId) -> Failure {
-        let chain = ErrorChain(error).to_string();
+        let chain = error.chain().to_string();
         let disposition = error.disposition();
         let message = match error {
             Error::Gateway { code, message, .. } => {

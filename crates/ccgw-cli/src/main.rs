@@ -19,8 +19,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ccgw::{
-    AgentEvent, AgentId, Confirmed, GatewayClient, IfSignedIn, InitialState, RestCause,
-    RestDuration, SignIn, SignedInBy,
+    AgentEvent, AgentId, Confirmed, GatewayClient, InitialState, RestCause, RestDuration, SignIn,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -234,30 +233,30 @@ async fn run(command: Command) -> Result<(), Failure> {
             take_over,
         } => {
             let password = secrets::password(password_file.as_deref())?;
-            let mut request = SignIn::new(password.as_str(), phone).initial_state(match state {
-                StartState::Busy => InitialState::Busy,
-                StartState::Idle => InitialState::Idle,
-                StartState::WrapUp => InitialState::WrapUp,
-            });
-            if take_over {
-                request = request.if_signed_in(IfSignedIn::TakeOver);
-            }
+            let request = SignIn::new(password.as_str(), phone)
+                .initial_state(match state {
+                    StartState::Busy => InitialState::Busy,
+                    StartState::Idle => InitialState::Idle,
+                    StartState::WrapUp => InitialState::WrapUp,
+                })
+                .take_over(take_over);
             let (client, id) = connect(&agent)?;
-            let (handle, by) = client
-                .sign_in_reporting(id, &request)
+            let handle = client
+                .sign_in(id, &request)
                 .await
                 .map_err(|e| Failure::from_ccgw(&e, id))?;
             let file = secrets::guid_path(&agent.guid_file, id)?;
             secrets::store_guid(
                 &file,
                 &handle
-                    .current_guid()
+                    .guid()
                     .ok_or_else(|| Failure::Other("the sign-in gave no Guid".into()))?,
                 handle.affinity().as_ref(),
             )?;
-            let how = match by {
-                SignedInBy::TakeOver => " (an existing session was taken over)",
-                _ => "",
+            let how = if handle.took_over() {
+                " (an existing session was taken over)"
+            } else {
+                ""
             };
             say!(
                 "agent {id} signed in{how}; its Guid is in {} (start `ccgw events` to keep the session alive)",
@@ -289,14 +288,14 @@ async fn run(command: Command) -> Result<(), Failure> {
             let (handle, mut source) = agent_handle(&agent)?;
             let id = handle.id();
             let wait = Duration::from_secs(wait);
-            let outcome = match (confirm, prolong) {
-                (true, false) => handle.rest_confirmed(duration, cause, wait).await.map(Some),
-                (true, true) => handle
-                    .prolong_confirmed(duration, cause, wait)
-                    .await
-                    .map(Some),
-                (false, false) => handle.rest(duration, cause).await.map(|()| None),
-                (false, true) => handle.prolong_rest(duration, cause).await.map(|()| None),
+            let mut change = handle.rest(duration, cause);
+            if prolong {
+                change = change.prolong();
+            }
+            let outcome = if confirm {
+                change.confirmed(wait).await.map(Some)
+            } else {
+                change.await.map(|()| None)
             };
             source.save(&handle)?;
             let confirmed = outcome.map_err(|e| Failure::from_ccgw(&e, id))?;
@@ -328,7 +327,8 @@ async fn run(command: Command) -> Result<(), Failure> {
             let (handle, mut source) = agent_handle(&agent)?;
             let outcome = if confirm {
                 handle
-                    .cancel_confirmed(Duration::from_secs(wait))
+                    .cancel_rest()
+                    .confirmed(Duration::from_secs(wait))
                     .await
                     .map(Some)
             } else {
@@ -418,7 +418,9 @@ pub(crate) fn print_event(agent: AgentId, event: &AgentEvent, json: bool) {
     if json {
         let content = match event {
             AgentEvent::RestStarted { reason } => serde_json::json!({"reason": reason}),
-            AgentEvent::Other { content, .. } => content.clone(),
+            AgentEvent::Other { content, .. } => {
+                serde_json::from_str(content).unwrap_or(serde_json::Value::Null)
+            }
             _ => serde_json::Value::Null,
         };
         say!(
@@ -477,20 +479,16 @@ fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
             "the gateway URL {url:?} uses plain http: the Guid would travel unencrypted; use https, or pass --allow-http (CCGW_ALLOW_HTTP=1) for local tests only"
         )));
     }
-    let builder = config
-        .client_builder()
+    let client = config
+        .build_client()
         .map_err(|e| Failure::from_ccgw(&e, id))?;
-    let client = builder.build().map_err(|e| Failure::from_ccgw(&e, id))?;
     Ok((client, id))
 }
 
 fn agent_handle(args: &AgentArgs) -> Result<(ccgw::Agent, secrets::GuidSource), Failure> {
     let (client, id) = connect(args)?;
     let source = secrets::GuidSource::find(&args.guid_file, id)?;
-    let agent = client.agent(id, source.guid().clone());
-    if let Some(affinity) = source.affinity() {
-        agent.set_affinity(affinity);
-    }
+    let agent = client.agent(id, source.guid().clone(), source.affinity());
     Ok((agent, source))
 }
 

@@ -152,7 +152,7 @@ impl GuidSource {
     /// Keeps the agent's newest Guid (dynamic authentication rotates it) for next time;
     /// writes the file only when the Guid changed since it was last read or written.
     pub(crate) fn save(&mut self, agent: &ccgw::Agent) -> Result<(), Failure> {
-        match (&self.file, agent.current_guid()) {
+        match (&self.file, agent.guid()) {
             (Some(file), Some(current))
                 if current != self.guid || agent.affinity() != self.affinity =>
             {
@@ -174,10 +174,7 @@ impl GuidSource {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        if agent
-            .current_guid()
-            .is_some_and(|current| current != self.guid)
-        {
+        if agent.guid().is_some_and(|current| current != self.guid) {
             return self.save(agent);
         }
         let on_disk = std::fs::read_to_string(file)
@@ -189,7 +186,7 @@ impl GuidSource {
                 agent_id = agent.id().get(),
                 "taking the Guid another command stored"
             );
-            agent.set_guid(guid.clone());
+            agent.set_guid(&guid);
             self.guid = guid;
         }
         Ok(())

@@ -1,23 +1,19 @@
 //! One configuration for a deployment: a TOML file, `CCGW_*` environment variables, or
-//! both (the variables win), checked exactly as [`ClientBuilder::build`] checks it.
+//! both (the variables win). The one place the client's defaults live.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::client::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_GUID_GRACE, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_POLL_HOLD, DEFAULT_POLL_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RESPONSE_LIMIT,
-    DEFAULT_USER_AGENT, GatewayClient, config,
-};
-use crate::error::Error;
-use crate::supervisor::Supervision;
+use crate::error::{Error, config};
 
-/// The settings of a [`GatewayClient`] and of its [supervised sessions](crate::SupervisedAgent),
-/// as a deployment writes them down. Every key is optional except `url`; the defaults
-/// are the builder's. The README's "Deploying" section lists every key with its
-/// variable.
+/// The settings of a [`GatewayClient`](crate::GatewayClient) and of its
+/// [supervised sessions](crate::SupervisedAgent), as a deployment writes them down, and
+/// the one place their defaults live. Every key is optional except `url`. In code, set
+/// the fields over [`Config::default`]; in a deployment, a TOML file and `CCGW_*`
+/// variables ([`Config::load`]). The README's "Deploying" section lists every key with
+/// its variable. [`build_client`](Config::build_client) checks the settings together.
 ///
 /// ```
 /// let config = ccgw::Config::from_toml(r#"
@@ -40,10 +36,17 @@ use crate::supervisor::Supervision;
 pub struct Config {
     /// The gateway's base URL (`CCGW_URL`).
     pub url: Option<String>,
-    /// Further gateways, tried in order after `url` (`CCGW_FALLBACK_URLS`, comma
-    /// separated); see [`ClientBuilder::fallback_url`].
+    /// Further gateways (nodes or load balancers), tried in order after `url`
+    /// (`CCGW_FALLBACK_URLS`, comma separated). Every sign-in — the first, and each
+    /// recovery of a [supervised session](crate::SupervisedAgent) — tries `url` first,
+    /// then these in order, moving on only when a gateway did not take the request:
+    /// nothing reached it ([`Disposition::Resend`](crate::Disposition::Resend)) or it
+    /// answered `000-004` (switching over). A session then stays on the gateway that
+    /// signed it in, with the load balancer's cookie from its sign-in answer.
     pub fallback_urls: Vec<String>,
-    /// A PEM file of CA certificates to trust (`CCGW_CA_FILE`).
+    /// A PEM file of CA certificates to trust (`CCGW_CA_FILE`), besides the system's
+    /// roots or instead of them (`system_roots`). Gateways usually present certificates
+    /// of a private CA.
     pub ca_file: Option<PathBuf>,
     /// CA certificates to trust, as PEM text held in memory (`CCGW_CA_PEM`), for a
     /// service that gets its trust roots from elsewhere than a file.
@@ -52,43 +55,57 @@ pub struct Config {
     pub system_roots: bool,
     /// Allow a plain `http://` URL, for local tests only (`CCGW_ALLOW_HTTP`).
     pub allow_http: bool,
-    /// [`ClientBuilder::connect_timeout`] (`CCGW_CONNECT_TIMEOUT`).
+    /// How long a connection (TCP and TLS) may take (`CCGW_CONNECT_TIMEOUT`, default 5 s).
     #[serde(with = "duration")]
     pub connect_timeout: Duration,
-    /// [`ClientBuilder::request_timeout`] (`CCGW_TIMEOUT`, the command line's name).
+    /// How long a request may take, from sending to the last byte of the answer
+    /// (`CCGW_TIMEOUT`, the command line's name; default 30 s). Event polls have their own.
     #[serde(with = "duration")]
     pub request_timeout: Duration,
-    /// [`ClientBuilder::poll_timeout`] (`CCGW_POLL_TIMEOUT`).
+    /// How long one event poll may take (`CCGW_POLL_TIMEOUT`, default 40 s); longer than
+    /// `poll_hold`.
     #[serde(with = "duration")]
     pub poll_timeout: Duration,
-    /// [`ClientBuilder::poll_hold`] (`CCGW_POLL_HOLD`).
+    /// How long the gateway holds a quiet event poll (`CCGW_POLL_HOLD`, default 10 s, its
+    /// documented long poll).
     #[serde(with = "duration")]
     pub poll_hold: Duration,
-    /// [`ClientBuilder::guid_grace`] (`CCGW_GUID_GRACE`).
+    /// How long the gateway keeps accepting a Guid after rotating it (`CCGW_GUID_GRACE`,
+    /// default 120 s: `GUIDTIMEOUT` on real gateways); longer than `poll_hold`. The event
+    /// stream's pauses after failures stay within it.
     #[serde(with = "duration")]
     pub guid_grace: Duration,
-    /// [`ClientBuilder::response_limit`], in bytes (`CCGW_RESPONSE_LIMIT`).
+    /// The largest answer body read, in bytes (`CCGW_RESPONSE_LIMIT`, default 64 KiB).
     pub response_limit: usize,
-    /// [`ClientBuilder::max_connections`] (`CCGW_MAX_CONNECTIONS`).
+    /// Connections open to one gateway at most (`CCGW_MAX_CONNECTIONS`, default 16384);
+    /// a request beyond them waits for a free one within its timeout.
     pub max_connections: usize,
-    /// [`ClientBuilder::pool_idle_timeout`] (`CCGW_POOL_IDLE_TIMEOUT`).
+    /// How long an idle pooled connection is kept (`CCGW_POOL_IDLE_TIMEOUT`, default 90 s).
     #[serde(with = "duration")]
     pub pool_idle_timeout: Duration,
-    /// [`ClientBuilder::user_agent`] (`CCGW_USER_AGENT`).
+    /// The `User-Agent` header (`CCGW_USER_AGENT`, default `ccgw/<version>`).
     pub user_agent: String,
-    /// [`Supervision::backoff_min`] (`CCGW_BACKOFF_MIN`).
+    /// A supervised session's first pause after a failed sign-in (`CCGW_BACKOFF_MIN`,
+    /// default 500 ms), doubled after each failure.
     #[serde(with = "duration")]
     pub backoff_min: Duration,
-    /// [`Supervision::backoff_max`] (`CCGW_BACKOFF_MAX`).
+    /// A supervised session's longest pause (`CCGW_BACKOFF_MAX`, default 30 s). Each
+    /// pause is drawn between half of it and all of it, so agents that lost their
+    /// sessions together do not come back in step.
     #[serde(with = "duration")]
     pub backoff_max: Duration,
-    /// [`Supervision::max_attempts`] (`CCGW_MAX_ATTEMPTS`; absent: never give up).
+    /// Consecutive failed sign-ins after which a supervised session gives up
+    /// (`CCGW_MAX_ATTEMPTS`; absent: never, as long as the failures are passing ones). A
+    /// refusal that cannot pass (wrong password, `100-015`, …) gives up at once.
     pub max_attempts: Option<u32>,
+    /// How many times a supervised session is taken back after another holder took it
+    /// over (`CCGW_TAKE_BACK`, default 0: it reports it and stops, so two supervisors of
+    /// one agent do not take it from each other for ever).
+    pub take_back: u32,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        let supervision = Supervision::default();
         Self {
             url: None,
             fallback_urls: Vec::new(),
@@ -96,18 +113,19 @@ impl Default for Config {
             ca_pem: None,
             system_roots: true,
             allow_http: false,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            poll_timeout: DEFAULT_POLL_TIMEOUT,
-            poll_hold: DEFAULT_POLL_HOLD,
-            guid_grace: DEFAULT_GUID_GRACE,
-            response_limit: DEFAULT_RESPONSE_LIMIT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            pool_idle_timeout: crate::client::DEFAULT_POOL_IDLE_TIMEOUT,
-            user_agent: DEFAULT_USER_AGENT.to_owned(),
-            backoff_min: supervision.backoff_min,
-            backoff_max: supervision.backoff_max,
-            max_attempts: supervision.max_attempts,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            poll_timeout: Duration::from_secs(40),
+            poll_hold: Duration::from_secs(10),
+            guid_grace: Duration::from_secs(120),
+            response_limit: ccgw_client::DEFAULT_RESPONSE_LIMIT,
+            max_connections: 16_384,
+            pool_idle_timeout: Duration::from_secs(90),
+            user_agent: concat!("ccgw/", env!("CARGO_PKG_VERSION")).to_owned(),
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            max_attempts: None,
+            take_back: 0,
         }
     }
 }
@@ -141,6 +159,7 @@ const VARIABLES: &[(&str, &str, Kind)] = &[
     ("backoff_min", "CCGW_BACKOFF_MIN", Kind::Text),
     ("backoff_max", "CCGW_BACKOFF_MAX", Kind::Text),
     ("max_attempts", "CCGW_MAX_ATTEMPTS", Kind::Number),
+    ("take_back", "CCGW_TAKE_BACK", Kind::Number),
 ];
 
 impl Config {
@@ -151,18 +170,13 @@ impl Config {
             .map_err(|e| config(&format!("the configuration is invalid: {e}"), None))
     }
 
-    /// Reads a configuration file (TOML).
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Config, Error> {
-        Self::load_with(Some(path.as_ref()), |_| None)
-    }
-
     /// The file (if any), then the process's `CCGW_*` variables over it.
     pub fn load(file: Option<&Path>) -> Result<Config, Error> {
         Self::load_with(file, |name| std::env::var(name).ok())
     }
 
     /// [`load`](Self::load) with the variables from `lookup` instead of the process's
-    /// environment (for tests and embedding).
+    /// environment.
     pub fn load_with(
         file: Option<&Path>,
         lookup: impl Fn(&str) -> Option<String>,
@@ -203,62 +217,6 @@ impl Config {
                 None,
             )
         })
-    }
-
-    /// The client builder these settings describe (not yet built). Refuses what
-    /// [`ClientBuilder::build`] would refuse (the Guid's grace among it: one rule, the
-    /// builder's), and a `backoff_min` longer than `backoff_max`.
-    pub fn client_builder(&self) -> Result<ClientBuilder, Error> {
-        let Some(url) = self.url.as_deref() else {
-            return Err(config(
-                "no gateway URL: set `url` in the configuration file or CCGW_URL",
-                None,
-            ));
-        };
-        if self.backoff_min > self.backoff_max {
-            return Err(config(
-                &format!(
-                    "backoff_min ({:?}) must not be longer than backoff_max ({:?})",
-                    self.backoff_min, self.backoff_max
-                ),
-                None,
-            ));
-        }
-        let mut builder = GatewayClient::builder(url)
-            .system_roots(self.system_roots)
-            .allow_plain_http(self.allow_http)
-            .connect_timeout(self.connect_timeout)
-            .request_timeout(self.request_timeout)
-            .poll_timeout(self.poll_timeout)
-            .poll_hold(self.poll_hold)
-            .guid_grace(self.guid_grace)
-            .response_limit(self.response_limit)
-            .max_connections(self.max_connections)
-            .pool_idle_timeout(Some(self.pool_idle_timeout))
-            .user_agent(self.user_agent.clone());
-        for fallback in &self.fallback_urls {
-            builder = builder.fallback_url(fallback);
-        }
-        if let Some(ca) = &self.ca_file {
-            builder = builder.add_root_certificate_pem_file(ca);
-        }
-        if let Some(pem) = &self.ca_pem {
-            builder = builder.add_root_certificate_pem(pem);
-        }
-        Ok(builder)
-    }
-
-    /// Builds the client: [`client_builder`](Self::client_builder), then
-    /// [`build`](ClientBuilder::build).
-    pub fn build_client(&self) -> Result<GatewayClient, Error> {
-        self.client_builder()?.build()
-    }
-
-    /// The supervision settings.
-    pub fn supervision(&self) -> Supervision {
-        let mut supervision = Supervision::default().backoff(self.backoff_min, self.backoff_max);
-        supervision.max_attempts = self.max_attempts;
-        supervision
     }
 }
 
@@ -458,7 +416,7 @@ mod tests {
             .expect("well-formed")
         };
         let refused = read("10s", "5s")
-            .client_builder()
+            .build_client()
             .map(drop)
             .expect_err("refused");
         assert!(
@@ -468,7 +426,7 @@ mod tests {
             "{refused}"
         );
         read("5s", "5s")
-            .client_builder()
+            .build_client()
             .map(drop)
             .expect("a fixed pause is fine");
     }

@@ -1,5 +1,6 @@
-//! Confirmed state changes and wanted states: rest, prolong and cancel that return only
-//! once the agent is known to be where they asked, and `ensure_*` that drive it there.
+//! State changes ([`Change`]: a rest, prolonged or not, and its cancellation) sent once,
+//! confirmed — returning only once the agent is known to be where they asked — or
+//! ensured (driving it there); and the settled sign-out.
 //!
 //! The rules, the same for every confirmed operation:
 //!
@@ -19,6 +20,8 @@
 //!   reported as a refusal: a session that ends before the change is confirmed gives
 //!   [`Error::NotConfirmed`] (settle it: the change may have been applied).
 
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::time::Duration;
 
 use ccgw_client::operations::{self, Operation};
@@ -30,9 +33,9 @@ use crate::events::AgentEvent;
 use crate::values::{RestCause, RestDuration};
 
 /// When the state is first read if the confirming event has not come.
-pub const FIRST_STATE_READ: Duration = Duration::from_secs(1);
+const FIRST_STATE_READ: Duration = Duration::from_secs(1);
 /// How often the state is read after that, until the wait ends.
-pub const STATE_READ_EVERY: Duration = Duration::from_secs(2);
+const STATE_READ_EVERY: Duration = Duration::from_secs(2);
 /// Pause before trying again after a passing refusal ([`Disposition::BackOff`]) or a
 /// request that was not sent ([`Disposition::Resend`]) in `ensure_*`.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -52,7 +55,7 @@ pub enum Confirmed {
     ByState,
 }
 
-/// How [`Agent::ensure_rest`] or [`Agent::ensure_idle`] got the agent to the wanted state.
+/// How [`Change::ensured`] got the agent to the wanted state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Converged {
@@ -66,7 +69,7 @@ pub enum Converged {
 
 /// The state a confirmed operation drives the agent to.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+pub(crate) enum Target {
     /// In rest, with this cause.
     Rest(RestCause),
     /// Idle.
@@ -98,53 +101,206 @@ impl Target {
     }
 }
 
-impl Agent {
-    /// Applies for rest and returns once the gateway confirms it (see the module rules):
-    /// the matching `AgentState_SetRest_Success`, or the state read as rest when the event
+/// A state change of an agent — a rest ([`Agent::rest`]) or its cancellation
+/// ([`Agent::cancel_rest`]) — not yet sent. Pick how it is settled:
+///
+/// - `.await`: sent once; `Ok(())` when the gateway accepted it.
+/// - [`confirmed(wait)`](Self::confirmed): sent once, then confirmed by its event or
+///   the state read (see the module rules).
+/// - [`ensured(wait)`](Self::ensured): nothing if the agent is there already; otherwise
+///   confirmed, trying again after passing refusals within `wait`.
+///
+/// ```no_run
+/// # async fn demo(agent: ccgw::Agent) -> Result<(), ccgw::Error> {
+/// use std::time::Duration;
+/// use ccgw::{RestCause, RestDuration};
+/// let ten_minutes = RestDuration::from_secs(600)?;
+/// agent.rest(ten_minutes, RestCause::from(3)).await?; // accepted
+/// agent.rest(ten_minutes, RestCause::from(3)).prolong().confirmed(Duration::from_secs(10)).await?;
+/// agent.cancel_rest().ensured(Duration::from_secs(30)).await?; // idle, however it was
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a change does nothing until it is awaited, confirmed or ensured"]
+pub struct Change<'a> {
+    agent: &'a Agent,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Rest {
+        duration: RestDuration,
+        cause: RestCause,
+        prolong: bool,
+    },
+    Cancel,
+}
+
+impl Kind {
+    /// What to send from `state` to get there: nothing (`None`) when the agent is there
+    /// already; a plain rest where a prolonged one has no rest to prolong.
+    fn from(self, state: AgentState) -> Result<Option<Kind>, Error> {
+        let resting = matches!(state, AgentState::Rest | AgentState::PreRest);
+        Ok(match self {
+            Kind::Rest { prolong: true, .. } if resting => Some(self),
+            Kind::Rest { .. } if resting => None,
+            Kind::Rest {
+                duration, cause, ..
+            } => Some(Kind::Rest {
+                duration,
+                cause,
+                prolong: false,
+            }),
+            Kind::Cancel if state == AgentState::Idle => None,
+            Kind::Cancel if resting => Some(Kind::Cancel),
+            Kind::Cancel => {
+                return Err(Error::WrongState {
+                    operation: operations::CANCEL_REST.log_name,
+                    state,
+                });
+            }
+        })
+    }
+}
+
+impl<'a> Change<'a> {
+    pub(crate) fn rest(agent: &'a Agent, duration: RestDuration, cause: RestCause) -> Self {
+        Change {
+            agent,
+            kind: Kind::Rest {
+                duration,
+                cause,
+                prolong: false,
+            },
+        }
+    }
+
+    pub(crate) fn cancel(agent: &'a Agent) -> Self {
+        Change {
+            agent,
+            kind: Kind::Cancel,
+        }
+    }
+
+    /// A rest for an agent in rest already (`prolong=true`): a new duration and cause.
+    /// Confirmed, its unknown outcome cannot be settled — the agent was in rest before,
+    /// too, and an `AgentState_SetRest_Success` may be an earlier request's — so it fails
+    /// at once with [`Error::NotConfirmed`] (the state read then) instead of believing an
+    /// event. Ensured, an agent in rest gets the prolonged rest. A cancellation has
+    /// nothing to prolong: it is left as it is.
+    pub fn prolong(mut self) -> Self {
+        if let Kind::Rest { prolong, .. } = &mut self.kind {
+            *prolong = true;
+        }
+        self
+    }
+
+    /// Sends the change and returns once the gateway confirms it (see the module rules):
+    /// the matching event (`AgentState_SetRest_Success` with this cause,
+    /// `AgentState_CancelRest_Success`), or the state read as the target when the event
     /// does not come. After `wait` without either: [`Error::NotConfirmed`] with the state
     /// read last. A talking agent enters rest only when its call ends (pre-rest), so give
     /// such agents a longer `wait`.
-    pub async fn rest_confirmed(
-        &self,
-        duration: RestDuration,
-        cause: RestCause,
-        wait: Duration,
-    ) -> Result<Confirmed, Error> {
-        self.confirmed(operations::REST, Target::Rest(cause), wait, true, || {
-            self.rest(duration, cause)
-        })
-        .await
-        .map(|(by, _)| by)
+    pub async fn confirmed(self, wait: Duration) -> Result<Confirmed, Error> {
+        self.agent
+            .confirmed(
+                self.operation(),
+                self.target(),
+                wait,
+                self.settles_unknown(),
+                || self.send(),
+            )
+            .await
+            .map(|(by, _)| by)
     }
 
-    /// [`prolong_rest`](Self::prolong_rest), confirmed like
-    /// [`rest_confirmed`](Self::rest_confirmed). When the request's outcome is unknown
-    /// (no answer), nothing can settle it — the agent was in rest before, too, and an
-    /// `AgentState_SetRest_Success` may be an earlier request's — so it fails at once
-    /// with [`Error::NotConfirmed`] (the state read then) instead of believing an event.
-    pub async fn prolong_confirmed(
-        &self,
-        duration: RestDuration,
-        cause: RestCause,
-        wait: Duration,
-    ) -> Result<Confirmed, Error> {
-        self.confirmed(operations::REST, Target::Rest(cause), wait, false, || {
-            self.prolong_rest(duration, cause)
-        })
-        .await
-        .map(|(by, _)| by)
+    /// Drives the agent to the change's state: nothing if it is there already (in rest or
+    /// pre-rest for a rest that is not prolonged, idle for a cancellation), otherwise a
+    /// confirmed change. Passing refusals (`000-004`, `000-007`, `100-007`) and requests
+    /// that certainly were not sent are tried again within `wait`; an unknown outcome is
+    /// settled, never resent. A cancellation refuses any state other than rest, pre-rest
+    /// and idle (busy, talking, …: not this crate's to change) with
+    /// [`Error::WrongState`], without sending. Returns how the agent got there.
+    ///
+    /// ```no_run
+    /// # async fn demo(agent: ccgw::Agent) -> Result<(), ccgw::Error> {
+    /// use std::time::Duration;
+    /// use ccgw::{Converged, RestCause, RestDuration};
+    /// let rest = agent.rest(RestDuration::from_secs(900)?, RestCause::from(3));
+    /// match rest.ensured(Duration::from_secs(30)).await? {
+    ///     Converged::AlreadyThere => println!("was resting already"),
+    ///     Converged::Applied(by) => println!("rest applied, confirmed {by:?}"),
+    ///     Converged::AppliedAfterUnknown(by) => println!("an unknown outcome settled {by:?}"),
+    ///     _ => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn ensured(self, wait: Duration) -> Result<Converged, Error> {
+        let agent = self.agent;
+        agent
+            .ensure(self.target(), wait, |state, left| async move {
+                let Some(kind) = self.kind.from(state)? else {
+                    return Ok(None);
+                };
+                let change = Change { agent, kind };
+                agent
+                    .confirmed(
+                        change.operation(),
+                        change.target(),
+                        left,
+                        change.settles_unknown(),
+                        || change.send(),
+                    )
+                    .await
+                    .map(Some)
+            })
+            .await
     }
 
-    /// [`cancel_rest`](Self::cancel_rest), confirmed by `AgentState_CancelRest_Success`
-    /// or by the state read as idle.
-    pub async fn cancel_confirmed(&self, wait: Duration) -> Result<Confirmed, Error> {
-        self.confirmed(operations::CANCEL_REST, Target::Idle, wait, true, || {
-            self.cancel_rest()
-        })
-        .await
-        .map(|(by, _)| by)
+    fn operation(&self) -> Operation {
+        match self.kind {
+            Kind::Rest { .. } => operations::REST,
+            Kind::Cancel => operations::CANCEL_REST,
+        }
     }
 
+    fn target(&self) -> Target {
+        match self.kind {
+            Kind::Rest { cause, .. } => Target::Rest(cause),
+            Kind::Cancel => Target::Idle,
+        }
+    }
+
+    /// Whether reading the state can tell an unknown outcome: not for a prolong, whose
+    /// target state is the state before.
+    fn settles_unknown(&self) -> bool {
+        !matches!(self.kind, Kind::Rest { prolong: true, .. })
+    }
+
+    async fn send(&self) -> Result<(), Error> {
+        match self.kind {
+            Kind::Rest {
+                duration,
+                cause,
+                prolong,
+            } => self.agent.send_rest(duration, cause, prolong).await,
+            Kind::Cancel => self.agent.send_cancel().await,
+        }
+    }
+}
+
+impl<'a> IntoFuture for Change<'a> {
+    type Output = Result<(), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+    /// Sends the change once.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.send().await })
+    }
+}
+
+impl Agent {
     /// Signs the agent out and settles it like the other state changes, so that nothing
     /// is left signed in: a passing refusal (`000-004`, `000-007`, `100-007`, an agent
     /// still in a call: `100-010`) or a request that was not sent is tried again, and an
@@ -153,7 +309,7 @@ impl Agent {
     /// for up to 30 s. The sign-out event is not waited for (the gateway does not always
     /// send it). Its Guid then stops being valid and its event stream ends; every later
     /// call on this handle (and its clones) fails with [`Error::HandleSignedOut`] without
-    /// sending anything, and [`keep_alive`](Self::keep_alive) stops. Fails with the last
+    /// sending anything. Fails with the last
     /// error when the gateway refuses for good (`000-003`: the Guid is not this
     /// session's any more) or the 30 s pass.
     pub async fn sign_out(&self) -> Result<(), Error> {
@@ -170,14 +326,14 @@ impl Agent {
                 )
             };
             if gone(&error) {
-                self.session.clear_guid();
+                self.line.session.clear_guid();
                 return Ok(());
             }
             match error.disposition() {
                 Disposition::SettleUnknown => {
                     // Applied or not? A signed-out agent's state is answered `100-006`.
                     if self.status().await.is_err_and(|e| gone(&e)) {
-                        self.session.clear_guid();
+                        self.line.session.clear_guid();
                         return Ok(());
                     }
                 }
@@ -187,75 +343,15 @@ impl Agent {
             if !retry_fits(Instant::now(), deadline) {
                 return Err(error);
             }
-            tracing::debug!(agent_id = self.id.get(), error = %error, "signing out again");
+            tracing::debug!(agent_id = self.line.id.get(), error = %error, "signing out again");
             tokio::time::sleep(RETRY_PAUSE).await;
         }
-    }
-
-    /// Drives the agent into rest: nothing if it is in rest (or pre-rest) already,
-    /// otherwise a confirmed rest. Passing refusals (`000-004`, `000-007`, `100-007`) and
-    /// requests that certainly were not sent are tried again within `wait`; an unknown
-    /// outcome is settled, never resent. Returns how the agent got there.
-    ///
-    /// ```no_run
-    /// # async fn demo(agent: ccgw::Agent) -> Result<(), ccgw::Error> {
-    /// use std::time::Duration;
-    /// use ccgw::{Converged, RestCause, RestDuration};
-    /// match agent.ensure_rest(RestDuration::from_secs(900)?, RestCause::from(3), Duration::from_secs(30)).await? {
-    ///     Converged::AlreadyThere => println!("was resting already"),
-    ///     Converged::Applied(by) => println!("rest applied, confirmed {by:?}"),
-    ///     Converged::AppliedAfterUnknown(by) => println!("an unknown outcome settled {by:?}"),
-    ///     _ => {}
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn ensure_rest(
-        &self,
-        duration: RestDuration,
-        cause: RestCause,
-        wait: Duration,
-    ) -> Result<Converged, Error> {
-        self.ensure(Target::Rest(cause), wait, |state, left| async move {
-            if matches!(state, AgentState::Rest | AgentState::PreRest) {
-                return Ok(None);
-            }
-            self.confirmed(operations::REST, Target::Rest(cause), left, true, || {
-                self.rest(duration, cause)
-            })
-            .await
-            .map(Some)
-        })
-        .await
-    }
-
-    /// Drives the agent to idle: nothing if it is idle, a confirmed cancel if it is in
-    /// rest or pre-rest; any other state (busy, talking, …) is not this crate's to change
-    /// and is refused with [`Error::WrongState`] (do not resend), without sending. Same
-    /// retry rules as
-    /// [`ensure_rest`](Self::ensure_rest).
-    pub async fn ensure_idle(&self, wait: Duration) -> Result<Converged, Error> {
-        self.ensure(Target::Idle, wait, |state, left| async move {
-            match state {
-                AgentState::Idle => Ok(None),
-                AgentState::Rest | AgentState::PreRest => self
-                    .confirmed(operations::CANCEL_REST, Target::Idle, left, true, || {
-                        self.cancel_rest()
-                    })
-                    .await
-                    .map(Some),
-                other => Err(Error::WrongState {
-                    operation: operations::CANCEL_REST.log_name,
-                    state: other,
-                }),
-            }
-        })
-        .await
     }
 
     /// Reads the state and runs `step` (act if needed) until it converges, trying again
     /// after passing refusals and unsent requests — and after any failed state read,
     /// which changes nothing — until `wait` has elapsed.
-    async fn ensure<F, Fut>(
+    pub(crate) async fn ensure<F, Fut>(
         &self,
         target: Target,
         wait: Duration,
@@ -282,7 +378,7 @@ impl Agent {
                         ],
                     ) =>
                 {
-                    tracing::debug!(agent_id = self.id.get(), ?target, error = %e, "reading the state again");
+                    tracing::debug!(agent_id = self.line.id.get(), ?target, error = %e, "reading the state again");
                     tokio::time::sleep(RETRY_PAUSE).await;
                     continue;
                 }
@@ -294,7 +390,7 @@ impl Agent {
                 Ok(Some((by, false))) => return Ok(Converged::Applied(by)),
                 Ok(Some((by, true))) => return Ok(Converged::AppliedAfterUnknown(by)),
                 Err(e) if retry(&e, &[Disposition::BackOff, Disposition::Resend]) => {
-                    tracing::debug!(agent_id = self.id.get(), ?target, error = %e, "trying again");
+                    tracing::debug!(agent_id = self.line.id.get(), ?target, error = %e, "trying again");
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 Err(e) => return Err(e),
@@ -306,7 +402,7 @@ impl Agent {
     /// and whether the request's outcome had been unknown. `settles_unknown`: whether
     /// reading the state can tell an unknown outcome (not for a prolong, whose target
     /// state is the state before).
-    async fn confirmed<F, Fut>(
+    pub(crate) async fn confirmed<F, Fut>(
         &self,
         operation: Operation,
         target: Target,
@@ -325,14 +421,14 @@ impl Agent {
         let unknown = match send().await {
             Ok(()) => false,
             Err(e) if e.is_outcome_unknown() => {
-                tracing::info!(agent_id = self.id.get(), error = %e, "outcome unknown; settling it by event or state");
+                tracing::info!(agent_id = self.line.id.get(), error = %e, "outcome unknown; settling it by event or state");
                 true
             }
             Err(e) => return Err(e),
         };
         if unknown && !settles_unknown {
             tracing::info!(
-                agent_id = self.id.get(),
+                agent_id = self.line.id.get(),
                 "neither the state nor an event can tell whether it was applied"
             );
             let state = self.status().await.ok().map(|s| s.state);

@@ -47,7 +47,7 @@ impl Disposition {
     ];
 
     /// Its name, as in the documentation's table (`SettleUnknown`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Disposition::Resend => "Resend",
             Disposition::SettleUnknown => "SettleUnknown",

@@ -8,25 +8,30 @@ use std::time::Duration;
 use http::StatusCode;
 
 pub use crate::disposition::Disposition;
-use crate::guid::InvalidGuid;
 pub use crate::retcode::RetCode;
-use crate::values::InvalidValue;
 
 /// Everything that can go wrong, typed so that a caller can decide: each error has one
 /// [`Disposition`] ([`Error::disposition`]) that says what to do.
 ///
 /// Rest is not idempotent: this crate never resends a request that may have reached the
 /// gateway, and an error that may have happened after it did is settled by reading the
-/// state ([`Disposition::SettleUnknown`]). No variant ever contains the Guid.
+/// state ([`Disposition::SettleUnknown`]). The Guid the agent holds is removed from any
+/// text of the gateway's an error carries (`message`, body excerpts).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A value outside its documented range; nothing was sent.
-    #[error(transparent)]
-    InvalidArgument(#[from] InvalidValue),
-    /// A text that is not a usable Guid; nothing was sent.
-    #[error(transparent)]
-    InvalidGuid(#[from] InvalidGuid),
+    /// A value outside its documented range, or a text that is not a usable Guid or
+    /// affinity; nothing was sent. A secret's text is never repeated (`value` is
+    /// `(not shown)`).
+    #[error("invalid {field} {value}: {problem}")]
+    InvalidArgument {
+        /// The field the value was meant for (`agent id`, `rest duration`, `Guid`, …).
+        field: &'static str,
+        /// The rejected value as text (`(not shown)` for a secret).
+        value: String,
+        /// The rule it breaks (`must be within 101..=999999`, …).
+        problem: String,
+    },
     /// The client could not be built (base URL, CA certificate, TLS setup).
     #[error("invalid client configuration: {reason}")]
     Config {
@@ -109,8 +114,8 @@ pub enum Error {
         /// The `Content-Type` sent, if any (at most 100 characters).
         content_type: Option<String>,
     },
-    /// A confirmed operation ([`Agent::rest_confirmed`](crate::Agent::rest_confirmed),
-    /// …): neither its event came within the wait nor did the agent's state, read at the
+    /// A confirmed change ([`Change::confirmed`](crate::Change::confirmed),
+    /// [`Change::ensured`](crate::Change::ensured)): neither its event came within the wait nor did the agent's state, read at the
     /// end, show that it took effect.
     #[error("{operation} was not confirmed within {waited:?}{}", state.map_or_else(|| "; the state could not be read".to_owned(), |s| format!("; the agent is {}", s.name())))]
     NotConfirmed {
@@ -138,8 +143,7 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// A slow reader of an event stream missed events (more than
-    /// [`EVENT_BUFFER`](crate::EVENT_BUFFER) were waiting).
+    /// A slow reader of an event stream missed events (more than 32 were waiting).
     #[error("{count} agent events were missed by a slow reader")]
     EventsLost {
         /// How many.
@@ -160,16 +164,10 @@ pub enum Error {
     },
 }
 
-/// Displays an error with its sources: `outer: inner: innermost`, leaving out a source
-/// whose text its outer error already shows.
-///
-/// ```
-/// use ccgw::{AgentId, ErrorChain};
-/// let e = AgentId::new(100).map_err(ccgw::Error::from).unwrap_err();
-/// assert_eq!(ErrorChain(&e).to_string(), "invalid agent id 100: must be within 101..=999999");
-/// ```
+/// An error with its sources: `outer: inner: innermost`, leaving out a source whose text
+/// its outer error already shows ([`Error::chain`]).
 #[derive(Debug, Clone, Copy)]
-pub struct ErrorChain<'a>(pub &'a (dyn StdError + 'static));
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn StdError + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -185,6 +183,14 @@ impl fmt::Display for ErrorChain<'_> {
             source = s.source();
         }
         Ok(())
+    }
+}
+
+/// An [`Error::Config`].
+pub(crate) fn config(reason: &str, source: Option<Box<dyn StdError + Send + Sync>>) -> Error {
+    Error::Config {
+        reason: reason.to_owned(),
+        source,
     }
 }
 
@@ -217,9 +223,7 @@ impl Error {
     /// documentation.
     pub fn disposition(&self) -> Disposition {
         match self {
-            Error::InvalidArgument(_) | Error::InvalidGuid(_) | Error::Config { .. } => {
-                Disposition::FixConfiguration
-            }
+            Error::InvalidArgument { .. } | Error::Config { .. } => Disposition::FixConfiguration,
             Error::Tls(_) => Disposition::FixConfiguration,
             Error::Gateway { code, .. } => code.disposition().unwrap_or(Disposition::DoNotResend),
             Error::WrongState { .. } => Disposition::DoNotResend,
@@ -237,11 +241,23 @@ impl Error {
         }
     }
 
+    /// The error with its sources, for a log line or a message to a person:
+    /// `outer: inner: innermost`, leaving out a source whose text its outer error already
+    /// shows.
+    ///
+    /// ```
+    /// let e = ccgw::AgentId::new(100).unwrap_err();
+    /// assert_eq!(e.chain().to_string(), "invalid agent id 100: must be within 101..=999999");
+    /// ```
+    pub fn chain(&self) -> impl fmt::Display + '_ {
+        ErrorChain(self)
+    }
+
     /// The variant's name, as in the documentation's table (`OutcomeUnknown`).
-    pub fn kind(&self) -> &'static str {
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
-            Error::InvalidArgument(_) => "InvalidArgument",
-            Error::InvalidGuid(_) => "InvalidGuid",
+            Error::InvalidArgument { .. } => "InvalidArgument",
             Error::Config { .. } => "Config",
             Error::Gateway { .. } => "Gateway",
             Error::UnexpectedStatus { .. } => "UnexpectedStatus",
@@ -263,35 +279,17 @@ impl Error {
     /// Whether a new session is the remedy: [`Disposition::SignInAgain`] (`100-006`, a
     /// signed-out handle, events gone for good) or [`Disposition::TakeOver`] (`100-002`,
     /// a Guid the gateway no longer accepts: `000-003`).
-    pub fn needs_sign_in(&self) -> bool {
+    pub(crate) fn needs_sign_in(&self) -> bool {
         matches!(
             self.disposition(),
             Disposition::SignInAgain | Disposition::TakeOver
         )
     }
 
-    /// Whether the gateway refused the state change itself (`100-009`): the agent's
-    /// current state or permissions do not allow rest.
-    pub fn is_state_change_refused(&self) -> bool {
-        matches!(self.retcode(), Some(RetCode::StateChangeRefused))
-    }
-
-    /// Whether sending the request again cannot apply it twice and may succeed:
-    /// [`Disposition::Resend`] (nothing reached the gateway) or [`Disposition::BackOff`]
-    /// (the gateway answered that it did nothing, e.g. `000-004`, `000-007`). (Invalid
-    /// input, TLS and configuration errors also sent nothing, but repeating them cannot
-    /// help.)
-    pub fn is_retry_safe(&self) -> bool {
-        matches!(
-            self.disposition(),
-            Disposition::Resend | Disposition::BackOff
-        )
-    }
-
     /// Whether the request may have been applied although no answer says so
     /// ([`Disposition::SettleUnknown`]): a timeout or a lost connection after sending,
     /// an unexpected status, a malformed, foreign or too large answer.
-    pub fn is_outcome_unknown(&self) -> bool {
+    pub(crate) fn is_outcome_unknown(&self) -> bool {
         self.disposition() == Disposition::SettleUnknown
     }
 
@@ -330,32 +328,30 @@ mod tests {
     /// compile until it has an index here, and the test fails until it has a sample and
     /// a documented row.
     fn samples() -> Vec<Error> {
-        const VARIANTS: usize = 17;
+        const VARIANTS: usize = 16;
         fn index(e: &Error) -> usize {
             match e {
-                Error::InvalidArgument(_) => 0,
-                Error::InvalidGuid(_) => 1,
-                Error::Config { .. } => 2,
-                Error::Gateway { .. } => 3,
-                Error::UnexpectedStatus { .. } => 4,
-                Error::Connect(_) => 5,
-                Error::Tls(_) => 6,
-                Error::TimeoutBeforeSend { .. } => 7,
-                Error::OutcomeUnknown { .. } => 8,
-                Error::MalformedResponse { .. } => 9,
-                Error::UnexpectedContentType { .. } => 10,
-                Error::NotConfirmed { .. } => 11,
-                Error::EventsUnavailable { .. } => 12,
-                Error::EventsLost { .. } => 13,
-                Error::ResponseTooLarge { .. } => 14,
-                Error::HandleSignedOut { .. } => 15,
-                Error::WrongState { .. } => 16,
+                Error::InvalidArgument { .. } => 0,
+                Error::Config { .. } => 1,
+                Error::Gateway { .. } => 2,
+                Error::UnexpectedStatus { .. } => 3,
+                Error::Connect(_) => 4,
+                Error::Tls(_) => 5,
+                Error::TimeoutBeforeSend { .. } => 6,
+                Error::OutcomeUnknown { .. } => 7,
+                Error::MalformedResponse { .. } => 8,
+                Error::UnexpectedContentType { .. } => 9,
+                Error::NotConfirmed { .. } => 10,
+                Error::EventsUnavailable { .. } => 11,
+                Error::EventsLost { .. } => 12,
+                Error::ResponseTooLarge { .. } => 13,
+                Error::HandleSignedOut { .. } => 14,
+                Error::WrongState { .. } => 15,
             }
         }
         let io_error = || Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         let samples = vec![
-            Error::from(crate::AgentId::new(1).expect_err("out of range")),
-            Error::from(InvalidGuid::Empty),
+            crate::AgentId::new(1).expect_err("out of range"),
             Error::Config {
                 reason: String::new(),
                 source: None,

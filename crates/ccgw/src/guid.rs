@@ -20,26 +20,33 @@ use zeroize::Zeroizing;
 /// assert_eq!(guid.expose_secret(), "279fe21d-2caa-4437-84c3-ab9e9dae20f5.AgentGateway0");
 /// assert_eq!(format!("{guid} {guid:?}"), "<redacted> Guid(<redacted>)");
 /// assert!("a\r\nX-Injected: 1".parse::<Guid>().is_err());
-/// # Ok::<(), ccgw::InvalidGuid>(())
+/// # Ok::<(), ccgw::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Guid(Zeroizing<String>);
 
-pub use ccgw_client::InvalidGuid;
+use crate::error::Error;
+
+/// `InvalidArgument` for a Guid; the text is not repeated (it is a secret).
+fn invalid_guid(e: ccgw_client::InvalidGuid) -> Error {
+    let problem = e.to_string();
+    Error::InvalidArgument {
+        field: "Guid",
+        value: "(not shown)".to_owned(),
+        problem: problem
+            .strip_prefix("invalid Guid: ")
+            .unwrap_or(&problem)
+            .to_owned(),
+    }
+}
 
 impl Guid {
     /// Checks and takes `value`: a bare Guid or `JSESSIONID=<guid>`; surrounding
     /// whitespace is ignored. The input is zeroised whether it is accepted or not.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidGuid> {
+    pub fn new(value: impl Into<String>) -> Result<Self, Error> {
         let input = Zeroizing::new(value.into());
-        let bare = ccgw_client::parse_guid(&input)?;
+        let bare = ccgw_client::parse_guid(&input).map_err(invalid_guid)?;
         Ok(Self(Zeroizing::new(bare.to_owned())))
-    }
-
-    /// The Guid from a `Set-GUID` response header value (`JSESSIONID=<guid>`). Same rules
-    /// as [`Guid::new`], which also accepts this form.
-    pub fn from_set_guid_header(value: &str) -> Result<Self, InvalidGuid> {
-        Self::new(value)
     }
 
     /// The secret value, for sending it. Do not log it.
@@ -49,25 +56,25 @@ impl Guid {
 }
 
 impl FromStr for Guid {
-    type Err = InvalidGuid;
+    type Err = Error;
 
-    fn from_str(s: &str) -> Result<Self, InvalidGuid> {
+    fn from_str(s: &str) -> Result<Self, Error> {
         Self::new(s)
     }
 }
 
 impl TryFrom<String> for Guid {
-    type Error = InvalidGuid;
+    type Error = Error;
 
-    fn try_from(s: String) -> Result<Self, InvalidGuid> {
+    fn try_from(s: String) -> Result<Self, Error> {
         Self::new(s)
     }
 }
 
 impl TryFrom<&str> for Guid {
-    type Error = InvalidGuid;
+    type Error = Error;
 
-    fn try_from(s: &str) -> Result<Self, InvalidGuid> {
+    fn try_from(s: &str) -> Result<Self, Error> {
         Self::new(s)
     }
 }
@@ -88,13 +95,13 @@ impl fmt::Display for Guid {
 /// set, which send every call of the session to the gateway node that holds it. A secret
 /// like the [`Guid`]: `Debug` and `Display` print `<redacted>`. Only needed to keep a
 /// session between runs ([`Agent::affinity`](crate::Agent::affinity),
-/// [`Agent::set_affinity`](crate::Agent::set_affinity)); sessions keep it by themselves.
+/// [`GatewayClient::agent`](crate::GatewayClient::agent)); sessions keep it by themselves.
 ///
 /// ```
 /// let affinity = ccgw::Affinity::new("huaweielbsession=n1-0f3a")?;
 /// assert_eq!(format!("{affinity} {affinity:?}"), "<redacted> Affinity(<redacted>)");
 /// assert!(ccgw::Affinity::new("a=1\r\nX-Injected: 1").is_err());
-/// # Ok::<(), ccgw::InvalidAffinity>(())
+/// # Ok::<(), ccgw::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Affinity(Zeroizing<String>);
@@ -102,7 +109,7 @@ pub struct Affinity(Zeroizing<String>);
 impl Affinity {
     /// Checks and takes `value`, a `Cookie` header value (`a=1; b=2`): printable ASCII,
     /// every part `name=value`.
-    pub fn new(value: impl Into<String>) -> Result<Self, InvalidAffinity> {
+    pub fn new(value: impl Into<String>) -> Result<Self, Error> {
         let value = Zeroizing::new(value.into());
         let text = value.trim();
         let printable = text.bytes().all(|b| (0x20..0x7f).contains(&b));
@@ -112,7 +119,13 @@ impl Affinity {
                 .is_some_and(|(n, _)| !n.trim().is_empty())
         });
         if text.is_empty() || !printable || !pairs {
-            return Err(InvalidAffinity);
+            return Err(Error::InvalidArgument {
+                field: "load-balancer affinity",
+                value: "(not shown)".to_owned(),
+                problem: "must be a Cookie header value (name=value pairs of printable ASCII, \
+                          separated by `;`)"
+                    .to_owned(),
+            });
         }
         Ok(Self(Zeroizing::new(text.to_owned())))
     }
@@ -122,13 +135,6 @@ impl Affinity {
         &self.0
     }
 }
-
-/// Why a text is not an [`Affinity`] (the text itself is not repeated: it is a secret).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid load-balancer affinity: not a Cookie header value (name=value pairs of printable ASCII, separated by `;`)"
-)]
-pub struct InvalidAffinity;
 
 impl fmt::Debug for Affinity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -150,14 +156,24 @@ mod tests {
     fn takes_the_set_guid_form_and_refuses_header_injection() {
         let guid = Guid::new("  JSESSIONID=abc.AgentGateway1\t").expect("valid");
         assert_eq!(guid.expose_secret(), "abc.AgentGateway1");
-        assert_eq!(Guid::new("a\r\nb"), Err(InvalidGuid::NotHeaderSafe));
+        let e = Guid::new("a\r\nb").expect_err("not header safe");
+        assert_eq!(
+            e.to_string(),
+            "invalid Guid (not shown): only visible ASCII characters are allowed (no spaces, controls or non-ASCII)"
+        );
     }
 
     #[test]
     fn an_affinity_is_a_cookie_header_value() {
         assert!(Affinity::new("a=1; b=2").is_ok());
         for bad in ["", "  ", "novalue", "=1", "a=1;;b=2", "a=1\r\nX: 1", "a=ü"] {
-            assert_eq!(Affinity::new(bad), Err(InvalidAffinity), "{bad:?}");
+            let e = Affinity::new(bad).expect_err("not a cookie header value");
+            assert!(
+                e.to_string().starts_with(
+                    "invalid load-balancer affinity (not shown): must be a Cookie header value"
+                ),
+                "{bad:?}: {e}"
+            );
         }
     }
 

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod call;
 mod client;
 mod config;
 mod confirm;
@@ -9,7 +10,8 @@ mod disposition;
 mod error;
 mod events;
 mod guid;
-pub mod metrics;
+mod metrics;
+mod pump;
 mod redact;
 mod retcode;
 mod signin;
@@ -18,20 +20,17 @@ mod supervisor;
 mod tls;
 mod values;
 
-pub use agent::{Agent, AgentState, AgentStatus, KeepAlive, SignedInBy};
-pub use client::{
-    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_GUID_GRACE, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_POLL_HOLD, DEFAULT_POLL_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RESPONSE_LIMIT, DEFAULT_USER_AGENT, GatewayClient,
-};
+pub use agent::{Agent, AgentState, AgentStatus};
+pub use client::GatewayClient;
 pub use config::{Config, parse_duration};
-pub use confirm::{Confirmed, Converged, FIRST_STATE_READ, STATE_READ_EVERY};
-pub use error::{Disposition, Error, ErrorChain, RetCode};
-pub use events::{AgentEvent, EVENT_BACKOFF_MAX, EVENT_BUFFER, EventStream};
-pub use guid::{Affinity, Guid, InvalidAffinity, InvalidGuid};
-pub use signin::{IfSignedIn, InitialState, SignIn};
-pub use supervisor::{LostBecause, SessionEvent, SupervisedAgent, Supervision};
-pub use values::{AgentId, InvalidValue, RestCause, RestDuration};
+pub use confirm::{Change, Confirmed, Converged};
+pub use error::{Disposition, Error, RetCode};
+pub use events::AgentEvent;
+pub use guid::{Affinity, Guid};
+pub use pump::EventStream;
+pub use signin::{InitialState, SignIn};
+pub use supervisor::{SessionEvent, SupervisedAgent};
+pub use values::{AgentId, RestCause, RestDuration};
 
 #[cfg(test)]
 mod tests {

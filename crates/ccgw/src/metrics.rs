@@ -10,16 +10,28 @@ use crate::error::Error;
 use crate::error::RetCode;
 
 /// Calls made, by gateway method, outcome, disposition and return code.
-pub const CALLS: &str = "ccgw_calls_total";
+#[cfg_attr(
+    not(feature = "metrics"),
+    allow(dead_code, reason = "recorded only with the `metrics` feature")
+)]
+pub(crate) const CALLS: &str = "ccgw_calls_total";
 /// Time from sending a call to its settled outcome (a resend after a rotated Guid
 /// included), by gateway method and outcome.
-pub const CALL_DURATION: &str = "ccgw_call_duration_seconds";
+#[cfg_attr(
+    not(feature = "metrics"),
+    allow(dead_code, reason = "recorded only with the `metrics` feature")
+)]
+pub(crate) const CALL_DURATION: &str = "ccgw_call_duration_seconds";
 /// Event streams polling the gateway now (one per agent with an open stream).
-pub const EVENT_STREAMS: &str = "ccgw_event_streams";
+pub(crate) const EVENT_STREAMS: &str = "ccgw_event_streams";
 /// Supervised sessions signed in now.
-pub const SESSIONS: &str = "ccgw_sessions_signed_in";
+pub(crate) const SESSIONS: &str = "ccgw_sessions_signed_in";
 /// Supervised sessions that lost their gateway session, by reason.
-pub const SESSIONS_LOST: &str = "ccgw_sessions_lost_total";
+#[cfg_attr(
+    not(feature = "metrics"),
+    allow(dead_code, reason = "recorded only with the `metrics` feature")
+)]
+pub(crate) const SESSIONS_LOST: &str = "ccgw_sessions_lost_total";
 
 /// The outcome label: `ok`, `refused` (the gateway answered with a failure code) or
 /// `failed` (no usable answer: transport, timeout, malformed answer, invalid input).
@@ -110,4 +122,22 @@ impl Drop for Open {
 pub(crate) fn lost(reason: &'static str) {
     #[cfg(feature = "metrics")]
     metrics::counter!(SESSIONS_LOST, "reason" => reason).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    /// The crate documentation names every metric this module records.
+    #[test]
+    fn the_documentation_names_every_metric() {
+        let docs = include_str!("../README.md");
+        for name in [
+            super::CALLS,
+            super::CALL_DURATION,
+            super::EVENT_STREAMS,
+            super::SESSIONS,
+            super::SESSIONS_LOST,
+        ] {
+            assert!(docs.contains(&format!("`{name}`")), "{name}");
+        }
+    }
 }

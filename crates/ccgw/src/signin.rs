@@ -1,11 +1,20 @@
-//! The sign-in parameters.
+//! Signing in: the parameters, the fallback gateways, taking a session over.
 
 use std::fmt;
+use std::future::Future;
 
 use ccgw_client::types;
 use zeroize::Zeroizing;
 
-use crate::values::InvalidValue;
+use ccgw_client::operations::{self, Operation};
+use tracing::Instrument as _;
+use tracing::field::Empty;
+
+use crate::agent::Agent;
+use crate::call::op_span;
+use crate::client::GatewayClient;
+use crate::error::{Error, ErrorChain, RetCode};
+use crate::values::{AgentId, InvalidValue};
 
 /// The agent's state right after sign-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,31 +28,16 @@ pub enum InitialState {
     WrapUp,
 }
 
-/// What a sign-in does when the gateway answers that the agent is already signed in
-/// (`100-002`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum IfSignedIn {
-    /// Fail with the `100-002` error (the default): someone else may be working as
-    /// this agent.
-    #[default]
-    Fail,
-    /// Take the session over with a forced sign-in (`forceLogin`): the previous holder's
-    /// Guid stops working. What public clients of the gateway do, and what recovers a
-    /// session whose Guid this client lost.
-    TakeOver,
-}
-
 /// Sign-in parameters (the gateway's sign-in body) and the policy for an agent that is
 /// already signed in. The password and the phone number are required (the gateway
 /// refuses a sign-in without a phone number with `100-001`); every other field has the
 /// gateway's default.
 ///
 /// ```
-/// use ccgw::{IfSignedIn, InitialState, SignIn};
+/// use ccgw::{InitialState, SignIn};
 /// let sign_in = SignIn::new("secret", "40038")
 ///     .initial_state(InitialState::Busy)
-///     .if_signed_in(IfSignedIn::TakeOver);
+///     .take_over(true);
 /// assert!(!format!("{sign_in:?}").contains("secret"));
 /// ```
 #[derive(Clone)]
@@ -59,7 +53,7 @@ pub struct SignIn {
     phone_linkage: bool,
     check_in_webm: bool,
     check_in_mailm: bool,
-    pub(crate) if_signed_in: IfSignedIn,
+    pub(crate) take_over: bool,
 }
 
 impl fmt::Debug for SignIn {
@@ -68,7 +62,7 @@ impl fmt::Debug for SignIn {
             .field("password", &"<redacted>")
             .field("phone", &self.phone)
             .field("initial_state", &self.initial_state)
-            .field("if_signed_in", &self.if_signed_in)
+            .field("take_over", &self.take_over)
             .finish_non_exhaustive()
     }
 }
@@ -89,14 +83,19 @@ impl SignIn {
             phone_linkage: false,
             check_in_webm: true,
             check_in_mailm: false,
-            if_signed_in: IfSignedIn::Fail,
+            take_over: false,
         }
     }
 
-    /// What to do when the agent is already signed in (default [`IfSignedIn::Fail`]).
+    /// Whether to take the session over when the agent is already signed in (`100-002`):
+    /// with `true`, a forced sign-in (`forceLogin`) follows, and the previous holder's
+    /// Guid stops working at once — what recovers a session whose Guid this client lost.
+    /// With `false` (the default), the sign-in fails with `100-002`: someone else may be
+    /// working as this agent. [`Agent::took_over`](crate::Agent::took_over) says which
+    /// happened. Refused with `100-015` where the platform does not allow it.
     #[must_use]
-    pub fn if_signed_in(mut self, policy: IfSignedIn) -> Self {
-        self.if_signed_in = policy;
+    pub fn take_over(mut self, take_over: bool) -> Self {
+        self.take_over = take_over;
         self
     }
 
@@ -211,6 +210,111 @@ impl SignIn {
     }
 }
 
+impl GatewayClient {
+    /// Signs agent `id` in and returns its handle, holding the Guid from the answer's
+    /// `Set-GUID` header. When the agent is already signed in (`100-002`),
+    /// [`SignIn::take_over`] decides: fail (the default) or take the session over
+    /// ([`Agent::took_over`] then says so). Each gateway of the client (the URL, then the
+    /// fallbacks) is tried in order until one takes the sign-in.
+    ///
+    /// Start polling events right away ([`Agent::events`]) or send heartbeats: the
+    /// gateway signs out an agent that does neither for 2 minutes.
+    pub async fn sign_in(&self, id: AgentId, request: &SignIn) -> Result<Agent, Error> {
+        self.on_first_taker(id, |agent| async move {
+            match agent.open_session(operations::LOGIN, request).await {
+                Ok(()) => Ok(agent),
+                Err(e) if e.retcode() == Some(&RetCode::AlreadySignedIn) && request.take_over => {
+                    tracing::info!(
+                        agent_id = id.get(),
+                        "already signed in; taking the session over"
+                    );
+                    agent.open_session(operations::FORCE_LOGIN, request).await?;
+                    Ok(agent.taken_over())
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// Forced sign-in (`forceLogin`) at once, without trying a plain one first.
+    pub(crate) async fn force_sign_in(
+        &self,
+        id: AgentId,
+        request: &SignIn,
+    ) -> Result<Agent, Error> {
+        self.on_first_taker(id, |agent| async move {
+            agent.open_session(operations::FORCE_LOGIN, request).await?;
+            Ok(agent.taken_over())
+        })
+        .await
+    }
+
+    /// Runs a sign-in on each gateway in order until one takes it (see
+    /// [`Config::fallback_urls`](crate::Config::fallback_urls)).
+    async fn on_first_taker<F, Fut>(&self, id: AgentId, sign_in: F) -> Result<Agent, Error>
+    where
+        F: Fn(Agent) -> Fut,
+        Fut: Future<Output = Result<Agent, Error>>,
+    {
+        let last = self.inner.gateways.len().saturating_sub(1);
+        let mut gateway = 0;
+        loop {
+            match sign_in(Agent::new(self.clone(), id, gateway, false)).await {
+                Err(e) if gateway < last && not_taken(&e) => {
+                    tracing::info!(agent_id = id.get(), gateway, error = %ErrorChain(&e), "the gateway did not take the sign-in; trying the next one");
+                    gateway += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
+/// The gateway did not take the request: nothing reached it, or it is switching over.
+fn not_taken(e: &Error) -> bool {
+    e.disposition() == crate::Disposition::Resend || e.retcode() == Some(&RetCode::SwitchingOver)
+}
+
+impl Agent {
+    /// `login` or `forceLogin`: the session's Guid comes from the answer's `Set-GUID`.
+    pub(crate) async fn open_session(
+        &self,
+        operation: Operation,
+        request: &SignIn,
+    ) -> Result<(), Error> {
+        let body = request.to_generated()?;
+        let forced = operation == operations::FORCE_LOGIN;
+        // Span names are constants: one per operation.
+        let span = if forced {
+            op_span!(info_span, operations::FORCE_LOGIN, self.line.id.get())
+        } else {
+            op_span!(info_span, operations::LOGIN, self.line.id.get())
+        };
+        self.line
+            .exchange(operation, || async {
+                if forced {
+                    self.line.api.force_login(self.line.wire_id(), &body).await
+                } else {
+                    self.line.api.login(self.line.wire_id(), &body).await
+                }
+            })
+            .instrument(span)
+            .await?;
+        if !self.line.session.has_guid() {
+            return Err(Error::MalformedResponse {
+                reason: format!(
+                    "{} succeeded without a usable Set-GUID header",
+                    operation.log_name
+                ),
+                body_excerpt: String::new(),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,15 +335,20 @@ mod tests {
         assert!(SignIn::new("p".repeat(32), "40101").to_generated().is_ok());
         let long = SignIn::new("p".repeat(33), "40101")
             .to_generated()
+            .map_err(Error::from)
             .expect_err("too long");
         assert!(long.to_string().contains("password"), "{long}");
         assert!(SignIn::new("pw", "4".repeat(24)).to_generated().is_ok());
         let long = SignIn::new("pw", "4".repeat(25))
             .to_generated()
+            .map_err(Error::from)
             .expect_err("too long");
         assert!(long.to_string().contains("phone number"), "{long}");
         // The phone number is mandatory: an empty one is refused before sending.
-        let empty = SignIn::new("pw", "").to_generated().expect_err("empty");
+        let empty = SignIn::new("pw", "")
+            .to_generated()
+            .map_err(Error::from)
+            .expect_err("empty");
         assert_eq!(
             empty.to_string(),
             "invalid phone number (empty): must not be empty"

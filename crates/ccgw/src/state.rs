@@ -60,7 +60,7 @@ impl AgentState {
     }
 
     /// From the gateway's number.
-    pub fn from_code(code: i64) -> AgentState {
+    pub(crate) fn from_code(code: i64) -> AgentState {
         match code {
             0 => AgentState::Unknown,
             1 => AgentState::SignedIn,

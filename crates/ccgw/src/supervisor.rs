@@ -10,78 +10,21 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::agent::{Agent, SignedInBy};
-use crate::client::GatewayClient;
+use crate::agent::Agent;
+use crate::client::{GatewayClient, Supervision};
 use crate::confirm::Converged;
 use crate::error::{Disposition, Error};
 use crate::events::AgentEvent;
-use crate::signin::{IfSignedIn, SignIn};
+use crate::signin::SignIn;
 use crate::values::{AgentId, RestCause, RestDuration};
 
 /// Items buffered for a slow reader of a supervised session before its event pump
 /// starts to drop events (reported as [`SessionEvent::EventsMissed`]).
 const CAPACITY: usize = 256;
 
-/// How a supervised session retries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Supervision {
-    /// First pause after a failed sign-in (default 500 ms); doubled after each failure.
-    pub backoff_min: Duration,
-    /// Longest pause (default 30 s). Each pause is drawn between half of it and all of
-    /// it (jitter), so many agents that lost their sessions together do not come back
-    /// in step.
-    pub backoff_max: Duration,
-    /// Consecutive failed sign-ins after which the session gives up (`None`, the
-    /// default: never, as long as the failures are passing ones). A refusal that cannot
-    /// pass (wrong password, `100-015`, …) gives up at once.
-    pub max_attempts: Option<u32>,
-    /// How many times the session may be taken back after another holder took it over
-    /// ([`LostBecause::TakenOver`]; default 0: the supervision reports it and stops, so
-    /// two supervisors of one agent do not take it from each other for ever).
-    pub take_back: u32,
-}
-
-impl Default for Supervision {
-    fn default() -> Self {
-        Self {
-            backoff_min: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
-            max_attempts: None,
-            take_back: 0,
-        }
-    }
-}
-
-impl Supervision {
-    /// The default with another backoff range.
-    #[must_use]
-    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.backoff_min = min;
-        self.backoff_max = max.max(min);
-        self
-    }
-
-    /// The default, taking the session back at most `times` times after another holder
-    /// took it over (see [`LostBecause::TakenOver`]).
-    #[must_use]
-    pub fn take_back(mut self, times: u32) -> Self {
-        self.take_back = times;
-        self
-    }
-
-    /// The default, giving up after `attempts` consecutive failed sign-ins.
-    #[must_use]
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = Some(attempts);
-        self
-    }
-}
-
 /// Why a supervised session lost its gateway session.
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum LostBecause {
+enum LostBecause {
     /// Signed out by someone else: `100-006` (a supervisor's forced sign-out, the
     /// gateway's inactivity sign-out).
     SignedOut(Error),
@@ -92,14 +35,24 @@ pub enum LostBecause {
     /// The gateway refused the session's Guid (`000-003`) sooner after it last accepted
     /// it than a Guid can expire (the client's `guid_grace`): another holder took the
     /// session over with a forced sign-in. Not taken back unless
-    /// [`Supervision::take_back`] allows it; otherwise the supervision stops after
-    /// reporting it.
+    /// [`Config::take_back`](crate::Config::take_back) allows it; otherwise the
+    /// supervision stops after reporting it.
     TakenOver(Error),
     /// Events could not be polled for as long as the gateway keeps a session.
     Unreachable(Error),
 }
 
 impl LostBecause {
+    /// The item that reports it.
+    fn into_item(self) -> SessionEvent {
+        match self {
+            LostBecause::TakenOver(e) => SessionEvent::TakenOver(e),
+            LostBecause::SignedOut(e)
+            | LostBecause::GuidRefused(e)
+            | LostBecause::Unreachable(e) => SessionEvent::Lost(e),
+        }
+    }
+
     fn of(error: Error) -> LostBecause {
         match error.disposition() {
             Disposition::TakeOver => LostBecause::GuidRefused(error),
@@ -110,7 +63,7 @@ impl LostBecause {
         }
     }
 
-    /// The `reason` label of [`metrics::SESSIONS_LOST`](crate::metrics::SESSIONS_LOST).
+    /// The `reason` label of the `ccgw_sessions_lost_total` metric.
     fn label(&self) -> &'static str {
         match self {
             LostBecause::SignedOut(_) => "signed_out",
@@ -121,7 +74,8 @@ impl LostBecause {
     }
 
     /// The error that ended the session.
-    pub fn error(&self) -> &Error {
+    #[cfg(test)]
+    fn error(&self) -> &Error {
         match self {
             LostBecause::SignedOut(e)
             | LostBecause::GuidRefused(e)
@@ -137,18 +91,25 @@ impl LostBecause {
 pub enum SessionEvent {
     /// An event of the agent.
     Event(AgentEvent),
-    /// The first sign-in succeeded (`by`: a plain sign-in or a takeover).
+    /// The first sign-in succeeded.
     SignedIn {
-        /// How.
-        by: SignedInBy,
+        /// Whether it took an existing session over.
+        took_over: bool,
     },
-    /// The session was lost; the supervision signs in again — except after
-    /// [`LostBecause::TakenOver`] beyond [`Supervision::take_back`], when it stops.
-    Lost(LostBecause),
+    /// The session was lost — signed out by someone else (`100-006`), its Guid expired
+    /// (`000-003` long after the gateway last accepted it), or events could not be polled
+    /// for as long as the gateway keeps a session ([`Error::EventsUnavailable`]); the
+    /// supervision signs in again.
+    Lost(Error),
+    /// Another holder took the session over with a forced sign-in (`000-003` sooner after
+    /// the gateway last accepted the Guid than a Guid can expire). The supervision takes
+    /// it back only as often as [`Config::take_back`](crate::Config::take_back) allows;
+    /// otherwise it stops after this item.
+    TakenOver(Error),
     /// Signed in again after a loss; events flow again.
     Recovered {
-        /// How (a takeover when the gateway still held the lost session).
-        by: SignedInBy,
+        /// Whether it took a session over (the gateway still held the lost one).
+        took_over: bool,
         /// Time from the lost session's first failed call to the new session.
         after: Duration,
     },
@@ -166,8 +127,10 @@ pub enum SessionEvent {
 }
 
 /// One agent kept signed in with its events flowing (see [`SessionEvent`] for what it
-/// reports). It signs in with [`IfSignedIn::TakeOver`], so a session the gateway still
+/// reports). It signs in with [`SignIn::take_over`], so a session the gateway still
 /// holds — a Guid this client lost, a previous run of the same program — is taken over.
+/// It retries as the client's [`Config`](crate::Config) says (`backoff_min`,
+/// `backoff_max`, `max_attempts`, `take_back`).
 ///
 /// Dropping it stops the supervision at once: its task and its event pump end, even in
 /// the middle of a held poll (the gateway signs the agent out after 2 minutes without a
@@ -175,15 +138,15 @@ pub enum SessionEvent {
 /// [`GatewayClient`]'s pool.
 ///
 /// ```no_run
-/// use ccgw::{AgentId, GatewayClient, SessionEvent, SignIn, SupervisedAgent, Supervision};
+/// use ccgw::{AgentId, GatewayClient, SessionEvent, SignIn, SupervisedAgent};
 ///
 /// # async fn demo(client: GatewayClient) -> Result<(), ccgw::Error> {
-/// let mut session = SupervisedAgent::start(&client, AgentId::new(101)?, SignIn::new("pw101", "40101"), Supervision::default());
+/// let mut session = SupervisedAgent::start(&client, AgentId::new(101)?, SignIn::new("pw101", "40101"));
 /// while let Some(item) = session.next().await {
 ///     match item {
 ///         SessionEvent::Event(event) => println!("{}", event.event_type()),
-///         SessionEvent::Lost(why) => eprintln!("session lost: {}", why.error()),
-///         SessionEvent::Recovered { by, after } => eprintln!("back after {after:?} ({by:?})"),
+///         SessionEvent::Lost(why) => eprintln!("session lost: {}", why.chain()),
+///         SessionEvent::Recovered { after, .. } => eprintln!("back after {after:?}"),
 ///         SessionEvent::GaveUp(e) => return Err(e),
 ///         _ => {}
 ///     }
@@ -208,23 +171,17 @@ impl SupervisedAgent {
     /// Starts supervising agent `id`: signs it in (taking an existing session over)
     /// and follows its events. Needs a tokio runtime; without one the stream reports
     /// [`SessionEvent::GaveUp`] at once.
-    pub fn start(
-        client: &GatewayClient,
-        id: AgentId,
-        sign_in: SignIn,
-        supervision: Supervision,
-    ) -> SupervisedAgent {
+    pub fn start(client: &GatewayClient, id: AgentId, sign_in: SignIn) -> SupervisedAgent {
         let (tx, items) = mpsc::channel(CAPACITY);
         let current = Arc::new(Mutex::new(None));
         let wanted = Arc::new(Mutex::new(None));
         let signing_in = Arc::new(AtomicBool::new(false));
-        let sign_in = sign_in.if_signed_in(IfSignedIn::TakeOver);
+        let sign_in = sign_in.take_over(true);
         let task = match tokio::runtime::Handle::try_current() {
             Ok(runtime) => Some(runtime.spawn(supervise(
                 client.clone(),
                 id,
                 sign_in.clone(),
-                supervision,
                 tx,
                 Shared {
                     current: Arc::clone(&current),
@@ -271,7 +228,7 @@ impl SupervisedAgent {
             .clone()
     }
 
-    /// Drives the agent into rest as [`Agent::ensure_rest`] does, and remembers it: after
+    /// Drives the agent into rest as [`Change::ensured`](crate::Change::ensured) does, and remembers it: after
     /// a recovery (a take-over, a failover) the new session is driven back into rest for
     /// the rest time left, reported as [`SessionEvent::Restored`]. Fails with
     /// [`Error::HandleSignedOut`] between a loss and its recovery (nothing is sent).
@@ -284,15 +241,20 @@ impl SupervisedAgent {
         let until = Instant::now() + Duration::from(duration);
         self.want(Wanted::Rest { cause, until });
         self.current_or_not_signed_in()?
-            .ensure_rest(duration, cause, wait)
+            .rest(duration, cause)
+            .ensured(wait)
             .await
     }
 
-    /// Drives the agent to idle as [`Agent::ensure_idle`] does, and remembers it (see
+    /// Drives the agent to idle as [`Agent::cancel_rest`]'s
+    /// [`ensured`](crate::Change::ensured) does, and remembers it (see
     /// [`ensure_rest`](Self::ensure_rest)).
     pub async fn ensure_idle(&self, wait: Duration) -> Result<Converged, Error> {
         self.want(Wanted::Idle);
-        self.current_or_not_signed_in()?.ensure_idle(wait).await
+        self.current_or_not_signed_in()?
+            .cancel_rest()
+            .ensured(wait)
+            .await
     }
 
     fn want(&self, wanted: Wanted) {
@@ -335,7 +297,7 @@ impl SupervisedAgent {
             task.abort();
         }
         if let Some(agent) = self.agent() {
-            crate::events::stop(&agent);
+            crate::pump::stop(&agent.pump);
         }
     }
 }
@@ -385,9 +347,9 @@ impl Wanted {
             Wanted::Rest { cause, until } => {
                 let left = until.saturating_duration_since(Instant::now()).as_secs();
                 let left = RestDuration::from_secs(u32::try_from(left).ok()?).ok()?;
-                Some(agent.ensure_rest(left, cause, RESTORE_WAIT).await)
+                Some(agent.rest(left, cause).ensured(RESTORE_WAIT).await)
             }
-            Wanted::Idle => Some(agent.ensure_idle(RESTORE_WAIT).await),
+            Wanted::Idle => Some(agent.cancel_rest().ensured(RESTORE_WAIT).await),
         }
     }
 }
@@ -403,55 +365,25 @@ async fn supervise(
     client: GatewayClient,
     id: AgentId,
     sign_in: SignIn,
-    supervision: Supervision,
     tx: mpsc::Sender<SessionEvent>,
     shared: Shared,
 ) {
-    let Shared {
-        current,
-        wanted,
-        signing_in,
-    } = shared;
-    let set_current = |agent: Option<Agent>| {
-        *current.lock().unwrap_or_else(PoisonError::into_inner) = agent;
-    };
+    let supervision = client.inner.supervision;
     let mut lost_at: Option<Instant> = None;
-    let mut attempt = 0u32;
     let mut take_backs = supervision.take_back;
     loop {
-        signing_in.store(true, Ordering::SeqCst);
-        let signed_in = client.sign_in_reporting(id, &sign_in).await;
-        if let Ok((agent, _)) = &signed_in {
-            set_current(Some(agent.clone()));
-        }
-        signing_in.store(false, Ordering::SeqCst);
-        let (agent, by) = match signed_in {
-            Ok(signed_in) => signed_in,
-            Err(e) => {
-                attempt += 1;
-                let passing = matches!(
-                    e.disposition(),
-                    Disposition::Resend
-                        | Disposition::BackOff
-                        | Disposition::SettleUnknown
-                        | Disposition::SignInAgain
-                        | Disposition::TakeOver
-                );
-                if !passing || supervision.max_attempts.is_some_and(|max| attempt >= max) {
-                    let _ = tx.send(SessionEvent::GaveUp(e)).await;
-                    return;
-                }
-                tracing::info!(agent_id = id.get(), attempt, error = %e, "sign-in failed; trying again");
-                tokio::time::sleep(backoff(&supervision, attempt)).await;
-                continue;
-            }
+        let Some(agent) =
+            sign_in_until_taken(&client, id, &sign_in, &supervision, &tx, &shared).await
+        else {
+            return;
         };
-        attempt = 0;
         let signed_in = crate::metrics::Open::new(crate::metrics::SESSIONS);
         let item = match lost_at.take() {
-            None => SessionEvent::SignedIn { by },
+            None => SessionEvent::SignedIn {
+                took_over: agent.took_over(),
+            },
             Some(at) => SessionEvent::Recovered {
-                by,
+                took_over: agent.took_over(),
                 after: at.elapsed(),
             },
         };
@@ -459,83 +391,145 @@ async fn supervise(
         if tx.send(item).await.is_err() {
             return;
         }
-        let mut events = agent.events();
-        let restore = *wanted.lock().unwrap_or_else(PoisonError::into_inner);
-        if recovered
-            && let Some(wanted) = restore
-            && let Some(outcome) = wanted.restore(&agent).await
-        {
-            tracing::info!(
-                agent_id = id.get(),
-                ok = outcome.is_ok(),
-                "wanted state restored after the recovery"
-            );
-            if tx.send(SessionEvent::Restored(outcome)).await.is_err() {
-                return;
-            }
-        }
-        let lost = loop {
-            let item = match events.next().await {
-                Some(Ok(event)) => SessionEvent::Event(event),
-                Some(Err(Error::EventsLost { count })) => SessionEvent::EventsMissed { count },
-                Some(Err(e)) if e.needs_sign_in() => break LostBecause::of(e),
-                Some(Err(e))
-                    if matches!(
-                        e.disposition(),
-                        Disposition::FixConfiguration | Disposition::DoNotResend
-                    ) =>
-                {
-                    set_current(None);
-                    let _ = tx.send(SessionEvent::GaveUp(e)).await;
-                    return;
-                }
-                Some(Err(e)) => {
-                    // Not a lost session (no runtime cannot happen here): open again.
-                    tracing::debug!(agent_id = id.get(), error = %e, "event stream ended; opening it again");
-                    events = agent.events();
-                    continue;
-                }
-                None => {
-                    tokio::time::sleep(supervision.backoff_min).await;
-                    events = agent.events();
-                    continue;
-                }
-            };
-            if tx.send(item).await.is_err() {
-                return;
-            }
+        let Some(lost) = follow(&agent, recovered, &supervision, &tx, &shared).await else {
+            return;
         };
-        drop(events);
         drop(signed_in);
         let lost = match lost {
-            LostBecause::GuidRefused(e) if agent.accepted_within(client.inner.guid_grace) => {
+            LostBecause::GuidRefused(e) if agent.line.accepted_within(client.inner.guid_grace) => {
                 LostBecause::TakenOver(e)
             }
             other => other,
         };
-        let stop = matches!(lost, LostBecause::TakenOver(_)) && take_backs == 0;
-        if matches!(lost, LostBecause::TakenOver(_)) {
+        let taken_over = matches!(lost, LostBecause::TakenOver(_));
+        let stop = taken_over && take_backs == 0;
+        if taken_over {
             take_backs = take_backs.saturating_sub(1);
         }
         crate::metrics::lost(lost.label());
-        set_current(None);
+        shared.set_current(None);
         // The outage began with the first failed call, not when the loss was noticed.
         let now = Instant::now();
         lost_at = Some(
             agent
+                .line
                 .failing_for()
                 .and_then(|d| now.checked_sub(d))
                 .unwrap_or(now),
         );
+        let item = lost.into_item();
         if stop {
-            tracing::warn!(agent_id = id.get(), error = %lost.error(), "another holder took the session over; not taking it back");
-            let _ = tx.send(SessionEvent::Lost(lost)).await;
+            tracing::warn!(
+                agent_id = id.get(),
+                "another holder took the session over; not taking it back"
+            );
+            let _ = tx.send(item).await;
             return;
         }
-        tracing::info!(agent_id = id.get(), error = %lost.error(), "session lost; signing in again");
-        if tx.send(SessionEvent::Lost(lost)).await.is_err() {
+        tracing::info!(agent_id = id.get(), "session lost; signing in again");
+        if tx.send(item).await.is_err() {
             return;
         }
+    }
+}
+
+impl Shared {
+    fn set_current(&self, agent: Option<Agent>) {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = agent;
+    }
+}
+
+/// Signs in until a gateway takes it, pausing between passing failures; `None` after
+/// giving up (reported) or when nobody listens any more.
+async fn sign_in_until_taken(
+    client: &GatewayClient,
+    id: AgentId,
+    sign_in: &SignIn,
+    supervision: &Supervision,
+    tx: &mpsc::Sender<SessionEvent>,
+    shared: &Shared,
+) -> Option<Agent> {
+    let mut attempt = 0u32;
+    loop {
+        shared.signing_in.store(true, Ordering::SeqCst);
+        let signed_in = client.sign_in(id, sign_in).await;
+        if let Ok(agent) = &signed_in {
+            shared.set_current(Some(agent.clone()));
+        }
+        shared.signing_in.store(false, Ordering::SeqCst);
+        let e = match signed_in {
+            Ok(agent) => return Some(agent),
+            Err(e) => e,
+        };
+        attempt += 1;
+        let passing = matches!(
+            e.disposition(),
+            Disposition::Resend
+                | Disposition::BackOff
+                | Disposition::SettleUnknown
+                | Disposition::SignInAgain
+                | Disposition::TakeOver
+        );
+        if !passing || supervision.max_attempts.is_some_and(|max| attempt >= max) {
+            let _ = tx.send(SessionEvent::GaveUp(e)).await;
+            return None;
+        }
+        tracing::info!(agent_id = id.get(), attempt, error = %e, "sign-in failed; trying again");
+        tokio::time::sleep(backoff(supervision, attempt)).await;
+    }
+}
+
+/// Restores the wanted state after a recovery and hands the session's events on until
+/// the session is lost; `None` when the supervision ends (gave up, or nobody listens).
+async fn follow(
+    agent: &Agent,
+    recovered: bool,
+    supervision: &Supervision,
+    tx: &mpsc::Sender<SessionEvent>,
+    shared: &Shared,
+) -> Option<LostBecause> {
+    let id = agent.id();
+    let mut events = agent.events();
+    let restore = *shared.wanted.lock().unwrap_or_else(PoisonError::into_inner);
+    if recovered
+        && let Some(wanted) = restore
+        && let Some(outcome) = wanted.restore(agent).await
+    {
+        tracing::info!(
+            agent_id = id.get(),
+            ok = outcome.is_ok(),
+            "wanted state restored after the recovery"
+        );
+        tx.send(SessionEvent::Restored(outcome)).await.ok()?;
+    }
+    loop {
+        let item = match events.next().await {
+            Some(Ok(event)) => SessionEvent::Event(event),
+            Some(Err(Error::EventsLost { count })) => SessionEvent::EventsMissed { count },
+            Some(Err(e)) if e.needs_sign_in() => return Some(LostBecause::of(e)),
+            Some(Err(e))
+                if matches!(
+                    e.disposition(),
+                    Disposition::FixConfiguration | Disposition::DoNotResend
+                ) =>
+            {
+                shared.set_current(None);
+                let _ = tx.send(SessionEvent::GaveUp(e)).await;
+                return None;
+            }
+            Some(Err(e)) => {
+                // Not a lost session (no runtime cannot happen here): open again.
+                tracing::debug!(agent_id = id.get(), error = %e, "event stream ended; opening it again");
+                events = agent.events();
+                continue;
+            }
+            None => {
+                tokio::time::sleep(supervision.backoff_min).await;
+                events = agent.events();
+                continue;
+            }
+        };
+        tx.send(item).await.ok()?;
     }
 }
 
@@ -546,8 +540,12 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_maximum_with_jitter_in_its_upper_half() {
-        let supervision =
-            Supervision::default().backoff(Duration::from_secs(1), Duration::from_secs(60));
+        let supervision = Supervision {
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            max_attempts: None,
+            take_back: 0,
+        };
         for attempt in 0..=20 {
             let top = Duration::from_secs(1 << attempt.min(6)).min(Duration::from_secs(60));
             let pauses: Vec<Duration> = (0..50).map(|_| backoff(&supervision, attempt)).collect();

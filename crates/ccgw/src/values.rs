@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// A value that is not allowed for a field of the rest request.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {field} {value}: {problem}")]
-pub struct InvalidValue {
+use crate::error::Error;
+
+/// A value that is not allowed for a field of a request; it becomes
+/// [`Error::InvalidArgument`], which names the field, the value and the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InvalidValue {
     field: &'static str,
     value: String,
     problem: String,
@@ -55,15 +57,15 @@ impl InvalidValue {
             problem: format!("must be at most {max} characters"),
         }
     }
+}
 
-    /// The field the value was meant for (`agent id`, `rest duration`, `rest cause`).
-    pub fn field(&self) -> &'static str {
-        self.field
-    }
-
-    /// The rejected value as text.
-    pub fn value(&self) -> &str {
-        &self.value
+impl From<InvalidValue> for Error {
+    fn from(e: InvalidValue) -> Error {
+        Error::InvalidArgument {
+            field: e.field,
+            value: e.value,
+            problem: e.problem,
+        }
     }
 }
 
@@ -89,7 +91,7 @@ const fn spec_range(range: RangeInclusive<i64>) -> RangeInclusive<u32> {
 /// assert_eq!(AgentId::new(999_999)?.get(), 999_999);
 /// assert!(AgentId::new(100).is_err());
 /// assert!(AgentId::new(1_000_000).is_err());
-/// # Ok::<(), ccgw::InvalidValue>(())
+/// # Ok::<(), ccgw::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
@@ -100,8 +102,8 @@ impl AgentId {
     pub const RANGE: RangeInclusive<u32> = spec_range(ccgw_client::limits::AGENTID);
 
     /// An agent ID within [`AgentId::RANGE`].
-    pub fn new(id: u32) -> Result<Self, InvalidValue> {
-        check("agent id", id, &Self::RANGE, "").map(Self)
+    pub fn new(id: u32) -> Result<Self, Error> {
+        Ok(Self(check("agent id", id, &Self::RANGE, "")?))
     }
 
     /// The number.
@@ -123,7 +125,7 @@ impl AgentId {
 /// assert_eq!(RestDuration::try_from(Duration::from_secs(900))?.as_secs(), 900);
 /// assert!(RestDuration::try_from(Duration::from_millis(1500)).is_err());
 /// assert!(RestDuration::from_secs(86_400).is_err());
-/// # Ok::<(), ccgw::InvalidValue>(())
+/// # Ok::<(), ccgw::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
@@ -134,8 +136,13 @@ impl RestDuration {
     pub const RANGE_SECS: RangeInclusive<u32> = spec_range(ccgw_client::limits::TIME);
 
     /// A duration of `secs` seconds, within 1..=86399.
-    pub fn from_secs(secs: u32) -> Result<Self, InvalidValue> {
-        check("rest duration", secs, &Self::RANGE_SECS, " seconds").map(Self)
+    pub fn from_secs(secs: u32) -> Result<Self, Error> {
+        Ok(Self(check(
+            "rest duration",
+            secs,
+            &Self::RANGE_SECS,
+            " seconds",
+        )?))
     }
 
     /// The duration in seconds.
@@ -144,29 +151,29 @@ impl RestDuration {
     }
 
     /// The duration as a [`Duration`].
-    pub const fn as_duration(self) -> Duration {
+    pub(crate) const fn as_duration(self) -> Duration {
         Duration::from_secs(self.0 as u64)
     }
 }
 
 impl TryFrom<Duration> for RestDuration {
-    type Error = InvalidValue;
+    type Error = Error;
 
-    fn try_from(d: Duration) -> Result<Self, InvalidValue> {
+    fn try_from(d: Duration) -> Result<Self, Error> {
         if d.subsec_nanos() != 0 {
-            return Err(InvalidValue {
+            return Err(Error::InvalidArgument {
                 field: "rest duration",
                 value: format!("{d:?}"),
                 problem: "must be whole seconds within 1..=86399 seconds".to_owned(),
             });
         }
         let secs = u32::try_from(d.as_secs()).map_err(|_| {
-            InvalidValue::out_of_range(
+            Error::from(InvalidValue::out_of_range(
                 "rest duration",
                 format!("{d:?}"),
                 &Self::RANGE_SECS,
                 " seconds",
-            )
+            ))
         })?;
         Self::from_secs(secs)
     }
@@ -184,7 +191,6 @@ impl From<RestDuration> for Duration {
 /// ```
 /// use ccgw::RestCause;
 /// assert_eq!(RestCause::from(3u8).get(), 3);
-/// assert!(RestCause::NONE.is_none());
 /// assert!(RestCause::try_from(256u32).is_err());
 /// ```
 #[derive(
@@ -202,11 +208,6 @@ impl RestCause {
     /// The cause code.
     pub const fn get(self) -> u8 {
         self.0
-    }
-
-    /// Whether this is [`RestCause::NONE`].
-    pub const fn is_none(self) -> bool {
-        self.0 == 0
     }
 }
 
@@ -234,49 +235,51 @@ fn check(
 macro_rules! conversions {
     ($ty:ident, $field:literal, $ctor:path, $unit:literal, $range:expr, $get:ident) => {
         impl TryFrom<u32> for $ty {
-            type Error = InvalidValue;
-            fn try_from(v: u32) -> Result<Self, InvalidValue> {
+            type Error = Error;
+            fn try_from(v: u32) -> Result<Self, Error> {
                 $ctor(v)
             }
         }
         impl TryFrom<i64> for $ty {
-            type Error = InvalidValue;
-            fn try_from(v: i64) -> Result<Self, InvalidValue> {
-                let n = u32::try_from(v)
-                    .map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
+            type Error = Error;
+            fn try_from(v: i64) -> Result<Self, Error> {
+                let n = u32::try_from(v).map_err(|_| {
+                    Error::from(InvalidValue::out_of_range($field, v, &$range, $unit))
+                })?;
                 $ctor(n)
             }
         }
         impl TryFrom<u64> for $ty {
-            type Error = InvalidValue;
-            fn try_from(v: u64) -> Result<Self, InvalidValue> {
-                let n = u32::try_from(v)
-                    .map_err(|_| InvalidValue::out_of_range($field, v, &$range, $unit))?;
+            type Error = Error;
+            fn try_from(v: u64) -> Result<Self, Error> {
+                let n = u32::try_from(v).map_err(|_| {
+                    Error::from(InvalidValue::out_of_range($field, v, &$range, $unit))
+                })?;
                 $ctor(n)
             }
         }
         impl TryFrom<i32> for $ty {
-            type Error = InvalidValue;
-            fn try_from(v: i32) -> Result<Self, InvalidValue> {
+            type Error = Error;
+            fn try_from(v: i32) -> Result<Self, Error> {
                 Self::try_from(i64::from(v))
             }
         }
         impl FromStr for $ty {
-            type Err = InvalidValue;
-            fn from_str(s: &str) -> Result<Self, InvalidValue> {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
                 let t = s.trim();
                 let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
                 if t.strip_prefix('-').is_some_and(digits) {
                     // A negative whole number: below every range.
-                    return Err(InvalidValue::out_of_range($field, t, &$range, $unit));
+                    return Err(InvalidValue::out_of_range($field, t, &$range, $unit).into());
                 }
                 if !digits(t) {
-                    return Err(InvalidValue::not_a_number($field, s));
+                    return Err(InvalidValue::not_a_number($field, s).into());
                 }
                 match t.parse::<u64>() {
                     Ok(n) => Self::try_from(n),
                     // Only digits, so the number is merely too large for u64.
-                    Err(_) => Err(InvalidValue::out_of_range($field, t, &$range, $unit)),
+                    Err(_) => Err(InvalidValue::out_of_range($field, t, &$range, $unit).into()),
                 }
             }
         }
@@ -296,7 +299,7 @@ macro_rules! conversions {
 // A cause is kept as one byte; a spec that widened the range beyond it fails the build.
 const _: () = assert!(*RestCause::RANGE.end() <= u8::MAX as u32);
 
-fn rest_cause_new(v: u32) -> Result<RestCause, InvalidValue> {
+fn rest_cause_new(v: u32) -> Result<RestCause, Error> {
     let code = check("rest cause", v, &RestCause::RANGE, "")?;
     // In range 0..=255, so the conversion cannot fail.
     Ok(RestCause(u8::try_from(code).unwrap_or(u8::MAX)))
@@ -326,8 +329,7 @@ mod tests {
 
     #[test]
     fn conversions_keep_the_value() {
-        assert!(RestCause::NONE.is_none());
-        assert!(!RestCause::from(3u8).is_none());
+        assert_eq!(RestCause::NONE.get(), 0);
         let ten_minutes = RestDuration::from_secs(600).expect("in range");
         assert_eq!(Duration::from(ten_minutes), Duration::from_secs(600));
     }
@@ -339,7 +341,10 @@ mod tests {
             e.to_string(),
             "invalid agent id 100: must be within 101..=999999"
         );
-        assert_eq!((e.field(), e.value()), ("agent id", "100"));
+        assert!(
+            matches!(&e, Error::InvalidArgument { field: "agent id", value, .. } if value == "100"),
+            "{e:?}"
+        );
         let e = RestDuration::from_secs(0).expect_err("out of range");
         assert_eq!(
             e.to_string(),
@@ -383,8 +388,10 @@ mod tests {
         );
         assert!(RestDuration::try_from(Duration::from_secs(u64::MAX)).is_err());
         assert_eq!(
-            RestDuration::try_from(Duration::from_secs(86_399)).map(RestDuration::as_secs),
-            Ok(86_399)
+            RestDuration::try_from(Duration::from_secs(86_399))
+                .map(RestDuration::as_secs)
+                .ok(),
+            Some(86_399)
         );
     }
 
@@ -410,7 +417,7 @@ mod tests {
         assert_eq!(AgentId::RANGE, 101..=999_999);
         assert_eq!(RestDuration::RANGE_SECS, 1..=86_399);
         assert_eq!(RestCause::RANGE, 0..=255);
-        assert_eq!(AgentId::new(999_999).map(AgentId::get), Ok(999_999));
+        assert_eq!(AgentId::new(999_999).map(AgentId::get).ok(), Some(999_999));
         assert!(AgentId::new(1_000_000).is_err());
     }
 }

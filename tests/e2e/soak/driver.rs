@@ -195,8 +195,8 @@ impl Driver {
         };
         // A sign-in whose answer was lost leaves a session whose Guid never arrived;
         // taking it over recovers it (and an orphaned one) at once.
-        let request = SignIn::new(format!("pw{}", self.id), format!("40{}", self.id))
-            .if_signed_in(IfSignedIn::TakeOver);
+        let request =
+            SignIn::new(format!("pw{}", self.id), format!("40{}", self.id)).take_over(true);
         match self.client.sign_in_reporting(id, &request).await {
             Ok((agent, by)) => {
                 self.tally.add(match by {
@@ -260,14 +260,16 @@ impl Driver {
             Belief::Idle => (
                 "confirmed: rest",
                 operations::REST,
-                agent.ensure_rest(duration, cause, CONFIRM_WAIT).await,
+                agent.rest(duration, cause).ensured(CONFIRM_WAIT).await,
                 Belief::Rest,
             ),
             Belief::Rest if self.rng.bool() => (
                 "confirmed: prolong",
                 operations::REST,
                 agent
-                    .prolong_confirmed(duration, cause, CONFIRM_WAIT)
+                    .rest(duration, cause)
+                    .prolong()
+                    .confirmed(CONFIRM_WAIT)
                     .await
                     .map(Converged::Applied),
                 Belief::Rest,
@@ -275,7 +277,7 @@ impl Driver {
             Belief::Rest => (
                 "confirmed: cancel",
                 operations::CANCEL_REST,
-                agent.ensure_idle(CONFIRM_WAIT).await,
+                agent.cancel_rest().ensured(CONFIRM_WAIT).await,
                 Belief::Idle,
             ),
             Belief::Unknown | Belief::SignedOut => return,

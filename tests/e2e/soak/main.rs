@@ -249,16 +249,19 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
     let metrics = tokio::runtime::Handle::current().metrics();
     let baseline_tasks = metrics.num_alive_tasks();
     let started = Instant::now();
-    let mut builder = GatewayClient::builder(sim.base_url())
-        .add_root_certificate_pem(sim.ca_pem().expect("HTTPS"))
-        .system_roots(false)
-        .connect_timeout(Duration::from_secs(1))
-        .request_timeout(profile.request_timeout)
-        .poll_hold(profile.poll_hold);
+    let mut config = ccgw::Config {
+        url: Some(sim.base_url().to_owned()),
+        ca_pem: Some(sim.ca_pem().expect("HTTPS").to_owned()),
+        system_roots: false,
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: profile.request_timeout,
+        poll_hold: profile.poll_hold,
+        ..ccgw::Config::default()
+    };
     if let Some(poll) = profile.poll_timeout {
-        builder = builder.poll_timeout(poll);
+        config.poll_timeout = poll;
     }
-    let client = builder.build().expect("client");
+    let client = config.build_client().expect("client");
     let tally = Arc::new(Tally::default());
     let phase = Arc::new(Phase {
         working: AtomicBool::new(true),
