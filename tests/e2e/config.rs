@@ -215,7 +215,10 @@ fn every_key_is_applied() {
             take_back: 2,
         }
     );
-    let refused = config.build_client().expect_err("no trust roots").to_string();
+    let refused = config
+        .build_client()
+        .expect_err("no trust roots")
+        .to_string();
     assert!(refused.contains("no trust roots"), "{refused}");
     // ca_file: read at build; a missing file is named.
     let config =

@@ -13,30 +13,16 @@
 //!   over); after that the front sends them to a node that is up, which no longer holds
 //!   the session (`100-006`).
 
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use axum::extract::Request;
-use axum::http::Method;
-use axum::http::header::{COOKIE, HeaderValue, SET_COOKIE};
-use axum::response::Response;
-
-use crate::http::json_response;
-use crate::model::{Answer, Gateway, bump, retcode};
-
-tokio::task_local! {
-    /// The node the front sent the request being handled to.
-    static ROUTED: usize;
-}
-
-/// The node the current request was sent to (0 outside a request, and for one node).
-pub(crate) fn routed_node() -> usize {
-    ROUTED.try_with(|n| *n).unwrap_or(0)
-}
+/// The node the front sent a request to, in the request's extensions (none: node 0, as
+/// with one node).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Routed(pub(crate) usize);
 
 /// Where the front sends a request.
-enum Route {
+pub(crate) enum Route {
     Node(usize),
     /// The cookie's node is down and still switching over.
     SwitchingOver,
@@ -99,7 +85,7 @@ impl Nodes {
             .find(|&n| states[n].is_none())
     }
 
-    fn route(&self, cookie: Option<usize>, now_ms: u64, switchover_ms: u64) -> Route {
+    pub(crate) fn route(&self, cookie: Option<usize>, now_ms: u64, switchover_ms: u64) -> Route {
         if let Some(node) = cookie {
             match self.down().get(node).copied().flatten() {
                 None => return Route::Node(node),
@@ -118,53 +104,11 @@ impl Nodes {
     }
 
     /// The node a `Cookie` header names, if any.
-    fn node_in_cookie_header(&self, name: &str, header: &str) -> Option<usize> {
+    pub(crate) fn node_in_cookie_header(&self, name: &str, header: &str) -> Option<usize> {
         header
             .split(';')
             .filter_map(|pair| pair.trim().split_once('='))
             .filter(|(k, _)| *k == name)
             .find_map(|(_, v)| self.tokens.iter().position(|t| t == v))
     }
-}
-
-/// The load-balancer front: routes by cookie, answers `000-004` for a node switching
-/// over, and sets the cookie on sign-in answers. With one node it only marks requests
-/// as node 0's.
-pub(crate) async fn front<F, Fut>(gw: &Gateway, request: Request, next: F) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    let nodes = &gw.nodes;
-    if nodes.count() == 1 {
-        // Node 0 is what `routed_node` says outside a scope.
-        return next(request).await;
-    }
-    let name = gw.config.affinity_cookie.as_str();
-    let cookie = request
-        .headers()
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|header| nodes.node_in_cookie_header(name, header));
-    let switchover_ms = u64::try_from(gw.config.switchover.as_millis()).unwrap_or(u64::MAX);
-    let node = match nodes.route(cookie, gw.clock.now_ms(), switchover_ms) {
-        Route::Node(node) => node,
-        Route::SwitchingOver => {
-            bump(&gw.counters.requests);
-            bump(&gw.counters.switch_over_answers);
-            return json_response(&Answer::code(retcode::SWITCHING_OVER), "result", None);
-        }
-    };
-    let signs_in = request.method() == Method::PUT;
-    let mut response = ROUTED.scope(node, next(request)).await;
-    // Sign-ins (the PUTs that issue a Guid) get the node's cookie.
-    if signs_in
-        && response.headers().contains_key(crate::http::SET_GUID)
-        && let Some(cookie) = nodes.cookie(name, node)
-        && let Ok(value) = HeaderValue::from_str(&format!("{cookie}; Path=/; Secure; HttpOnly"))
-    {
-        response.headers_mut().append(SET_COOKIE, value);
-    }
-    response
 }

@@ -93,26 +93,25 @@ counters! {
 
 /// Raises a gauge of the gateway's counters until dropped.
 pub(crate) struct Gauge {
-    gateway: std::sync::Arc<super::model::Gateway>,
+    counters: std::sync::Arc<Counters>,
     gauge: fn(&Counters) -> &AtomicU64,
 }
 
 impl Gauge {
     /// Raises `gauge`; returns its new value.
     pub(crate) fn up(
-        gateway: std::sync::Arc<super::model::Gateway>,
+        counters: std::sync::Arc<Counters>,
         gauge: fn(&Counters) -> &AtomicU64,
     ) -> (Self, u64) {
-        let now = gauge(&gateway.counters).fetch_add(1, Ordering::SeqCst) + 1;
-        (Self { gateway, gauge }, now)
+        let now = gauge(&counters).fetch_add(1, Ordering::SeqCst) + 1;
+        (Self { counters, gauge }, now)
     }
 
     /// A connection accepted: counted, and open until the guard is dropped.
-    pub(crate) fn connection(gateway: std::sync::Arc<super::model::Gateway>) -> Self {
-        bump(&gateway.counters.connections_accepted);
-        let (open, now) = Self::up(gateway, |c| &c.connections_open);
-        open.gateway
-            .counters
+    pub(crate) fn connection(counters: std::sync::Arc<Counters>) -> Self {
+        bump(&counters.connections_accepted);
+        let (open, now) = Self::up(counters, |c| &c.connections_open);
+        open.counters
             .connections_peak
             .fetch_max(now, Ordering::SeqCst);
         open
@@ -121,7 +120,7 @@ impl Gauge {
 
 impl Drop for Gauge {
     fn drop(&mut self) {
-        (self.gauge)(&self.gateway.counters).fetch_sub(1, Ordering::SeqCst);
+        (self.gauge)(&self.counters).fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -3,16 +3,11 @@
 //! [`Config::faults`](crate::Config::faults) or at run time with
 //! [`SimHandle::set_faults`](crate::SimHandle::set_faults).
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::response::{IntoResponse as _, Response};
-
-use crate::http::json_response;
-use crate::model::{Answer, Counters, Gateway, bump, retcode};
+use crate::counters::Counters;
 
 /// How often each fault happens: each is the probability (0.0 to 1.0) that one request
 /// meets it. One die is rolled per request, so at most one fault hits a request, and the
@@ -107,7 +102,7 @@ impl Faults {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
+pub(crate) enum Kind {
     DropBefore,
     DropAfter,
     Stall,
@@ -119,7 +114,7 @@ enum Kind {
 
 impl Kind {
     /// The counter of this kind of fault.
-    fn counter(self, counters: &Counters) -> &AtomicU64 {
+    pub(crate) fn counter(self, counters: &Counters) -> &AtomicU64 {
         match self {
             Kind::DropBefore => &counters.faults_dropped_before,
             Kind::DropAfter => &counters.faults_dropped_after,
@@ -188,7 +183,7 @@ impl Dice {
         self.active.store(true, Ordering::SeqCst);
     }
 
-    fn roll(&self, path: &str) -> Option<(Kind, Duration)> {
+    pub(crate) fn roll(&self, path: &str) -> Option<(Kind, Duration)> {
         if !self.active.load(Ordering::Relaxed) {
             return None;
         }
@@ -228,54 +223,6 @@ impl Dice {
 /// instead, without another byte (see `server::serve`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HangUp;
-
-/// The fault step, outermost: decides each request's fault before anything else
-/// (`next`) runs.
-pub(crate) async fn layer<F, Fut>(gw: &Gateway, request: Request, next: F) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
-    let Some((kind, wait)) = gw.dice.roll(request.uri().path()) else {
-        return next(request).await;
-    };
-    bump(kind.counter(&gw.counters));
-    match kind {
-        Kind::Delay => {
-            tokio::time::sleep(wait).await;
-            return next(request).await;
-        }
-        Kind::SwitchOver => return refusal(&request, retcode::SWITCHING_OVER),
-        Kind::RepeatedCall => return refusal(&request, retcode::CALLED_REPEATEDLY),
-        Kind::ServerError => {
-            return (
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                [(axum::http::header::CONTENT_TYPE, "text/html")],
-                "<html><body><h1>500 Internal Server Error</h1></body></html>",
-            )
-                .into_response();
-        }
-        Kind::DropBefore => {}
-        Kind::DropAfter => drop(next(request).await),
-        Kind::Stall => tokio::time::sleep(wait).await,
-    }
-    // A router driven by something other than our connection loop sends this server
-    // error; ours closes the connection instead.
-    let mut response = axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
-    response.extensions_mut().insert(HangUp);
-    response
-}
-
-/// `code` in place of handling, in the operation's envelope (the event poll's carries
-/// `event`, the others `result`).
-fn refusal(request: &Request, code: &'static str) -> Response {
-    let answer = Answer::code(code);
-    if request.uri().path().contains("/agentevent/") {
-        json_response(&answer, "event", Some(serde_json::Value::Null))
-    } else {
-        json_response(&answer, "result", None)
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -8,19 +8,17 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use axum::http::header::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde_json::{Map, Value, json};
 
+use crate::cluster::Routed;
 use crate::config::InvalidPath;
 use crate::model::{Answer, Event, Gateway, Poll, retcode};
 use crate::operation;
+use crate::wire::json_response;
 
-/// `Set-GUID`. `http` stores names in lower case; the connection writer restores the
-/// documented capitalisation on the wire (see `server::SetGuidCase`).
-pub(crate) const SET_GUID: HeaderName = HeaderName::from_static("set-guid");
-const JSON_UTF8: &str = "application/json;charset=UTF-8";
 const BASE: &str = "/agentgateway/resource";
 
 type Gw = State<Arc<Gateway>>;
@@ -71,8 +69,8 @@ where
     F: FnOnce(axum::extract::Request) -> Fut,
     Fut: std::future::Future<Output = Response>,
 {
-    crate::faults::layer(gw, request, |request| {
-        crate::cluster::front(gw, request, |request| record(gw, request, next))
+    crate::front::faults(gw, request, |request| {
+        crate::front::front(gw, request, |request| record(gw, request, next))
     })
     .await
 }
@@ -237,44 +235,6 @@ fn invalid(gw: &Gateway) -> Response {
     }
 }
 
-/// The envelope `{message, retcode, <key>}` with `Set-GUID` when a Guid was issued.
-pub(crate) fn json_response(answer: &Answer, key: &str, value: Option<Value>) -> Response {
-    /// The envelope, its keys in the order a JSON object with sorted keys has.
-    #[derive(serde::Serialize)]
-    struct Envelope<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        event: Option<&'a Value>,
-        message: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        result: Option<&'a Value>,
-        retcode: &'a str,
-    }
-    let payload = value
-        .as_ref()
-        .or((!answer.result.is_null()).then_some(&answer.result));
-    let (event, result) = if key == "event" {
-        (payload, None)
-    } else {
-        (None, payload)
-    };
-    let body = serde_json::to_string(&Envelope {
-        event,
-        message: answer.message,
-        result,
-        retcode: answer.retcode,
-    })
-    .unwrap_or_default();
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
-    if let Some(guid) = &answer.set_guid
-        && let Ok(value) = HeaderValue::from_str(&format!("JSESSIONID={guid}"))
-    {
-        headers.insert(SET_GUID, value);
-    }
-    response
-}
-
 /// Answers an operation on `agent` (a path value): the injected answer if a test set
 /// one, else `run`'s — or the invalid-path answer.
 fn answer(gw: &Gateway, agent: &str, operation: &str, run: impl FnOnce(u32) -> Answer) -> Response {
@@ -292,16 +252,46 @@ fn count(gw: &Gateway) {
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
-async fn login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Response {
-    sign_in(&gw, &agent, &body, operation::LOGIN, false)
+/// The cluster node the front sent the request to (node 0 without a cluster).
+struct Node(usize);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Node {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<Routed>().map_or(0, |r| r.0)))
+    }
 }
 
-async fn force_login(State(gw): Gw, Path(agent): Path<String>, body: Bytes) -> Response {
-    sign_in(&gw, &agent, &body, operation::FORCE_LOGIN, true)
+async fn login(
+    State(gw): Gw,
+    Node(node): Node,
+    Path(agent): Path<String>,
+    body: Bytes,
+) -> Response {
+    sign_in(&gw, &agent, &body, (operation::LOGIN, false), node)
 }
 
-/// `login` and `forceLogin`: the same body, the same answer.
-fn sign_in(gw: &Gateway, agent: &str, body: &[u8], operation: &str, force: bool) -> Response {
+async fn force_login(
+    State(gw): Gw,
+    Node(node): Node,
+    Path(agent): Path<String>,
+    body: Bytes,
+) -> Response {
+    sign_in(&gw, &agent, &body, (operation::FORCE_LOGIN, true), node)
+}
+
+/// `login` and `forceLogin` (`force`): the same body, the same answer.
+fn sign_in(
+    gw: &Gateway,
+    agent: &str,
+    body: &[u8],
+    (operation, force): (&str, bool),
+    node: usize,
+) -> Response {
     count(gw);
     let Ok(agent) = agent_id(agent) else {
         return invalid(gw);
@@ -313,18 +303,24 @@ fn sign_in(gw: &Gateway, agent: &str, body: &[u8], operation: &str, force: bool)
     };
     let answer = gw
         .take_injected(operation)
-        .unwrap_or_else(|| gw.login(agent, &body, force));
+        .unwrap_or_else(|| gw.login(agent, &body, force, node));
     json_response(&answer, "result", None)
 }
 
-async fn logout(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
+async fn logout(
+    State(gw): Gw,
+    Node(node): Node,
+    Path(agent): Path<String>,
+    guid: GuidHeader,
+) -> Response {
     answer(&gw, &agent, operation::LOGOUT, |agent| {
-        gw.logout(agent, guid.as_str())
+        gw.logout(agent, guid.as_str(), node)
     })
 }
 
 async fn rest(
     State(gw): Gw,
+    Node(node): Node,
     Path((agent, time, cause)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     guid: GuidHeader,
@@ -336,31 +332,42 @@ async fn rest(
     };
     let answer = gw
         .take_injected(operation::REST)
-        .unwrap_or_else(|| gw.rest(agent, guid.as_str(), time, cause, prolong));
+        .unwrap_or_else(|| gw.rest(agent, guid.as_str(), time, cause, prolong, node));
     json_response(&answer, "result", None)
 }
 
-async fn cancel_rest(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
+async fn cancel_rest(
+    State(gw): Gw,
+    Node(node): Node,
+    Path(agent): Path<String>,
+    guid: GuidHeader,
+) -> Response {
     answer(&gw, &agent, operation::CANCEL_REST, |agent| {
-        gw.cancel_rest(agent, guid.as_str())
+        gw.cancel_rest(agent, guid.as_str(), node)
     })
 }
 
-async fn status(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
+async fn status(
+    State(gw): Gw,
+    Node(node): Node,
+    Path(agent): Path<String>,
+    guid: GuidHeader,
+) -> Response {
     answer(&gw, &agent, operation::GET_AGENT_STATUS, |agent| {
-        gw.status(agent, guid.as_str())
+        gw.status(agent, guid.as_str(), node)
     })
 }
 
 async fn handshake(
     State(gw): Gw,
+    Node(node): Node,
     Path(agent): Path<String>,
     guid: GuidHeader,
     token: ServiceToken,
 ) -> Response {
     answer(&gw, &agent, operation::HAND_SHAKE, |agent| {
         if token.is_valid() {
-            gw.handshake(agent, guid.as_str())
+            gw.handshake(agent, guid.as_str(), node)
         } else {
             // cec_07_1204: at most 50 characters, no special characters.
             Answer::code(retcode::SIGN_IN_PARAMETER_INVALID)
@@ -393,9 +400,14 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ServiceToken {
     }
 }
 
-async fn update_guid(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
+async fn update_guid(
+    State(gw): Gw,
+    Node(node): Node,
+    Path(agent): Path<String>,
+    guid: GuidHeader,
+) -> Response {
     answer(&gw, &agent, operation::UPDATE_GUID, |agent| {
-        gw.update_guid(agent, guid.as_str())
+        gw.update_guid(agent, guid.as_str(), node)
     })
 }
 
@@ -410,7 +422,12 @@ fn event_json(agent: u32, event: &Event) -> Value {
 
 /// Long poll: answers at once with a queued event, otherwise holds the request until an
 /// event arrives or the hold time ends (then `event: null`).
-async fn poll(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Response {
+async fn poll(
+    State(gw): Gw,
+    Node(node): Node,
+    Path(agent): Path<String>,
+    guid: GuidHeader,
+) -> Response {
     count(&gw);
     let Ok(agent) = agent_id(&agent) else {
         return invalid(&gw);
@@ -424,7 +441,7 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Res
     let mut holding = None;
     loop {
         let Some(slot) = gw.slot(agent).cloned() else {
-            let answer = match gw.poll(agent, guid, None) {
+            let answer = match gw.poll(agent, guid, None, node) {
                 Poll::Ready(answer, _) => answer,
                 Poll::Wait(set_guid, _) => Gateway::poll_timeout(set_guid),
             };
@@ -434,7 +451,7 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Res
         let notified = slot.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let due = match gw.poll(agent, guid, rotated.take()) {
+        let due = match gw.poll(agent, guid, rotated.take(), node) {
             Poll::Ready(answer, event) => {
                 let event = event.as_ref().map_or(Value::Null, |e| event_json(agent, e));
                 return json_response(&answer, "event", Some(event));
@@ -442,7 +459,7 @@ async fn poll(State(gw): Gw, Path(agent): Path<String>, guid: GuidHeader) -> Res
             Poll::Wait(set_guid, due) => {
                 rotated = set_guid;
                 if holding.is_none() {
-                    holding = Some(crate::counters::Gauge::up(Arc::clone(&gw), |c| {
+                    holding = Some(crate::counters::Gauge::up(Arc::clone(&gw.counters), |c| {
                         &c.polls_holding
                     }));
                 }

@@ -28,6 +28,7 @@ mod cluster;
 mod config;
 mod counters;
 mod faults;
+mod front;
 mod http;
 mod model;
 // Generated from the spec's operationIds by `cargo xtask gen`; formatted by prettyplease.

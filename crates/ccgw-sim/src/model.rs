@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::{AuthMode, Config};
 
 mod control;
+mod login;
 
 pub(crate) use crate::counters::{Counters, bump};
 pub(crate) use crate::wire::{AgentState, Answer, Event, Poll, retcode};
@@ -69,7 +70,7 @@ pub(crate) struct Gateway {
     pub(crate) clock: Clock,
     agents: HashMap<u32, Arc<Slot>>,
     /// Counters, read by tests through the handle.
-    pub(crate) counters: Counters,
+    pub(crate) counters: Arc<Counters>,
     /// Random faults (none unless configured).
     pub(crate) dice: crate::faults::Dice,
     /// The cluster's nodes (one for a single gateway).
@@ -105,7 +106,7 @@ impl Gateway {
             config,
             clock,
             agents,
-            counters: Counters::default(),
+            counters: Arc::default(),
         }
     }
 
@@ -120,9 +121,10 @@ impl Gateway {
         }
     }
 
-    fn new_guid(&self) -> String {
+    /// A new Guid of cluster node `node`.
+    fn new_guid(&self, node: usize) -> String {
         // `<uuid>.AgentGateway<N>`, as real gateways issue them.
-        let node = usize::from(self.config.node) + crate::cluster::routed_node();
+        let node = usize::from(self.config.node) + node;
         format!("{}.AgentGateway{node}", uuid::Uuid::new_v4())
     }
 
@@ -171,8 +173,8 @@ impl Gateway {
         data: &'a mut AgentData,
         guid: Option<&str>,
         now: u64,
+        node: usize,
     ) -> Result<&'a mut Session, Answer> {
-        let node = crate::cluster::routed_node();
         if self.nodes.is_down(node) {
             // Sent to the node before it went down (a held poll, say).
             return Err(Answer::code(retcode::SWITCHING_OVER));
@@ -202,6 +204,7 @@ impl Gateway {
         &self,
         agent: u32,
         guid: Option<&str>,
+        node: usize,
     ) -> Result<(MutexGuard<'_, AgentData>, &Slot, u64), Answer> {
         let now = self.clock.now_ms();
         let Some(slot) = self.slot(agent) else {
@@ -209,7 +212,7 @@ impl Gateway {
         };
         let mut data = lock(slot);
         self.catch_up(&mut data, slot, now);
-        self.authorise(&mut data, guid, now)?;
+        self.authorise(&mut data, guid, now, node)?;
         Ok((data, slot, now))
     }
 
@@ -234,7 +237,7 @@ impl Gateway {
         if now.saturating_sub(session.guid_issued_ms) < duration_ms(interval) {
             return None;
         }
-        let new = self.new_guid();
+        let new = self.new_guid(session.node);
         let old = std::mem::replace(&mut session.guid, new.clone());
         session.previous = Some((old, now + duration_ms(timeout)));
         session.guid_issued_ms = now;
@@ -242,119 +245,9 @@ impl Gateway {
         Some(new)
     }
 
-    /// `login` (`force` false) or `forceLogin` (`force` true): `body` is the parsed JSON
-    /// object. A forced sign-in ends a current session first: its Guids stop being
-    /// accepted at once, its undelivered events are dropped, its held polls wake up.
-    pub(crate) fn login(
-        &self,
-        agent: u32,
-        body: &serde_json::Map<String, Value>,
-        force: bool,
-    ) -> Answer {
-        let now = self.clock.now_ms();
-        let Some(password) = body.get("password").and_then(lenient_string) else {
-            return Answer::code(retcode::SIGN_IN_PARAMETER_INVALID);
-        };
-        // Mandatory (cec_07_1202, cec_07_1203): missing or empty is an empty parameter.
-        if body
-            .get("phonenum")
-            .and_then(lenient_string)
-            .is_none_or(|p| p.is_empty())
-        {
-            return Answer::code(retcode::SIGN_IN_PARAMETER_INVALID);
-        }
-        let status = match body.get("status").map(lenient_int) {
-            None => Some(4),
-            Some(Some(s @ 3..=5)) => Some(s),
-            Some(_) => None,
-        };
-        let Some(status) = status else {
-            return Answer::code(retcode::INVALID_SIGN_IN_PARAMETER);
-        };
-        let Some(slot) = self.slot(agent) else {
-            return Answer::code(retcode::WRONG_CREDENTIALS);
-        };
-        let node = crate::cluster::routed_node();
-        if self.nodes.is_down(node) {
-            return Answer::code(retcode::SWITCHING_OVER);
-        }
-        if self.config.locked.contains(&agent) {
-            bump(&self.counters.locked_refusals);
-            return Answer::code(retcode::ACCOUNT_LOCKED);
-        }
-        let mut data = lock(slot);
-        self.catch_up(&mut data, slot, now);
-        if data.password != password {
-            return Answer::code(retcode::WRONG_CREDENTIALS);
-        }
-        if data.session.is_some() {
-            if !self.config.forced_sign_in {
-                // *Choice* for `login`: say at once that a takeover is not allowed.
-                return Answer::code(retcode::CANNOT_FORCE_SIGN_IN);
-            }
-            if !force {
-                return Answer::code(retcode::ALREADY_SIGNED_IN);
-            }
-            self.end_session(&mut data, slot);
-            bump(&self.counters.takeovers);
-        }
-        let guid = self.new_guid();
-        let login_epoch_ms = self.clock.epoch_ms();
-        let state = match status {
-            3 => AgentState::Busy,
-            5 => AgentState::WrapUp,
-            _ => AgentState::Idle,
-        };
-        let push = ["callBackUri", "serviceToken"].iter().all(|k| {
-            body.get(*k)
-                .and_then(Value::as_str)
-                .is_some_and(|v| !v.is_empty())
-        });
-        data.events.clear();
-        data.farewell = None;
-        data.session = Some(Session {
-            guid: guid.clone(),
-            previous: None,
-            guid_issued_ms: now,
-            last_seen_ms: now,
-            state,
-            rest: None,
-            pending_rest: None,
-            talking: false,
-            node,
-            push,
-        });
-        bump(&self.counters.logins);
-        self.emit(&mut data, slot, "AgentOther_InService", Value::Null);
-        self.emit(&mut data, slot, "AgentState_Ready", Value::Null);
-        match state {
-            AgentState::Busy => self.emit(
-                &mut data,
-                slot,
-                "AgentState_SetNotReady_Success",
-                json!({"reason": "0"}),
-            ),
-            AgentState::WrapUp => self.emit(&mut data, slot, "AgentState_Work", Value::Null),
-            _ => {}
-        }
-        Answer {
-            result: json!({
-                "vdnid": "1",
-                "workno": agent.to_string(),
-                "mediatype": "TFF",
-                "loginTime": login_epoch_ms.to_string(),
-                "isForceChange": "false",
-                "serverName": "AgentGateway",
-                "timeRemaining": "",
-            }),
-            set_guid: Some(guid),
-            ..Answer::ok()
-        }
-    }
-
     /// `logout`.
-    pub(crate) fn logout(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let (mut data, slot, _) = match self.open(agent, guid) {
+    pub(crate) fn logout(&self, agent: u32, guid: Option<&str>, node: usize) -> Answer {
+        let (mut data, slot, _) = match self.open(agent, guid, node) {
             Ok(open) => open,
             Err(answer) => return answer,
         };
@@ -392,8 +285,9 @@ impl Gateway {
         time: u32,
         cause: u8,
         prolong: bool,
+        node: usize,
     ) -> Answer {
-        let (mut data, slot, now) = match self.open(agent, guid) {
+        let (mut data, slot, now) = match self.open(agent, guid, node) {
             Ok(open) => open,
             Err(answer) => return answer,
         };
@@ -466,8 +360,8 @@ impl Gateway {
     }
 
     /// `cancelRest`.
-    pub(crate) fn cancel_rest(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let (mut data, slot, _) = match self.open(agent, guid) {
+    pub(crate) fn cancel_rest(&self, agent: u32, guid: Option<&str>, node: usize) -> Answer {
+        let (mut data, slot, _) = match self.open(agent, guid, node) {
             Ok(open) => open,
             Err(answer) => return answer,
         };
@@ -491,8 +385,8 @@ impl Gateway {
     }
 
     /// `getAgentStatus`.
-    pub(crate) fn status(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let (data, _, _) = match self.open(agent, guid) {
+    pub(crate) fn status(&self, agent: u32, guid: Option<&str>, node: usize) -> Answer {
+        let (data, _, _) = match self.open(agent, guid, node) {
             Ok(open) => open,
             Err(answer) => return answer,
         };
@@ -510,8 +404,8 @@ impl Gateway {
     }
 
     /// `handShake`: keeps the session alive; may rotate the Guid.
-    pub(crate) fn handshake(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let (mut data, _, now) = match self.open(agent, guid) {
+    pub(crate) fn handshake(&self, agent: u32, guid: Option<&str>, node: usize) -> Answer {
+        let (mut data, _, now) = match self.open(agent, guid, node) {
             Ok(open) => open,
             Err(answer) => return answer,
         };
@@ -529,8 +423,8 @@ impl Gateway {
 
     /// `updateGuid`: the session's current Guid (no rotation; the previous Guid is
     /// accepted within its grace time, as everywhere).
-    pub(crate) fn update_guid(&self, agent: u32, guid: Option<&str>) -> Answer {
-        let (data, _, _) = match self.open(agent, guid) {
+    pub(crate) fn update_guid(&self, agent: u32, guid: Option<&str>, node: usize) -> Answer {
+        let (data, _, _) = match self.open(agent, guid, node) {
             Ok(open) => open,
             Err(answer) => return answer,
         };
@@ -545,7 +439,13 @@ impl Gateway {
 
     /// One attempt of `getAgentEvent`: an event if one is queued, else wait.
     /// `rotated` carries a Guid rotated by an earlier attempt of the same poll.
-    pub(crate) fn poll(&self, agent: u32, guid: Option<&str>, rotated: Option<String>) -> Poll {
+    pub(crate) fn poll(
+        &self,
+        agent: u32,
+        guid: Option<&str>,
+        rotated: Option<String>,
+        node: usize,
+    ) -> Poll {
         let now = self.clock.now_ms();
         let Some(slot) = self.slot(agent) else {
             return Poll::Ready(Answer::code(retcode::NOT_SIGNED_IN), None);
@@ -562,7 +462,7 @@ impl Gateway {
             bump(&self.counters.events_delivered);
             return Poll::Ready(Answer::ok(), Some(event));
         }
-        let session = match self.authorise(&mut data, guid, now) {
+        let session = match self.authorise(&mut data, guid, now, node) {
             Ok(s) => s,
             Err(answer) => return Poll::Ready(answer, None),
         };

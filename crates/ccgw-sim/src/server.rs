@@ -127,7 +127,7 @@ impl SimHandle {
         let mut body = serde_json::Map::new();
         body.insert("password".into(), configured.password.clone().into());
         body.insert("phonenum".into(), configured.phone.clone().into());
-        self.gateway.login(agent, &body, false).set_guid
+        self.gateway.login(agent, &body, false, 0).set_guid
     }
 
     /// The next request whose path contains `fragment` (e.g. `"/rest/"`) is handled, then
@@ -325,7 +325,7 @@ async fn accept_loop(
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let (acceptor, router, gateway) = (acceptor.clone(), router.clone(), Arc::clone(&gateway));
-                let open = crate::counters::Gauge::connection(Arc::clone(&gateway));
+                let open = crate::counters::Gauge::connection(Arc::clone(&gateway.counters));
                 connections.spawn(async move {
                     let _open = open;
                     match acceptor {

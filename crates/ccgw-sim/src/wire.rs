@@ -1,6 +1,15 @@
 //! The simulator's wire vocabulary: return codes, agent states, events, answers.
 
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use axum::response::{IntoResponse as _, Response};
 use serde_json::{Value, json};
+
+const JSON_UTF8: &str = "application/json;charset=UTF-8";
+
+/// `Set-GUID`. `http` stores names in lower case; the connection writer restores the
+/// documented capitalisation on the wire (see `server::SetGuidCase`).
+pub(crate) const SET_GUID: HeaderName = HeaderName::from_static("set-guid");
 
 /// Return codes the simulator answers with (reference §6).
 pub mod retcode {
@@ -125,4 +134,42 @@ pub(crate) enum Poll {
     /// Nothing queued: wait (holding the request), then try again. Carries the Guid to
     /// announce and how many clock milliseconds until the next timed event is due.
     Wait(Option<String>, Option<u64>),
+}
+
+/// The envelope `{message, retcode, <key>}` with `Set-GUID` when a Guid was issued.
+pub(crate) fn json_response(answer: &Answer, key: &str, value: Option<Value>) -> Response {
+    /// The envelope, its keys in the order a JSON object with sorted keys has.
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<&'a Value>,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<&'a Value>,
+        retcode: &'a str,
+    }
+    let payload = value
+        .as_ref()
+        .or((!answer.result.is_null()).then_some(&answer.result));
+    let (event, result) = if key == "event" {
+        (payload, None)
+    } else {
+        (None, payload)
+    };
+    let body = serde_json::to_string(&Envelope {
+        event,
+        message: answer.message,
+        result,
+        retcode: answer.retcode,
+    })
+    .unwrap_or_default();
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_UTF8));
+    if let Some(guid) = &answer.set_guid
+        && let Ok(value) = HeaderValue::from_str(&format!("JSESSIONID={guid}"))
+    {
+        headers.insert(SET_GUID, value);
+    }
+    response
 }

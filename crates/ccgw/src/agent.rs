@@ -4,11 +4,12 @@
 //! are built on these.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::num::NonZeroU64;
+use std::pin::Pin;
 use std::time::Duration;
 
-use ccgw_client::operations;
+use ccgw_client::operations::{self, Operation};
 use ccgw_client::types;
 use tracing::Instrument as _;
 use tracing::field::Empty;
@@ -16,7 +17,6 @@ use zeroize::Zeroizing;
 
 use crate::call::{Line, op_span};
 use crate::client::GatewayClient;
-use crate::confirm::Change;
 use crate::error::{Error, ErrorChain};
 use crate::events::AgentEvent;
 use crate::guid::{Affinity, Guid};
@@ -322,6 +322,110 @@ impl Agent {
             .instrument(span)
             .await?;
         Ok(answer.event.map(AgentEvent::from_json))
+    }
+}
+
+/// A state change of an agent — a rest ([`Agent::rest`]) or its cancellation
+/// ([`Agent::cancel_rest`]) — not yet sent. Pick how it is settled:
+///
+/// - `.await`: sent once; `Ok(())` when the gateway accepted it.
+/// - [`confirmed(wait)`](Self::confirmed): sent once, then confirmed by its event or
+///   the state read (see the module rules).
+/// - [`ensured(wait)`](Self::ensured): nothing if the agent is there already; otherwise
+///   confirmed, trying again after passing refusals within `wait`.
+///
+/// ```no_run
+/// # async fn demo(agent: ccgw::Agent) -> Result<(), ccgw::Error> {
+/// use std::time::Duration;
+/// use ccgw::{RestCause, RestDuration};
+/// let ten_minutes = RestDuration::from_secs(600)?;
+/// agent.rest(ten_minutes, RestCause::from(3)).await?; // accepted
+/// agent.rest(ten_minutes, RestCause::from(3)).prolong().confirmed(Duration::from_secs(10)).await?;
+/// agent.cancel_rest().ensured(Duration::from_secs(30)).await?; // idle, however it was
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a change does nothing until it is awaited, confirmed or ensured"]
+pub struct Change<'a> {
+    pub(crate) agent: &'a Agent,
+    pub(crate) kind: Kind,
+}
+
+/// What a [`Change`] asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Rest {
+        duration: RestDuration,
+        cause: RestCause,
+        prolong: bool,
+    },
+    Cancel,
+}
+
+impl<'a> Change<'a> {
+    pub(crate) fn rest(agent: &'a Agent, duration: RestDuration, cause: RestCause) -> Self {
+        Change {
+            agent,
+            kind: Kind::Rest {
+                duration,
+                cause,
+                prolong: false,
+            },
+        }
+    }
+
+    pub(crate) fn cancel(agent: &'a Agent) -> Self {
+        Change {
+            agent,
+            kind: Kind::Cancel,
+        }
+    }
+
+    /// A rest for an agent in rest already (`prolong=true`): a new duration and cause.
+    /// Confirmed, its unknown outcome cannot be settled — the agent was in rest before,
+    /// too, and an `AgentState_SetRest_Success` may be an earlier request's — so it fails
+    /// at once with [`Error::NotConfirmed`] (the state read then) instead of believing an
+    /// event. Ensured, an agent in rest gets the prolonged rest. A cancellation has
+    /// nothing to prolong: it is left as it is.
+    pub fn prolong(mut self) -> Self {
+        if let Kind::Rest { prolong, .. } = &mut self.kind {
+            *prolong = true;
+        }
+        self
+    }
+
+    pub(crate) fn operation(&self) -> Operation {
+        match self.kind {
+            Kind::Rest { .. } => operations::REST,
+            Kind::Cancel => operations::CANCEL_REST,
+        }
+    }
+
+    /// Whether reading the state can tell an unknown outcome: not for a prolong, whose
+    /// target state is the state before.
+    pub(crate) fn settles_unknown(&self) -> bool {
+        !matches!(self.kind, Kind::Rest { prolong: true, .. })
+    }
+
+    pub(crate) async fn send(&self) -> Result<(), Error> {
+        match self.kind {
+            Kind::Rest {
+                duration,
+                cause,
+                prolong,
+            } => self.agent.send_rest(duration, cause, prolong).await,
+            Kind::Cancel => self.agent.send_cancel().await,
+        }
+    }
+}
+
+impl<'a> IntoFuture for Change<'a> {
+    type Output = Result<(), Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+    /// Sends the change once.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.send().await })
     }
 }
 

@@ -20,17 +20,16 @@
 //!   reported as a refusal: a session that ends before the change is confirmed gives
 //!   [`Error::NotConfirmed`] (settle it: the change may have been applied).
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::future::Future;
 use std::time::Duration;
 
 use ccgw_client::operations::{self, Operation};
 use tokio::time::Instant;
 
-use crate::agent::{Agent, AgentState};
+use crate::agent::{Agent, AgentState, Change, Kind};
 use crate::error::{Disposition, Error, RetCode};
 use crate::events::AgentEvent;
-use crate::values::{RestCause, RestDuration};
+use crate::values::RestCause;
 
 /// When the state is first read if the confirming event has not come.
 const FIRST_STATE_READ: Duration = Duration::from_secs(1);
@@ -101,101 +100,7 @@ impl Target {
     }
 }
 
-/// A state change of an agent — a rest ([`Agent::rest`]) or its cancellation
-/// ([`Agent::cancel_rest`]) — not yet sent. Pick how it is settled:
-///
-/// - `.await`: sent once; `Ok(())` when the gateway accepted it.
-/// - [`confirmed(wait)`](Self::confirmed): sent once, then confirmed by its event or
-///   the state read (see the module rules).
-/// - [`ensured(wait)`](Self::ensured): nothing if the agent is there already; otherwise
-///   confirmed, trying again after passing refusals within `wait`.
-///
-/// ```no_run
-/// # async fn demo(agent: ccgw::Agent) -> Result<(), ccgw::Error> {
-/// use std::time::Duration;
-/// use ccgw::{RestCause, RestDuration};
-/// let ten_minutes = RestDuration::from_secs(600)?;
-/// agent.rest(ten_minutes, RestCause::from(3)).await?; // accepted
-/// agent.rest(ten_minutes, RestCause::from(3)).prolong().confirmed(Duration::from_secs(10)).await?;
-/// agent.cancel_rest().ensured(Duration::from_secs(30)).await?; // idle, however it was
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-#[must_use = "a change does nothing until it is awaited, confirmed or ensured"]
-pub struct Change<'a> {
-    agent: &'a Agent,
-    kind: Kind,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Rest {
-        duration: RestDuration,
-        cause: RestCause,
-        prolong: bool,
-    },
-    Cancel,
-}
-
-impl Kind {
-    /// What to send from `state` to get there: nothing (`None`) when the agent is there
-    /// already; a plain rest where a prolonged one has no rest to prolong.
-    fn from(self, state: AgentState) -> Result<Option<Kind>, Error> {
-        let resting = matches!(state, AgentState::Rest | AgentState::PreRest);
-        Ok(match self {
-            Kind::Rest { prolong: true, .. } if resting => Some(self),
-            Kind::Rest { .. } if resting => None,
-            Kind::Rest {
-                duration, cause, ..
-            } => Some(Kind::Rest {
-                duration,
-                cause,
-                prolong: false,
-            }),
-            Kind::Cancel if state == AgentState::Idle => None,
-            Kind::Cancel if resting => Some(Kind::Cancel),
-            Kind::Cancel => {
-                return Err(Error::WrongState {
-                    operation: operations::CANCEL_REST.log_name,
-                    state,
-                });
-            }
-        })
-    }
-}
-
-impl<'a> Change<'a> {
-    pub(crate) fn rest(agent: &'a Agent, duration: RestDuration, cause: RestCause) -> Self {
-        Change {
-            agent,
-            kind: Kind::Rest {
-                duration,
-                cause,
-                prolong: false,
-            },
-        }
-    }
-
-    pub(crate) fn cancel(agent: &'a Agent) -> Self {
-        Change {
-            agent,
-            kind: Kind::Cancel,
-        }
-    }
-
-    /// A rest for an agent in rest already (`prolong=true`): a new duration and cause.
-    /// Confirmed, its unknown outcome cannot be settled — the agent was in rest before,
-    /// too, and an `AgentState_SetRest_Success` may be an earlier request's — so it fails
-    /// at once with [`Error::NotConfirmed`] (the state read then) instead of believing an
-    /// event. Ensured, an agent in rest gets the prolonged rest. A cancellation has
-    /// nothing to prolong: it is left as it is.
-    pub fn prolong(mut self) -> Self {
-        if let Kind::Rest { prolong, .. } = &mut self.kind {
-            *prolong = true;
-        }
-        self
-    }
-
+impl Change<'_> {
     /// Sends the change and returns once the gateway confirms it (see the module rules):
     /// the matching event (`AgentState_SetRest_Success` with this cause,
     /// `AgentState_CancelRest_Success`), or the state read as the target when the event
@@ -240,7 +145,7 @@ impl<'a> Change<'a> {
         let agent = self.agent;
         agent
             .ensure(self.target(), wait, |state, left| async move {
-                let Some(kind) = self.kind.from(state)? else {
+                let Some(kind) = plan(self.kind, state)? else {
                     return Ok(None);
                 };
                 let change = Change { agent, kind };
@@ -258,46 +163,37 @@ impl<'a> Change<'a> {
             .await
     }
 
-    fn operation(&self) -> Operation {
-        match self.kind {
-            Kind::Rest { .. } => operations::REST,
-            Kind::Cancel => operations::CANCEL_REST,
-        }
-    }
-
-    fn target(&self) -> Target {
+    pub(crate) fn target(&self) -> Target {
         match self.kind {
             Kind::Rest { cause, .. } => Target::Rest(cause),
             Kind::Cancel => Target::Idle,
         }
     }
-
-    /// Whether reading the state can tell an unknown outcome: not for a prolong, whose
-    /// target state is the state before.
-    fn settles_unknown(&self) -> bool {
-        !matches!(self.kind, Kind::Rest { prolong: true, .. })
-    }
-
-    async fn send(&self) -> Result<(), Error> {
-        match self.kind {
-            Kind::Rest {
-                duration,
-                cause,
-                prolong,
-            } => self.agent.send_rest(duration, cause, prolong).await,
-            Kind::Cancel => self.agent.send_cancel().await,
-        }
-    }
 }
 
-impl<'a> IntoFuture for Change<'a> {
-    type Output = Result<(), Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
-
-    /// Sends the change once.
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move { self.send().await })
-    }
+/// What to send from `state` to get there: nothing (`None`) when the agent is there
+/// already; a plain rest where a prolonged one has no rest to prolong.
+fn plan(kind: Kind, state: AgentState) -> Result<Option<Kind>, Error> {
+    let resting = matches!(state, AgentState::Rest | AgentState::PreRest);
+    Ok(match kind {
+        Kind::Rest { prolong: true, .. } if resting => Some(kind),
+        Kind::Rest { .. } if resting => None,
+        Kind::Rest {
+            duration, cause, ..
+        } => Some(Kind::Rest {
+            duration,
+            cause,
+            prolong: false,
+        }),
+        Kind::Cancel if state == AgentState::Idle => None,
+        Kind::Cancel if resting => Some(Kind::Cancel),
+        Kind::Cancel => {
+            return Err(Error::WrongState {
+                operation: operations::CANCEL_REST.log_name,
+                state,
+            });
+        }
+    })
 }
 
 impl Agent {

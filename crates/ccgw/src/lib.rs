@@ -20,10 +20,10 @@ mod supervisor;
 mod tls;
 mod values;
 
-pub use agent::{Agent, AgentState, AgentStatus};
+pub use agent::{Agent, AgentState, AgentStatus, Change};
 pub use client::GatewayClient;
 pub use config::{Config, parse_duration};
-pub use confirm::{Change, Confirmed, Converged};
+pub use confirm::{Confirmed, Converged};
 pub use error::{Disposition, Error, RetCode};
 pub use events::AgentEvent;
 pub use guid::{Affinity, Guid};
