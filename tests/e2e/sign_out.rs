@@ -99,8 +99,9 @@ async fn a_supervised_sign_out_between_a_loss_and_its_recovery_leaves_nothing_si
     .await;
     // The next sign-in meets a passing refusal, so the recovery waits a minute.
     handle.inject(operation::LOGIN, "000-004");
-    let (logins, logouts) = (handle.stats().logins, handle.stats().logouts);
+    let logins = handle.stats().logins;
     assert!(handle.force_sign_out(101));
+    let logouts = handle.stats().logouts;
     loop {
         let item = tokio::time::timeout(WAIT, session.next())
             .await

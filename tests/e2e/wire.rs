@@ -173,7 +173,11 @@ async fn an_answer_head_must_fit_the_read_buffer_and_a_failure_names_the_setting
         .rest(101, seconds(600), 3, Some(false))
         .await
         .expect_err("the head does not fit a 2 KiB read buffer");
-    match TransportError::find_in(&err) {
+    let ccgw_client::Error::UnexpectedResponse(response) = &err else {
+        panic!("expected the transport's error as an unexpected response, got {err:?}");
+    };
+    assert_eq!(response.status(), ccgw_client::NOT_ANSWERED);
+    match TransportError::in_response(response) {
         Some(TransportError::OutcomeUnknown { reason, .. }) => assert!(
             reason.contains("read buffer (2048 bytes, TransportConfig::read_buffer)"),
             "{reason}"

@@ -50,4 +50,4 @@ pub mod transport;
 pub use generated::*;
 pub use guard::{DEFAULT_RESPONSE_LIMIT, ResponseRejected, is_json_content_type};
 pub use guid::{InvalidGuid, MAX_GUID_LEN, check_bare_guid, parse_guid};
-pub use session::Session;
+pub use session::{NOT_ANSWERED, Session};

@@ -340,46 +340,30 @@ impl ClientHooks<Session> for Client {
                 let url = request.url().clone();
                 match transport.send(request).await {
                     Ok(response) => Ok(guard(response, url, limit)),
-                    Err(e) => carry(e).await,
+                    Err(e) => Ok(carrier(e)),
                 }
             }
         }
     }
 }
 
-/// `exec` must fail with a `reqwest::Error`, which has no public constructor: the one
-/// reqwest makes for a body that fails carries `error` as its source, where
-/// [`TransportError::find_in`] finds it.
-async fn carry(error: TransportError) -> reqwest::Result<reqwest::Response> {
-    let failing = Failing(Some(error));
-    let carrier = reqwest::Response::from(http::Response::new(reqwest::Body::wrap(failing)));
-    match carrier.bytes().await {
-        Err(e) => Err(e),
-        // A failing body cannot be read; should it ever be, the caller gets an answer
-        // it will not mistake for success.
-        Ok(_) => Ok(reqwest::Response::from(
-            http::Response::builder()
-                .status(http::StatusCode::BAD_GATEWAY)
-                .body(reqwest::Body::from(Vec::new()))
-                .unwrap_or_default(),
-        )),
-    }
+/// The answer `exec` gives for a request the transport could not complete: no gateway
+/// sent it. Its status is [`NOT_ANSWERED`] and its extensions hold the transport's
+/// error as a value ([`TransportError::in_response`]); the generated client hands it
+/// on as an unexpected response. (`exec` cannot fail otherwise: its error type is
+/// `reqwest::Error`, which has no public constructor.)
+fn carrier(error: TransportError) -> reqwest::Response {
+    let mut response = http::Response::new(reqwest::Body::from(Vec::new()));
+    *response.status_mut() = NOT_ANSWERED;
+    response.extensions_mut().insert(error);
+    reqwest::Response::from(response)
 }
 
-/// A body whose first frame is `error`.
-struct Failing(Option<TransportError>);
-
-impl http_body::Body for Failing {
-    type Data = bytes::Bytes;
-    type Error = TransportError;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, TransportError>>> {
-        std::task::Poll::Ready(self.0.take().map(Err))
-    }
-}
+/// The status of [`carrier`]'s answer: outside every status a gateway sends.
+pub const NOT_ANSWERED: http::StatusCode = match http::StatusCode::from_u16(599) {
+    Ok(status) => status,
+    Err(_) => http::StatusCode::BAD_GATEWAY,
+};
 
 #[cfg(test)]
 mod tests {

@@ -237,6 +237,9 @@ impl Line {
                 }
             }
             Generated::UnexpectedResponse(response) => {
+                if let Some(e) = TransportError::in_response(&response) {
+                    return from_transport(e.clone());
+                }
                 let status = response.status();
                 tracing::Span::current().record("http_status", status.as_u16());
                 let body_excerpt = read_excerpt(response, &self.secret()).await;
@@ -258,13 +261,19 @@ impl Line {
         }
     }
 }
+
 /// Maps a failure of the exchange itself by whether the request may have been sent.
 pub(crate) fn classify_transport(e: reqwest::Error) -> Error {
     match TransportError::find_in(&e) {
         Some(found) => from_transport(found.clone()),
-        // Not from the transport: the request could not be built.
-        None => Error::Config {
+        // The request could not be built: nothing was sent.
+        None if e.is_builder() => Error::Config {
             reason: "the request could not be built".to_owned(),
+            source: Some(Box::new(e)),
+        },
+        // Anything else may have happened after sending.
+        None => Error::OutcomeUnknown {
+            reason: "the exchange failed".to_owned(),
             source: Some(Box::new(e)),
         },
     }

@@ -68,10 +68,17 @@ impl StdError for TransportError {
 }
 
 impl TransportError {
-    /// Finds a transport error in the source chain of `error` (e.g. the `reqwest::Error`
-    /// the generated client returns).
+    /// Finds a transport error in the source chain of `error` (the `reqwest::Error` of a
+    /// response body that failed while it was read).
     pub fn find_in<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a TransportError> {
         crate::guard::find_in_chain(error)
+    }
+
+    /// The error of a request the transport could not complete, as the generated client
+    /// returns it: an unexpected response whose extensions hold it (see
+    /// [`NOT_ANSWERED`](crate::NOT_ANSWERED)).
+    pub fn in_response(response: &reqwest::Response) -> Option<&TransportError> {
+        response.extensions().get::<TransportError>()
     }
 
     pub(super) fn unknown(
