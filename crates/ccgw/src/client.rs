@@ -29,6 +29,51 @@ impl Config {
     /// # Ok::<(), ccgw::Error>(())
     /// ```
     pub fn build_client(&self) -> Result<GatewayClient, Error> {
+        let (urls, user_agent) = self.checked()?;
+        let tls =
+            Arc::new(tls::client_config(self.system_roots, self.roots()?).map_err(roots_error)?);
+        let mut gateways = Vec::with_capacity(urls.len());
+        for base_url in urls {
+            let mut transport = TransportConfig::new(Some(Arc::clone(&tls)));
+            transport.connect_timeout = self.connect_timeout;
+            transport.request_timeout = self.request_timeout;
+            transport.max_connections = self.max_connections;
+            transport.idle_timeout = Some(self.pool_idle_timeout);
+            transport.user_agent = Some(user_agent.clone());
+            let transport = Transport::new(&base_url, transport).map_err(|e| {
+                config(
+                    &format!("the gateway URL {base_url} cannot be connected to"),
+                    Some(Box::new(e)),
+                )
+            })?;
+            gateways.push(Endpoint {
+                base_url,
+                transport,
+            });
+        }
+        Ok(GatewayClient {
+            inner: Arc::new(Shared {
+                http: reqwest::Client::new(),
+                gateways,
+                connect_timeout: self.connect_timeout,
+                request_timeout: self.request_timeout,
+                poll_timeout: self.poll_timeout,
+                response_limit: self.response_limit,
+                event_backoff_max: event_backoff_max(self.poll_hold, self.guid_grace),
+                guid_grace: self.guid_grace,
+                supervision: Supervision {
+                    backoff_min: self.backoff_min,
+                    backoff_max: self.backoff_max,
+                    max_attempts: self.max_attempts,
+                    take_back: self.take_back,
+                },
+            }),
+        })
+    }
+
+    /// The gateways' URLs (normalised) and the `User-Agent`, once every setting is
+    /// checked.
+    fn checked(&self) -> Result<(Vec<String>, http::HeaderValue), Error> {
         let Some(url) = self.url.as_deref() else {
             return Err(config(
                 "no gateway URL: set `url` in the configuration file or CCGW_URL",
@@ -70,45 +115,7 @@ impl Config {
                 Some(Box::new(e)),
             )
         })?;
-        let tls =
-            Arc::new(tls::client_config(self.system_roots, self.roots()?).map_err(roots_error)?);
-        let mut gateways = Vec::with_capacity(urls.len());
-        for base_url in urls {
-            let mut transport = TransportConfig::new(Some(Arc::clone(&tls)));
-            transport.connect_timeout = self.connect_timeout;
-            transport.request_timeout = self.request_timeout;
-            transport.max_connections = self.max_connections;
-            transport.idle_timeout = Some(self.pool_idle_timeout);
-            transport.user_agent = Some(user_agent.clone());
-            let transport = Transport::new(&base_url, transport).map_err(|e| {
-                config(
-                    &format!("the gateway URL {base_url} cannot be connected to"),
-                    Some(Box::new(e)),
-                )
-            })?;
-            gateways.push(Endpoint {
-                base_url,
-                transport,
-            });
-        }
-        Ok(GatewayClient {
-            inner: Arc::new(Shared {
-                http: reqwest::Client::new(),
-                gateways,
-                connect_timeout: self.connect_timeout,
-                request_timeout: self.request_timeout,
-                poll_timeout: self.poll_timeout,
-                response_limit: self.response_limit,
-                event_backoff_max: event_backoff_max(self.poll_hold, self.guid_grace),
-                guid_grace: self.guid_grace,
-                supervision: Supervision {
-                    backoff_min: self.backoff_min,
-                    backoff_max: self.backoff_max,
-                    max_attempts: self.max_attempts,
-                    take_back: self.take_back,
-                },
-            }),
-        })
+        Ok((urls, user_agent))
     }
 
     /// The CA certificates of `ca_file` and `ca_pem`.

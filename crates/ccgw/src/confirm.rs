@@ -298,6 +298,41 @@ impl Agent {
     /// and whether the request's outcome had been unknown. `settles_unknown`: whether
     /// reading the state can tell an unknown outcome (not for a prolong, whose target
     /// state is the state before).
+    /// Sends with `send`; whether its outcome is unknown (no answer), when that can be
+    /// settled (`settles_unknown`) — otherwise [`Error::NotConfirmed`] at once.
+    async fn send_settling<F, Fut>(
+        &self,
+        operation: Operation,
+        settles_unknown: bool,
+        started: Instant,
+        send: F,
+    ) -> Result<bool, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(), Error>>,
+    {
+        match send().await {
+            Ok(()) => Ok(false),
+            Err(e) if e.is_outcome_unknown() && settles_unknown => {
+                tracing::info!(agent_id = self.line.id.get(), error = %e, "outcome unknown; settling it by event or state");
+                Ok(true)
+            }
+            Err(e) if e.is_outcome_unknown() => {
+                tracing::info!(
+                    agent_id = self.line.id.get(),
+                    "neither the state nor an event can tell whether it was applied"
+                );
+                let state = self.status().await.ok().map(|s| s.state);
+                Err(Error::NotConfirmed {
+                    operation: operation.log_name,
+                    waited: started.elapsed(),
+                    state,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub(crate) async fn confirmed<F, Fut>(
         &self,
         operation: Operation,
@@ -314,26 +349,9 @@ impl Agent {
         let mut events = self.events();
         let started = Instant::now();
         let deadline = started + wait;
-        let unknown = match send().await {
-            Ok(()) => false,
-            Err(e) if e.is_outcome_unknown() => {
-                tracing::info!(agent_id = self.line.id.get(), error = %e, "outcome unknown; settling it by event or state");
-                true
-            }
-            Err(e) => return Err(e),
-        };
-        if unknown && !settles_unknown {
-            tracing::info!(
-                agent_id = self.line.id.get(),
-                "neither the state nor an event can tell whether it was applied"
-            );
-            let state = self.status().await.ok().map(|s| s.state);
-            return Err(Error::NotConfirmed {
-                operation: operation.log_name,
-                waited: started.elapsed(),
-                state,
-            });
-        }
+        let unknown = self
+            .send_settling(operation, settles_unknown, started, send)
+            .await?;
         let mut stream_open = true;
         let mut next_read = (started + FIRST_STATE_READ).min(deadline);
         loop {

@@ -200,84 +200,113 @@ impl Drop for Running {
 async fn run<S: Source>(agent: S, tx: broadcast::Sender<Arc<Item>>, running: Running) {
     let _open = crate::metrics::Open::new(crate::metrics::EVENT_STREAMS);
     // Within the Guid's grace (see `Config::guid_grace`), never below the first pause.
-    let backoff_max = agent.backoff_max().max(BACKOFF_MIN);
-    let mut backoff = BACKOFF_MIN;
-    let mut no_permission = 0;
-    let mut failing_since: Option<Instant> = None;
-    // Set when a poll's answer was lost in transit: it may have carried a rotated Guid
-    // or an event, so the next round first asks the gateway for the current Guid and
-    // reads the state.
-    let mut resync = false;
+    let mut spell = Spell::new(agent.backoff_max().max(BACKOFF_MIN));
     loop {
         if running.leave_if_unheard(&tx) {
             return;
         }
-        if resync {
+        if spell.resync {
             if agent.refresh().await {
                 // Not refreshed: no poll (it may rotate the Guid again) until it is.
-                if let Some(reason) = given_up(&mut failing_since) {
+                if let Some(reason) = given_up(&mut spell.failing_since) {
                     running.end(&tx, End::Unavailable(reason));
                     return;
                 }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(backoff_max);
+                tokio::time::sleep(spell.back_off()).await;
                 continue;
             }
-            resync = false;
+            spell.resync = false;
             let state = agent.state().await;
             let _ = tx.send(Arc::new(Item::Event(AgentEvent::Gap { state })));
         }
-        let error = match agent.poll().await {
+        match agent.poll().await {
             Ok(event) => {
-                backoff = BACKOFF_MIN;
-                no_permission = 0;
-                failing_since = None;
+                spell = Spell::new(spell.backoff_max);
                 if let Some(event) = event {
                     let _ = tx.send(Arc::new(Item::Event(event)));
                 }
                 tokio::time::sleep(REPOLL).await;
-                continue;
             }
-            Err(e) => e,
-        };
-        match (error.disposition(), error) {
-            (_, Error::HandleSignedOut { .. }) => {
-                running.end(&tx, End::SignedOut);
-                return;
-            }
-            (Disposition::TakeOver, Error::Gateway { code, message, .. }) => {
-                // 000-003: tolerated a few times while a Guid rotates.
-                no_permission += 1;
-                if no_permission >= NO_PERMISSION_TOLERANCE {
-                    running.end(&tx, End::Gateway { code, message });
+            Err(error) => match spell.failed(error, agent.agent_id()) {
+                Next::Pause(pause) => tokio::time::sleep(pause).await,
+                Next::End(end) => {
+                    running.end(&tx, end);
                     return;
                 }
-                tokio::time::sleep(BACKOFF_MIN).await;
+            },
+        }
+    }
+}
+
+/// What the pump knows of the polls that failed since the last one that did not.
+struct Spell {
+    backoff: Duration,
+    backoff_max: Duration,
+    /// Consecutive `000-003` answers.
+    no_permission: u32,
+    failing_since: Option<Instant>,
+    /// Set when a poll's answer was lost in transit: it may have carried a rotated Guid
+    /// or an event, so the next round first asks the gateway for the current Guid and
+    /// reads the state.
+    resync: bool,
+}
+
+/// What the pump does after a failed poll.
+enum Next {
+    Pause(Duration),
+    End(End),
+}
+
+impl Spell {
+    fn new(backoff_max: Duration) -> Spell {
+        Spell {
+            backoff: BACKOFF_MIN,
+            backoff_max,
+            no_permission: 0,
+            failing_since: None,
+            resync: false,
+        }
+    }
+
+    /// The pause before the next try; the one after it doubles, up to the maximum.
+    fn back_off(&mut self) -> Duration {
+        let pause = self.backoff;
+        self.backoff = (self.backoff * 2).min(self.backoff_max);
+        pause
+    }
+
+    /// After a poll of agent `agent_id` failed with `error`: pause, or end the streams.
+    fn failed(&mut self, error: Error, agent_id: u32) -> Next {
+        match (error.disposition(), error) {
+            (_, Error::HandleSignedOut { .. }) => Next::End(End::SignedOut),
+            (Disposition::TakeOver, Error::Gateway { code, message, .. }) => {
+                // 000-003: tolerated a few times while a Guid rotates.
+                self.no_permission += 1;
+                if self.no_permission >= NO_PERMISSION_TOLERANCE {
+                    return Next::End(End::Gateway { code, message });
+                }
+                Next::Pause(BACKOFF_MIN)
             }
             (
                 Disposition::SignInAgain | Disposition::FixConfiguration,
                 Error::Gateway { code, message, .. },
             ) => {
                 // 100-006 (the session is gone), 000-001 (events are pushed, not polled).
-                running.end(&tx, End::Gateway { code, message });
-                return;
+                Next::End(End::Gateway { code, message })
             }
             (_, e @ Error::Gateway { .. }) => {
                 // Not a reason to stop, nor to hammer the gateway (000-007 answers that).
-                tracing::warn!(agent_id = agent.agent_id(), error = %ErrorChain(&e), "event poll refused; backing off");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(backoff_max);
+                tracing::warn!(agent_id, error = %ErrorChain(&e), "event poll refused; backing off");
+                Next::Pause(self.back_off())
             }
             (_, e) => {
-                resync = e.answer_may_be_lost();
-                if let Some(reason) = given_up(&mut failing_since) {
+                self.resync = e.answer_may_be_lost();
+                if let Some(reason) = given_up(&mut self.failing_since) {
                     let reason = format!("{reason}: {}", ErrorChain(&e));
-                    running.end(&tx, End::Unavailable(reason));
-                    return;
+                    return Next::End(End::Unavailable(reason));
                 }
-                tracing::warn!(agent_id = agent.agent_id(), error = %ErrorChain(&e), "event poll failed; backing off");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(backoff_max);
+                tracing::warn!(agent_id, error = %ErrorChain(&e), "event poll failed; backing off");
+                Next::Pause(self.back_off())
             }
         }
     }
