@@ -15,6 +15,26 @@ use crate::command::{cargo, run};
 /// The chart of the latest run, shown in `docs/benchmarks.md`.
 const CHART: &str = "docs/benchmark.svg";
 
+/// `xtask gen --check` (release) ten times: the median, fastest and slowest, in ms.
+fn gen_times(root: &Path) -> Result<(f64, f64, f64)> {
+    eprintln!("code generation: `xtask gen --check` (release), 10 runs");
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let output = Command::new(root.join("target/release/xtask"))
+            .current_dir(root)
+            .args(["gen", "--check"])
+            .output()
+            .context("cannot run xtask")?;
+        if !output.status.success() {
+            bail!("xtask gen --check failed");
+        }
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], times[0], times[times.len() - 1]))
+}
+
 pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
     let started = Instant::now();
     let out = root.join("target/bench");
@@ -58,22 +78,7 @@ pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
     }
     run(&mut bench, "ccgw-bench")?;
 
-    eprintln!("code generation: `xtask gen --check` (release), 10 runs");
-    let mut times = Vec::new();
-    for _ in 0..10 {
-        let t = Instant::now();
-        let output = Command::new(root.join("target/release/xtask"))
-            .current_dir(root)
-            .args(["gen", "--check"])
-            .output()
-            .context("cannot run xtask")?;
-        if !output.status.success() {
-            bail!("xtask gen --check failed");
-        }
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    times.sort_by(f64::total_cmp);
-    let gen_ms = (times[times.len() / 2], times[0], times[times.len() - 1]);
+    let gen_ms = gen_times(root)?;
 
     eprintln!(
         "consumer builds: a small binary on ccgw against the same on plain reqwest (clean, dev profile)"

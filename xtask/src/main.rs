@@ -401,8 +401,17 @@ fn operator_binary_has_no_server(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
-    let steps = [
+/// Every step of `cargo xtask test`, in the order they run.
+fn test_steps() -> Vec<Step> {
+    let mut steps = static_checks();
+    steps.extend(test_runs());
+    steps.extend(proofs());
+    steps
+}
+
+/// Format, generated code, spec, lints, supply chain, the operator's binary.
+fn static_checks() -> Vec<Step> {
+    vec![
         cargo_step(
             "format (cargo fmt --check)",
             &["fmt", "--all", "--", "--check"],
@@ -446,6 +455,12 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
             name: "operator's binary without a server stack (cargo tree)",
             run: Box::new(operator_binary_has_no_server),
         },
+    ]
+}
+
+/// The test suites: the workspace's, scale, soak, the Rust consumers.
+fn test_runs() -> Vec<Step> {
+    vec![
         // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is
         // `cargo xtask gen`. curl: a test runs the sign-in line the simulator prints.
         Step {
@@ -486,6 +501,12 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
             name: "Rust consumers (cargo package, cargo-semver-checks against the last release)",
             run: Box::new(consumers::consumers),
         },
+    ]
+}
+
+/// Proofs against the spec and other generators, docs, fuzzing, mutation testing.
+fn proofs() -> Vec<Step> {
+    vec![
         Step {
             name: "recorded pairs match the spec (openapi-core)",
             run: Box::new(tools::recorded_pairs),
@@ -523,7 +544,11 @@ fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
             &["doc", "--workspace", "--no-deps", "--locked"],
             &[("RUSTDOCFLAGS", "-D warnings")],
         ),
-    ];
+    ]
+}
+
+fn test_cmd(root: &Path, only: &[String], skip: &[String]) -> Result<()> {
+    let steps = test_steps();
     let total = Instant::now();
     let mut results = Vec::new();
     let named = |name: &str, words: &[String]| {

@@ -325,6 +325,41 @@ pub(crate) fn docs(root: &Path) -> Result<()> {
     let page = String::from_utf8_lossy(&dom.stdout);
     let spec: serde_json::Value =
         serde_yaml_ng::from_str(&std::fs::read_to_string(root.join(SPEC))?)?;
+    let (missing, operations, codes) = missing_from_page(&page, &spec);
+    if !missing.is_empty() {
+        bail!(
+            "the rendered page lacks {missing:?} ({} bytes of DOM)",
+            page.len()
+        );
+    }
+    // The README's picture of the rendered spec, taken from this spec every run.
+    let shot = root.join(SCREENSHOT);
+    run(
+        Command::new(chromium)
+            .args(flags)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("--window-size=1400,1000")
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(&url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        "Chromium screenshot",
+    )?;
+    eprintln!(
+        "rendered {} ({operations} operations and {} return codes found on the page); screenshot {}",
+        html.display(),
+        codes.len(),
+        shot.display()
+    );
+    Ok(())
+}
+
+/// What of `spec` (each operation's summary and id, the version, every return code) the
+/// rendered `page` lacks; the number of operations and the codes looked for.
+fn missing_from_page(
+    page: &str,
+    spec: &serde_json::Value,
+) -> (Vec<String>, usize, std::collections::BTreeSet<String>) {
     let mut missing = Vec::new();
     let (mut operations, mut codes) = (0, std::collections::BTreeSet::new());
     for item in spec["paths"]
@@ -363,32 +398,7 @@ pub(crate) fn docs(root: &Path) -> Result<()> {
             missing.push(code.clone());
         }
     }
-    if !missing.is_empty() {
-        bail!(
-            "the rendered page lacks {missing:?} ({} bytes of DOM)",
-            page.len()
-        );
-    }
-    // The README's picture of the rendered spec, taken from this spec every run.
-    let shot = root.join(SCREENSHOT);
-    run(
-        Command::new(chromium)
-            .args(flags)
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg("--window-size=1400,1000")
-            .arg(format!("--screenshot={}", shot.display()))
-            .arg(&url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-        "Chromium screenshot",
-    )?;
-    eprintln!(
-        "rendered {} ({operations} operations and {} return codes found on the page); screenshot {}",
-        html.display(),
-        codes.len(),
-        shot.display()
-    );
-    Ok(())
+    (missing, operations, codes)
 }
 
 /// `N` from schemathesis's summary line `N generated, N passed`.

@@ -92,6 +92,92 @@ use providers::*;
 use report::*;
 use servers::*;
 
+/// Raw hyper, the generated client on ccgw's transport and ccgw, with the same TLS
+/// configuration, for the server at `addr` (`base`).
+async fn three_clients(
+    addr: std::net::SocketAddr,
+    base: &str,
+    tls: &Tls,
+) -> Result<(RawHyper, Generated, Ccgw)> {
+    let raw = RawHyper::connect(addr, Arc::clone(&tls.client), IN_FLIGHT).await?;
+    // The generated client on ccgw's transport, with the same TLS configuration.
+    let transport = ccgw_client::transport::Transport::new(
+        base,
+        ccgw_client::transport::TransportConfig::new(Some(Arc::clone(&tls.client))),
+    )?;
+    let session = ccgw_client::Session::new().with_transport(transport);
+    session.set_guid(GUID)?;
+    let generated = Generated {
+        api: ccgw_client::Client::new_with_client(base, reqwest::Client::new(), session),
+    };
+    let client = ccgw::Config {
+        url: Some(base.to_owned()),
+        system_roots: false,
+        ca_pem: Some(tls.ca_pem.clone()),
+        ..ccgw::Config::default()
+    }
+    .build_client()?;
+    let ccgw_client = Ccgw {
+        agent: client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new(GUID)?, None),
+    };
+    Ok((raw, generated, ccgw_client))
+}
+
+/// Parts 2 to 6: the demo-client pattern, the simulator's capacity, the crypto providers,
+/// instructions per request and open event streams.
+fn further_parts(
+    args: &Args,
+    tls: &Tls,
+    addr: std::net::SocketAddr,
+    ccgw_client: &Ccgw,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(Vec<&'static str>, Vec<Stats>, serde_json::Value)> {
+    eprintln!("2. the demo-client pattern (a new connection per call) against pooled ccgw");
+    let per_call = PerCall {
+        name: "new connection per call (demo-client pattern)",
+        addr,
+        tls: Arc::clone(&tls.client),
+    };
+    let demo_args = Args {
+        sequential: (args.sequential / 10).max(50),
+        ..args.clone()
+    };
+    let mut demo_names = Vec::new();
+    let demo_stats = run_clients(&demo_args, &[ccgw_client, &per_call], &mut demo_names, rt)?;
+
+    eprintln!(
+        "3. simulator capacity: ccgw-sim against the minimal hyper server, same load generator"
+    );
+    let capacity = sim_capacity(args, tls, addr, rt)?;
+
+    eprintln!("4. rustls's crypto provider: ring against aws-lc-rs over raw hyper");
+    let providers = providers(args, rt)?;
+
+    eprintln!("5. instructions per request (callgrind, client-only processes)");
+    let instructions = if args.no_instructions {
+        serde_json::json!({"measured": false, "reason": "--no-instructions"})
+    } else {
+        instructions::instructions(&args.out)?
+    };
+
+    eprintln!("6. open event streams: ccgw against raw hyper's floor (separate processes)");
+    let mut scale = Vec::new();
+    for &n in &args.scale {
+        scale.push(streams::streams(args, n)?);
+    }
+
+    Ok((
+        demo_names,
+        demo_stats,
+        serde_json::json!({
+            "simulator_capacity": capacity,
+            "crypto_providers": providers,
+            "instructions": instructions,
+            "streams": scale,
+        }),
+    ))
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
@@ -129,30 +215,7 @@ fn main() -> Result<()> {
         "1. per-request cost against a minimal hyper server over HTTPS ({} rounds)",
         args.rounds
     );
-    let (raw, generated, ccgw_client) = rt.block_on(async {
-        let raw = RawHyper::connect(addr, Arc::clone(&tls.client), IN_FLIGHT).await?;
-        // The generated client on ccgw's transport, with the same TLS configuration.
-        let transport = ccgw_client::transport::Transport::new(
-            &base,
-            ccgw_client::transport::TransportConfig::new(Some(Arc::clone(&tls.client))),
-        )?;
-        let session = ccgw_client::Session::new().with_transport(transport);
-        session.set_guid(GUID)?;
-        let generated = Generated {
-            api: ccgw_client::Client::new_with_client(&base, reqwest::Client::new(), session),
-        };
-        let client = ccgw::Config {
-            url: Some(base.clone()),
-            system_roots: false,
-            ca_pem: Some(tls.ca_pem.clone()),
-            ..ccgw::Config::default()
-        }
-        .build_client()?;
-        let ccgw_client = Ccgw {
-            agent: client.agent(ccgw::AgentId::new(101)?, ccgw::Guid::new(GUID)?, None),
-        };
-        Ok::<_, anyhow::Error>((raw, generated, ccgw_client))
-    })?;
+    let (raw, generated, ccgw_client) = rt.block_on(three_clients(addr, &base, &tls))?;
     #[cfg(feature = "plain-reqwest")]
     let plain = plain_reqwest(&tls.ca_pem, &base)?;
     let mut clients: Vec<&dyn Client> = vec![&raw];
@@ -162,52 +225,9 @@ fn main() -> Result<()> {
     let mut names = Vec::new();
     let stats = run_clients(&args, &clients, &mut names, &rt)?;
 
-    eprintln!("2. the demo-client pattern (a new connection per call) against pooled ccgw");
-    let per_call = PerCall {
-        name: "new connection per call (demo-client pattern)",
-        addr,
-        tls: Arc::clone(&tls.client),
-    };
-    let demo_args = Args {
-        sequential: (args.sequential / 10).max(50),
-        ..args.clone()
-    };
-    let mut demo_names = Vec::new();
-    let demo_stats = run_clients(&demo_args, &[&ccgw_client, &per_call], &mut demo_names, &rt)?;
+    let (demo_names, demo_stats, extra) = further_parts(&args, &tls, addr, &ccgw_client, &rt)?;
 
-    eprintln!(
-        "3. simulator capacity: ccgw-sim against the minimal hyper server, same load generator"
-    );
-    let capacity = sim_capacity(&args, &tls, addr, &rt)?;
-
-    eprintln!("4. rustls's crypto provider: ring against aws-lc-rs over raw hyper");
-    let providers = providers(&args, &rt)?;
-
-    eprintln!("5. instructions per request (callgrind, client-only processes)");
-    let instructions = if args.no_instructions {
-        serde_json::json!({"measured": false, "reason": "--no-instructions"})
-    } else {
-        instructions::instructions(&args.out)?
-    };
-
-    eprintln!("6. open event streams: ccgw against raw hyper's floor (separate processes)");
-    let mut scale = Vec::new();
-    for &n in &args.scale {
-        scale.push(streams::streams(&args, n)?);
-    }
-
-    let json = report(
-        &names,
-        &stats,
-        &demo_names,
-        &demo_stats,
-        serde_json::json!({
-            "simulator_capacity": capacity,
-            "crypto_providers": providers,
-            "instructions": instructions,
-            "streams": scale,
-        }),
-    );
+    let json = report(&names, &stats, &demo_names, &demo_stats, extra);
     chart::chart(&json, &args.out.join("results.svg"))?;
     std::fs::write(
         args.out.join("results.json"),

@@ -61,37 +61,39 @@ pub(crate) fn report(
 
 const HEADER: &str = "| client | latency median µs (round medians) | p99 µs | ratio | 64 in flight req/s (rounds) | ratio | client CPU µs/req | ratio |\n|---|---|---|---|---|---|---|---|\n";
 
+/// One table row per client of `rows`.
+fn fmt_rows(md: &mut String, rows: &Value) {
+    for r in rows.as_array().into_iter().flatten() {
+        let rounds = |k: &str| {
+            r[k].as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_f64)
+                .map(|x| format!("{x:.0}"))
+                .collect::<Vec<_>>()
+                .join("–")
+        };
+        md.push_str(&format!(
+            "| {} | {:.0} ({}) | {:.0} | {:.2} | {:.0} ({}) | {:.2} | {:.1} | {:.2} |\n",
+            r["client"].as_str().unwrap_or_default(),
+            r["latency_median_us"].as_f64().unwrap_or_default(),
+            rounds("latency_round_medians_us"),
+            r["latency_p99_us"].as_f64().unwrap_or_default(),
+            r["latency_ratio"].as_f64().unwrap_or_default(),
+            r["throughput_rps"].as_f64().unwrap_or_default(),
+            rounds("throughput_rounds"),
+            r["throughput_ratio"].as_f64().unwrap_or_default(),
+            r["cpu_us_per_request"].as_f64().unwrap_or_default(),
+            r["cpu_ratio"].as_f64().unwrap_or_default(),
+        ));
+    }
+}
+
 pub(crate) fn markdown(v: &Value) -> String {
     let mut md = String::from(
         "### Per-request cost, rest over HTTPS on loopback (ratios to raw hyper, same run)\n\n",
     );
     md.push_str(HEADER);
-    let fmt_rows = |md: &mut String, rows: &Value| {
-        for r in rows.as_array().into_iter().flatten() {
-            let rounds = |k: &str| {
-                r[k].as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_f64)
-                    .map(|x| format!("{x:.0}"))
-                    .collect::<Vec<_>>()
-                    .join("–")
-            };
-            md.push_str(&format!(
-                "| {} | {:.0} ({}) | {:.0} | {:.2} | {:.0} ({}) | {:.2} | {:.1} | {:.2} |\n",
-                r["client"].as_str().unwrap_or_default(),
-                r["latency_median_us"].as_f64().unwrap_or_default(),
-                rounds("latency_round_medians_us"),
-                r["latency_p99_us"].as_f64().unwrap_or_default(),
-                r["latency_ratio"].as_f64().unwrap_or_default(),
-                r["throughput_rps"].as_f64().unwrap_or_default(),
-                rounds("throughput_rounds"),
-                r["throughput_ratio"].as_f64().unwrap_or_default(),
-                r["cpu_us_per_request"].as_f64().unwrap_or_default(),
-                r["cpu_ratio"].as_f64().unwrap_or_default(),
-            ));
-        }
-    };
     fmt_rows(&mut md, &v["per_request"]);
     md.push_str(&format!(
         "\nccgw vs the generated client alone: latency {:.3}×, client CPU {:.3}×.\n",
@@ -103,6 +105,13 @@ pub(crate) fn markdown(v: &Value) -> String {
     md.push_str("\n### Pooled ccgw vs a new connection per call (ratios to pooled ccgw)\n\n");
     md.push_str(HEADER);
     fmt_rows(&mut md, &v["connection_per_call"]);
+    further_sections(&mut md, v);
+    md
+}
+
+/// The simulator's capacity, the crypto providers, instructions per request and the
+/// open event streams.
+fn further_sections(md: &mut String, v: &Value) {
     let c = &v["simulator_capacity"];
     md.push_str(&format!(
         "\n### Simulator capacity (64 in flight, raw hyper load generator)\n\nccgw-sim {:.0} req/s, minimal hyper server {:.0} req/s: **{:.2}×**.\n",
@@ -113,10 +122,10 @@ pub(crate) fn markdown(v: &Value) -> String {
     let p = &v["crypto_providers"];
     md.push_str("\n### rustls crypto provider, raw hyper + rustls on both ends (ratios to ring)\n\nA new connection and TLS handshake per call:\n\n");
     md.push_str(HEADER);
-    fmt_rows(&mut md, &p["connection_per_call"]);
+    fmt_rows(md, &p["connection_per_call"]);
     md.push_str("\nPooled connections:\n\n");
     md.push_str(HEADER);
-    fmt_rows(&mut md, &p["pooled"]);
+    fmt_rows(md, &p["pooled"]);
     if p["aws_lc_measured"] != true {
         md.push_str(
             "\n(aws-lc-rs not measured: ccgw-bench was built without `--features aws-lc`.)\n",
@@ -169,5 +178,4 @@ pub(crate) fn markdown(v: &Value) -> String {
             ));
         }
     }
-    md
 }

@@ -79,13 +79,9 @@ pub(crate) fn minimal_server(config: Arc<rustls::ServerConfig>) -> Result<std::n
     Ok(addr)
 }
 
-pub(crate) fn sim_capacity(
-    args: &Args,
-    tls: &Tls,
-    minimal: std::net::SocketAddr,
-    rt: &tokio::runtime::Runtime,
-) -> Result<Value> {
-    // The simulator on its own thread and runtime, like the minimal server.
+/// The simulator on its own thread and runtime, like the minimal server, with agent 101
+/// signed in: its address, its CA and the Guid.
+fn sim_on_its_own_thread() -> Result<(std::net::SocketAddr, String, String)> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let Ok(srt) = tokio::runtime::Builder::new_current_thread()
@@ -108,18 +104,19 @@ pub(crate) fn sim_capacity(
         .recv_timeout(Duration::from_secs(20))
         .context("the simulator did not start")?;
     let guid = guid.context("agent 101 could not sign in")?;
-    let mut sim_roots = rustls::RootCertStore::empty();
-    for cert in
-        rustls::pki_types::pem::PemObject::pem_slice_iter(sim_ca.context("no CA")?.as_bytes())
-    {
-        sim_roots.add(cert?)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut sim_tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(sim_roots)
-        .with_no_client_auth();
-    sim_tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((sim_addr, sim_ca.context("no CA")?, guid))
+}
+
+pub(crate) fn sim_capacity(
+    args: &Args,
+    tls: &Tls,
+    minimal: std::net::SocketAddr,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Value> {
+    let (sim_addr, sim_ca, guid) = sim_on_its_own_thread()?;
+    let sim_tls =
+        ccgw_tests::client_config_trusting(&sim_ca, rustls::crypto::ring::default_provider())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     struct Load {
         raw: RawHyper,

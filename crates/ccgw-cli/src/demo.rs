@@ -70,6 +70,65 @@ fn agent_id() -> AgentId {
     AgentId::new(AGENT).unwrap_or_else(|_| unreachable!("101 is in range"))
 }
 
+/// Confirmed rest, its timeout, a prolonged rest, its cancellation: each step waits for
+/// its event.
+async fn rest_and_cancel(
+    t: &mut Timeline,
+    agent: &ccgw::Agent,
+    events: &mut EventStream,
+    rest_seconds: u32,
+) -> Result<(), Failure> {
+    let short = RestDuration::from_secs(rest_seconds).map_err(|e| Failure::Input(e.to_string()))?;
+    t.step(&format!("confirmed rest: {rest_seconds} s, cause 1"));
+    agent
+        .rest(short, RestCause::from(1))
+        .confirmed(EVENT_WAIT)
+        .await
+        .map_err(|e| failure(&e))?;
+    t.until(events, "AgentState_SetRest_Success", |e| {
+        matches!(e, AgentEvent::RestStarted { .. })
+    })
+    .await?;
+    let status = agent.status().await.map_err(|e| failure(&e))?;
+    t.step(&format!(
+        "status: {} ({})",
+        status.state.name(),
+        status.state.code()
+    ));
+
+    t.step(&format!("waiting out the {rest_seconds} s rest"));
+    t.until(events, "AgentState_Rest_Timeout", |e| {
+        matches!(e, AgentEvent::RestTimeout)
+    })
+    .await?;
+
+    t.step("prolong rest: 600 s, cause 2 (prolong=true, as an agent already in rest must)");
+    let long = RestDuration::from_secs(600).map_err(|e| Failure::Input(e.to_string()))?;
+    agent
+        .rest(long, RestCause::from(2))
+        .prolong()
+        .await
+        .map_err(|e| failure(&e))?;
+    t.until(events, "AgentState_SetRest_Success", |e| {
+        matches!(e, AgentEvent::RestStarted { .. })
+    })
+    .await?;
+
+    t.step("cancel rest");
+    agent.cancel_rest().await.map_err(|e| failure(&e))?;
+    t.until(events, "AgentState_CancelRest_Success", |e| {
+        matches!(e, AgentEvent::RestCancelled)
+    })
+    .await?;
+    let status = agent.status().await.map_err(|e| failure(&e))?;
+    t.step(&format!(
+        "status: {} ({})",
+        status.state.name(),
+        status.state.code()
+    ));
+    Ok(())
+}
+
 fn failure(e: &ccgw::Error) -> Failure {
     Failure::from_ccgw(e, agent_id())
 }
@@ -127,54 +186,7 @@ pub(crate) async fn run(rest_seconds: u32) -> Result<(), Failure> {
     })
     .await?;
 
-    let short = RestDuration::from_secs(rest_seconds).map_err(|e| Failure::Input(e.to_string()))?;
-    t.step(&format!("confirmed rest: {rest_seconds} s, cause 1"));
-    agent
-        .rest(short, RestCause::from(1))
-        .confirmed(EVENT_WAIT)
-        .await
-        .map_err(|e| failure(&e))?;
-    t.until(&mut events, "AgentState_SetRest_Success", |e| {
-        matches!(e, AgentEvent::RestStarted { .. })
-    })
-    .await?;
-    let status = agent.status().await.map_err(|e| failure(&e))?;
-    t.step(&format!(
-        "status: {} ({})",
-        status.state.name(),
-        status.state.code()
-    ));
-
-    t.step(&format!("waiting out the {rest_seconds} s rest"));
-    t.until(&mut events, "AgentState_Rest_Timeout", |e| {
-        matches!(e, AgentEvent::RestTimeout)
-    })
-    .await?;
-
-    t.step("prolong rest: 600 s, cause 2 (prolong=true, as an agent already in rest must)");
-    let long = RestDuration::from_secs(600).map_err(|e| Failure::Input(e.to_string()))?;
-    agent
-        .rest(long, RestCause::from(2))
-        .prolong()
-        .await
-        .map_err(|e| failure(&e))?;
-    t.until(&mut events, "AgentState_SetRest_Success", |e| {
-        matches!(e, AgentEvent::RestStarted { .. })
-    })
-    .await?;
-
-    t.step("cancel rest");
-    agent.cancel_rest().await.map_err(|e| failure(&e))?;
-    t.until(&mut events, "AgentState_CancelRest_Success", |e| {
-        matches!(e, AgentEvent::RestCancelled)
-    })
-    .await?;
-    let status = agent.status().await.map_err(|e| failure(&e))?;
-    t.step(&format!(
-        "status: {} ({})",
-        status.state.name(),
-        status.state.code()
-    ));
+    rest_and_cancel(&mut t, &agent, &mut events, rest_seconds).await?;
 
     agent.sign_out().await.map_err(|e| failure(&e))?;
     t.step(&format!("agent {id} signed out"));

@@ -171,7 +171,53 @@ fn parse_range(text: &str) -> Result<(u32, u32), String> {
 /// Runs a simulator with `args` until Ctrl-C, printing its URL, CA file, agents and a
 /// curl line that signs one in (or one JSON line with `--json`).
 pub async fn run(args: SimArgs) -> Result<()> {
-    let config = Config {
+    let config = config_of(&args);
+    let sim = match Simulator::start(config.clone()).await {
+        Ok(sim) => sim,
+        Err(crate::SimError::Bind(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            anyhow::bail!(
+                "cannot start the simulator: {} is in use; pick another address with --listen (port 0: any free port)",
+                args.listen
+            );
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot start the simulator on {}", args.listen));
+        }
+    };
+    let ca_file = sim
+        .ca_file()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
+    let mut signed_in = serde_json::Map::new();
+    for agent in &args.sign_in {
+        let guid = sim
+            .handle()
+            .sign_in(*agent)
+            .with_context(|| format!("agent {agent} cannot be signed in (is it configured?)"))?;
+        signed_in.insert(agent.to_string(), guid.into());
+    }
+
+    banner(&args, &config, &sim, ca_file.as_deref(), &signed_in);
+
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    let stats = sim.handle().stats();
+    sim.shutdown().await;
+    if !args.json {
+        say!(
+            "stopped after {} requests, {} sign-ins, {} events delivered",
+            stats.requests,
+            stats.logins,
+            stats.events_delivered
+        );
+    }
+    Ok(())
+}
+
+/// The simulator's configuration from the command line's arguments.
+fn config_of(args: &SimArgs) -> Config {
+    Config {
         agents: (args.agents.0..=args.agents.1)
             .map(AgentConfig::numbered)
             .collect(),
@@ -213,34 +259,36 @@ pub async fn run(args: SimArgs) -> Result<()> {
             })
             .unwrap_or_default(),
         ..Config::default()
-    };
-    let sim = match Simulator::start(config.clone()).await {
-        Ok(sim) => sim,
-        Err(crate::SimError::Bind(e)) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            anyhow::bail!(
-                "cannot start the simulator: {} is in use; pick another address with --listen (port 0: any free port)",
-                args.listen
-            );
-        }
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot start the simulator on {}", args.listen));
-        }
-    };
-    let ca_file = sim
-        .ca_file()
-        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()));
-    let mut signed_in = serde_json::Map::new();
-    for agent in &args.sign_in {
-        let guid = sim
-            .handle()
-            .sign_in(*agent)
-            .with_context(|| format!("agent {agent} cannot be signed in (is it configured?)"))?;
-        signed_in.insert(agent.to_string(), guid.into());
     }
+}
 
+/// The faults' rates, one line.
+fn faults_line(f: &Faults) -> String {
+    format!(
+        "drop-before {}, drop-after {}, stall {} ({:?}), delay {} (up to {:?}), 000-004 {}, 000-007 {}, HTTP 500 {} (seed {})",
+        f.drop_before,
+        f.drop_after,
+        f.stall,
+        f.stall_for,
+        f.delay,
+        f.delay_max,
+        f.switch_over,
+        f.repeated_call,
+        f.server_error,
+        f.seed
+    )
+}
+
+/// What the simulator prints once it runs: JSON, or a banner for a person.
+fn banner(
+    args: &SimArgs,
+    config: &Config,
+    sim: &Simulator,
+    ca_file: Option<&std::path::Path>,
+    signed_in: &serde_json::Map<String, serde_json::Value>,
+) {
     if args.json {
-        let ca = ca_file.as_ref().map(|p| p.display().to_string());
+        let ca = ca_file.map(|p| p.display().to_string());
         say!(
             "{}",
             serde_json::json!({"base_url": sim.base_url(), "ca_file": ca, "guids": signed_in})
@@ -248,12 +296,11 @@ pub async fn run(args: SimArgs) -> Result<()> {
     } else {
         let first = &config.agents[0];
         let cacert = ca_file
-            .as_ref()
             .map(|p| format!(" --cacert {}", p.display()))
             .unwrap_or_default();
         say!("ccgw-sim: a simulated CC-Gateway");
         say!("  base URL   {}", sim.base_url());
-        match &ca_file {
+        match ca_file {
             Some(p) => say!(
                 "  CA file    {} (trust it; do not turn verification off)",
                 p.display()
@@ -277,22 +324,9 @@ pub async fn run(args: SimArgs) -> Result<()> {
             }
         );
         if config.faults.any() {
-            let f = &config.faults;
-            say!(
-                "  faults     drop-before {}, drop-after {}, stall {} ({:?}), delay {} (up to {:?}), 000-004 {}, 000-007 {}, HTTP 500 {} (seed {})",
-                f.drop_before,
-                f.drop_after,
-                f.stall,
-                f.stall_for,
-                f.delay,
-                f.delay_max,
-                f.switch_over,
-                f.repeated_call,
-                f.server_error,
-                f.seed
-            );
+            say!("  faults     {}", faults_line(&config.faults));
         }
-        for (agent, guid) in &signed_in {
+        for (agent, guid) in signed_in {
             say!(
                 "  signed in  agent {agent}, Guid {}",
                 guid.as_str().unwrap_or_default()
@@ -308,7 +342,6 @@ pub async fn run(args: SimArgs) -> Result<()> {
             "  export CCGW_URL={}{}{allow_http}",
             sim.base_url(),
             ca_file
-                .as_ref()
                 .map(|p| format!(" CCGW_CA_FILE={}", p.display()))
                 .unwrap_or_default()
         );
@@ -325,21 +358,6 @@ pub async fn run(args: SimArgs) -> Result<()> {
         );
         say!("\nCtrl-C stops it.");
     }
-
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
-    let stats = sim.handle().stats();
-    sim.shutdown().await;
-    if !args.json {
-        say!(
-            "stopped after {} requests, {} sign-ins, {} events delivered",
-            stats.requests,
-            stats.logins,
-            stats.events_delivered
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
