@@ -22,13 +22,9 @@ async fn succeeds_when_the_gateway_ca_is_configured() {
         .server_config(&["127.0.0.1", "localhost"])
         .expect("server cert");
     let mut server = TestServer::start_tls(ok(), tls).await.expect("server");
-    let client = ccgw::Config {
-        url: Some(String::from(&server.base_url())),
-        ca_pem: Some(String::from(ca.pem())),
-        ..ccgw::Config::default()
-    }
-    .build_client()
-    .expect("client builds");
+    let client = common::config_for(&server.base_url(), Some(ca.pem()))
+        .build_client()
+        .expect("client builds");
     let agent = agent(&client);
 
     rest(&agent).await.expect("rest accepted");
@@ -106,13 +102,9 @@ async fn a_certificate_for_another_host_is_rejected() {
     let server = TestServer::start_tls(ok(), ca.server_config(&["gateway.example"]).expect("cert"))
         .await
         .expect("server");
-    let client = ccgw::Config {
-        url: Some(String::from(&server.base_url())),
-        ca_pem: Some(String::from(ca.pem())),
-        ..ccgw::Config::default()
-    }
-    .build_client()
-    .expect("client builds");
+    let client = common::config_for(&server.base_url(), Some(ca.pem()))
+        .build_client()
+        .expect("client builds");
     expect_tls_error(&server, &client).await;
 }
 
@@ -125,13 +117,9 @@ async fn an_expired_certificate_is_rejected() {
     )
     .await
     .expect("server");
-    let client = ccgw::Config {
-        url: Some(String::from(&server.base_url())),
-        ca_pem: Some(String::from(ca.pem())),
-        ..ccgw::Config::default()
-    }
-    .build_client()
-    .expect("client builds");
+    let client = common::config_for(&server.base_url(), Some(ca.pem()))
+        .build_client()
+        .expect("client builds");
     expect_tls_error(&server, &client).await;
 }
 

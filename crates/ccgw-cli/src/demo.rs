@@ -70,6 +70,17 @@ fn agent_id() -> AgentId {
     AgentId::new(AGENT).unwrap_or_else(|_| unreachable!("101 is in range"))
 }
 
+/// The agent's state, read, as a step.
+async fn show_status(t: &mut Timeline, agent: &ccgw::Agent) -> Result<(), Failure> {
+    let status = agent.status().await.map_err(|e| failure(&e))?;
+    t.step(&format!(
+        "status: {} ({})",
+        status.state.name(),
+        status.state.code()
+    ));
+    Ok(())
+}
+
 /// Confirmed rest, its timeout, a prolonged rest, its cancellation: each step waits for
 /// its event.
 async fn rest_and_cancel(
@@ -89,12 +100,7 @@ async fn rest_and_cancel(
         matches!(e, AgentEvent::RestStarted { .. })
     })
     .await?;
-    let status = agent.status().await.map_err(|e| failure(&e))?;
-    t.step(&format!(
-        "status: {} ({})",
-        status.state.name(),
-        status.state.code()
-    ));
+    show_status(t, agent).await?;
 
     t.step(&format!("waiting out the {rest_seconds} s rest"));
     t.until(events, "AgentState_Rest_Timeout", |e| {
@@ -120,12 +126,7 @@ async fn rest_and_cancel(
         matches!(e, AgentEvent::RestCancelled)
     })
     .await?;
-    let status = agent.status().await.map_err(|e| failure(&e))?;
-    t.step(&format!(
-        "status: {} ({})",
-        status.state.name(),
-        status.state.code()
-    ));
+    show_status(t, agent).await?;
     Ok(())
 }
 

@@ -108,6 +108,12 @@ impl Change<'_> {
     /// read last. A talking agent enters rest only when its call ends (pre-rest), so give
     /// such agents a longer `wait`.
     pub async fn confirmed(self, wait: Duration) -> Result<Confirmed, Error> {
+        self.confirm(wait).await.map(|(by, _)| by)
+    }
+
+    /// Sends and confirms within `wait`: what confirmed it, and whether the outcome had
+    /// been unknown.
+    async fn confirm(&self, wait: Duration) -> Result<(Confirmed, bool), Error> {
         self.agent
             .confirmed(
                 self.operation(),
@@ -117,7 +123,6 @@ impl Change<'_> {
                 || self.send(),
             )
             .await
-            .map(|(by, _)| by)
     }
 
     /// Drives the agent to the change's state: nothing if it is there already (in rest or
@@ -148,17 +153,7 @@ impl Change<'_> {
                 let Some(kind) = plan(self.kind, state)? else {
                     return Ok(None);
                 };
-                let change = Change { agent, kind };
-                agent
-                    .confirmed(
-                        change.operation(),
-                        change.target(),
-                        left,
-                        change.settles_unknown(),
-                        || change.send(),
-                    )
-                    .await
-                    .map(Some)
+                Change { agent, kind }.confirm(left).await.map(Some)
             })
             .await
     }
