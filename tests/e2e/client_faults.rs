@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{is_outcome_unknown, is_retry_safe};
 use ccgw::Error;
-use ccgw_tests::{Reply, TestServer};
+use ccgw_testkit::{Reply, TestServer};
 use common::{SENTINEL, WAIT, agent, assert_error_clean, plain_client, rest};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);

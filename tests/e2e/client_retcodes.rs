@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::common::{is_outcome_unknown, is_retry_safe, needs_sign_in};
 use ccgw::{Disposition, Error, RetCode};
-use ccgw_tests::{Reply, TestServer};
+use ccgw_testkit::{Reply, TestServer};
 use common::{SENTINEL, agent, assert_error_clean, plain_client, rest};
 use tokio::sync::Notify;
 
@@ -182,7 +182,7 @@ async fn the_rest_span_records_the_outcome() {
         .await
         .expect_err("refused");
     assert_eq!(err.retcode(), Some(&RetCode::StateChangeRefused));
-    let logs = ccgw_tests::logs::captured();
+    let logs = ccgw_testkit::logs::captured();
     let line = logs
         .lines()
         .find(|l| l.contains("rest failed") && l.contains("100-009"))

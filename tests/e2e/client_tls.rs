@@ -6,7 +6,7 @@ use crate::common;
 
 use crate::common::{is_outcome_unknown, is_retry_safe};
 use ccgw::{Error, GatewayClient};
-use ccgw_tests::{Reply, TestCa, TestServer};
+use ccgw_testkit::{Reply, TestCa, TestServer};
 use common::{
     SENTINEL, WAIT, agent, assert_error_clean, assert_logs_clean, assert_no_secret, rest,
 };
@@ -335,8 +335,7 @@ async fn the_readme_flow_runs_against_a_loopback_gateway() {
     use ccgw::{AgentId, Guid, RestCause, RestDuration};
 
     let ca = TestCa::new().expect("CA");
-    let dir = std::env::temp_dir().join(format!("ccgw-readme-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = ccgw_testkit::scratch_dir("readme").expect("temp dir");
     let ca_file = dir.join("gateway-ca.pem");
     std::fs::write(&ca_file, ca.pem()).expect("CA file");
     let mut server = TestServer::start_tls(ok(), ca.server_config(&["localhost"]).expect("cert"))

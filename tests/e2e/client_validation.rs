@@ -7,7 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use ccgw::{AgentId, Error, GatewayClient, Guid, RestCause, RestDuration};
-use ccgw_tests::{Reply, TestServer};
+use ccgw_testkit::{Reply, TestServer};
 use common::{SENTINEL, plain_client};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree as _;
@@ -82,7 +82,7 @@ fn no_request_is_sent_for_an_invalid_value() {
         .enable_all()
         .build()
         .expect("runtime");
-    ccgw_tests::logs::capture();
+    ccgw_testkit::logs::capture();
     runtime.block_on(async {
         let mut server = TestServer::start(Reply::envelope("0", Some("{}")))
             .await

@@ -12,7 +12,7 @@ use ccgw::{
     AgentEvent, AgentId, Converged, RestCause, RetCode, SessionEvent, SignIn, SupervisedAgent,
 };
 use ccgw_sim::{Config, Simulator};
-use ccgw_tests::{Reply, TestServer};
+use ccgw_testkit::{Reply, TestServer};
 use common::{client_for, client_with, secs};
 
 const AGENTS: u32 = 200;
@@ -199,7 +199,7 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
         .count();
     assert_eq!(signed_in, 0, "agents left signed in");
 
-    let logs = ccgw_tests::logs::captured();
+    let logs = ccgw_testkit::logs::captured();
     let cookies: Vec<String> = (0..2)
         .map(|n| handle.affinity_cookie(n).expect("a cluster"))
         .collect();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ccgw::{Agent, AgentId, Error, GatewayClient, Guid, RestCause, RestDuration};
 use ccgw_sim::{SimHandle, Simulator};
-use ccgw_tests::logs;
+use ccgw_testkit::logs;
 
 /// The Guid every test uses: it must never appear in logs, `Debug`, `Display` or errors.
 pub(crate) const SENTINEL: &str = "SENTINEL-GUID-7f3a9c41.AgentGateway0";
@@ -143,7 +143,7 @@ pub(crate) fn client_for(sim: &Simulator) -> GatewayClient {
 
 /// Like [`client_for`], with settings changed by `tune`.
 pub(crate) fn client_with(sim: &Simulator, tune: impl FnOnce(&mut ccgw::Config)) -> GatewayClient {
-    ccgw_tests::logs::capture();
+    ccgw_testkit::logs::capture();
     let mut config = sim_config(sim);
     tune(&mut config);
     config.build_client().expect("client builds")
@@ -158,7 +158,7 @@ pub(crate) fn secs(n: u32) -> RestDuration {
     RestDuration::from_secs(n).expect("in range")
 }
 
-pub(crate) use ccgw_tests::wait_until_within;
+pub(crate) use ccgw_testkit::wait_until_within;
 
 /// Waits until `done` holds, checking every 20 ms; fails after 10 s.
 pub(crate) async fn wait_until(what: &str, done: impl FnMut() -> bool) {

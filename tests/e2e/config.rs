@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use ccgw::{AgentId, Config, RetCode, SignIn};
 use ccgw_sim::Simulator;
-use ccgw_tests::{Reply, TestServer};
+use ccgw_testkit::{Reply, TestServer};
 
 /// A fresh directory for this test's files.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ccgw-config-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    ccgw_testkit::scratch_dir(&format!("config-{name}")).expect("temp dir")
 }
 
 fn write(dir: &std::path::Path, text: &str) -> PathBuf {
@@ -257,7 +255,7 @@ async fn a_client_from_a_file_signs_in_on_the_first_gateway_that_takes_it() {
         .expect("read")
         .build_client()
         .expect("built");
-    ccgw_tests::logs::capture();
+    ccgw_testkit::logs::capture();
     let agent = tokio::time::timeout(
         Duration::from_secs(30),
         client.sign_in(
@@ -281,7 +279,7 @@ async fn a_client_from_a_file_signs_in_on_the_first_gateway_that_takes_it() {
     agent.sign_out().await.expect("signed out");
     assert_eq!(sim.handle().agent_state(101), None);
     assert!(
-        ccgw_tests::logs::captured().contains("trying the next one"),
+        ccgw_testkit::logs::captured().contains("trying the next one"),
         "the move to the next gateway is logged"
     );
     sim.shutdown().await;

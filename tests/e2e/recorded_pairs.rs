@@ -50,7 +50,7 @@ async fn record_every_operation_and_documented_code() {
     }
     .build_client()
     .expect("client");
-    let raw = ccgw_tests::RawClient::new(sim.base_url(), Some(&ca));
+    let raw = ccgw_testkit::RawClient::new(sim.base_url(), Some(&ca));
     let url = |path: &str| format!("/agentgateway/resource{path}");
     const JSON: (&str, &str) = ("Content-Type", "application/json; charset=UTF-8");
     let wait = std::time::Duration::from_secs(30);
@@ -160,7 +160,7 @@ async fn record_every_operation_and_documented_code() {
         .build_client()
         .expect("client");
         let (taken, locked) = (SignIn::new("pw101", "40101"), SignIn::new("pw102", "40102"));
-        let strict_raw = ccgw_tests::RawClient::new(strict.base_url(), strict.ca_pem());
+        let strict_raw = ccgw_testkit::RawClient::new(strict.base_url(), strict.ca_pem());
         assert_eq!(force(&strict_raw, 101, "pw101", "40101").await, "100-015");
         assert_eq!(
             code(client.sign_in(id(101), &taken).await.map(drop)),
@@ -340,7 +340,7 @@ async fn record_every_operation_and_documented_code() {
 }
 
 /// A forced sign-in of `agent`, sent raw; its return code.
-async fn force(raw: &ccgw_tests::RawClient, agent: u32, password: &str, phone: &str) -> String {
+async fn force(raw: &ccgw_testkit::RawClient, agent: u32, password: &str, phone: &str) -> String {
     let path = format!("/agentgateway/resource/onlineagent/{agent}/forcelogin");
     let body = json!({"password": password, "phonenum": phone}).to_string();
     let answer = raw

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ccgw_client::transport::{DEFAULT_READ_BUFFER, Transport, TransportConfig, TransportError};
 use ccgw_client::{Client, Error, Session};
-use ccgw_tests::{Reply, TestServer};
+use ccgw_testkit::{Reply, TestServer};
 
 const SUCCESS: &str = r#"{"result":{},"message":"success","retcode":"0"}"#;
 const WAIT: Duration = Duration::from_secs(5);

@@ -54,11 +54,11 @@ fn simulator_child() {
 
 /// Peak resident memory of this process (`VmHWM`), in KiB.
 fn peak_rss_kib() -> u64 {
-    ccgw_tests::memory_kib("VmHWM")
+    ccgw_testkit::memory_kib("VmHWM")
 }
 
-fn json_line(lines: &mut ccgw_tests::Output) -> serde_json::Value {
-    ccgw_tests::json_line(lines).expect("a JSON line from the simulator process")
+fn json_line(lines: &mut ccgw_testkit::Output) -> serde_json::Value {
+    ccgw_testkit::json_line(lines).expect("a JSON line from the simulator process")
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn ten_thousand_agents_on_one_client() {
         simulator_child();
         return;
     }
-    let (mut child, mut lines) = ccgw_tests::Child::spawn(
+    let (mut child, mut lines) = ccgw_testkit::Child::spawn(
         Command::new(std::env::current_exe().expect("test binary"))
             .args([
                 "--exact",

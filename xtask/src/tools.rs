@@ -2,9 +2,8 @@
 //! under `target/xtask-tools/` (a Python virtualenv and an npm prefix). Re-installed
 //! only when the pinned versions change.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result, bail};
 use xtask::{SPEC, sha256_hex};
@@ -130,7 +129,7 @@ pub(crate) fn schemathesis(root: &Path) -> Result<()> {
 
 /// A simulator started for one tool (`cargo run -p ccgw-sim`), stopped when dropped.
 pub(crate) struct Sim {
-    _child: ChildGuard,
+    _process: ccgw_testkit::SimProcess,
     pub(crate) base_url: String,
     pub(crate) ca_file: String,
     /// Guid of agent 101, signed in at start.
@@ -151,54 +150,37 @@ impl Sim {
     ) -> Result<Sim> {
         let cert_dir = tools.join(format!("sim-{purpose}"));
         eprintln!("starting the simulator for {purpose} (cargo run -p ccgw-sim)");
-        let mut child = ChildGuard(
-            Command::new(cargo())
-                .current_dir(root)
-                .args([
-                    "run",
-                    "--quiet",
-                    "--locked",
-                    "-p",
-                    "ccgw-sim",
-                    "--",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--json",
-                ])
-                .arg("--cert-dir")
-                .arg(&cert_dir)
-                .args([
-                    "--poll-hold-ms",
-                    "300",
-                    "--agents",
-                    "101-59999",
-                    "--sign-in",
-                    "101",
-                ])
-                .args(options)
-                .stdout(Stdio::piped())
-                .spawn()
-                .context("cannot start the simulator")?,
-        );
-        let stdout = child.0.stdout.take().context("no simulator output")?;
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .context("cannot read the simulator's address")?;
-        let info: serde_json::Value = serde_json::from_str(&line)
-            .with_context(|| format!("the simulator printed {line:?}, not its address"))?;
-        let (Some(base_url), Some(ca_file), Some(guid)) = (
-            info["base_url"].as_str(),
-            info["ca_file"].as_str(),
-            info["guids"]["101"].as_str(),
-        ) else {
-            bail!("the simulator's start line lacks base_url, ca_file or a Guid: {line}");
+        let mut command = Command::new(cargo());
+        command
+            .current_dir(root)
+            .args(["run", "--quiet", "--locked", "-p", "ccgw-sim", "--"]);
+        let mut args = vec![
+            "--poll-hold-ms",
+            "300",
+            "--agents",
+            "101-59999",
+            "--sign-in",
+            "101",
+        ];
+        args.extend_from_slice(options);
+        let sim = ccgw_testkit::SimProcess::start(command, &cert_dir, &args)
+            .context("cannot start the simulator")?;
+        let (Some(ca_file), Some(guid)) = (sim.ca_file(), sim.guid(101)) else {
+            bail!(
+                "the simulator's start line lacks ca_file or a Guid: {}",
+                sim.start_line()
+            );
         };
+        let (base_url, ca_file, guid) = (
+            sim.base_url().to_owned(),
+            ca_file.to_owned(),
+            guid.to_owned(),
+        );
         Ok(Sim {
-            _child: child,
-            base_url: base_url.to_owned(),
-            ca_file: ca_file.to_owned(),
-            guid: guid.to_owned(),
+            _process: sim,
+            base_url,
+            ca_file,
+            guid,
         })
     }
 }
@@ -266,7 +248,7 @@ pub(crate) fn recorded_pairs(root: &Path) -> Result<()> {
     let pairs = root.join("target/recordings/pairs.jsonl");
     if !pairs.exists() {
         bail!(
-            "{} is missing: run `cargo test -p ccgw-tests --test recorded_pairs` first",
+            "{} is missing: run `cargo test -p ccgw-tests --test e2e recorded_pairs` first",
             pairs.display()
         );
     }
@@ -407,16 +389,6 @@ fn generated_cases(report: &str) -> Option<u64> {
         .lines()
         .find_map(|l| l.trim().split_once(" generated"))
         .and_then(|(n, _)| n.trim().parse().ok())
-}
-
-/// Kills the child process when dropped (also on early returns).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn ensure_python_tools(root: &Path, tools: &Path) -> Result<PathBuf> {

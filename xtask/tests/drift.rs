@@ -48,8 +48,7 @@ fn header_names_the_command_and_the_spec_hash() {
 fn gen_refuses_a_path_parameter_without_required() {
     let fixture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/path-param-not-required.yaml");
-    let out_dir = std::env::temp_dir().join(format!("ccgw-xtask-{}", std::process::id()));
-    std::fs::create_dir_all(&out_dir).expect("temp dir");
+    let out_dir = ccgw_testkit::scratch_dir("xtask").expect("temp dir");
     let out = out_dir.join("generated.rs");
     let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .arg("gen")

@@ -92,7 +92,7 @@ pub(crate) fn ccgw(base: &str, ca_pem: &str) -> Result<Ccgw> {
 }
 
 fn client_config(ca_pem: &str) -> Result<rustls::ClientConfig> {
-    ccgw_tests::client_config_trusting(ca_pem, rustls::crypto::ring::default_provider())
+    ccgw_testkit::client_config_trusting(ca_pem, rustls::crypto::ring::default_provider())
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -109,14 +109,14 @@ pub(crate) fn instructions(out: &Path) -> Result<Value> {
             "reason": "valgrind is not installed (Debian: apt-get install valgrind)"}));
     }
     let exe = std::env::current_exe()?;
-    let (_server, mut output) = ccgw_tests::Child::spawn(
+    let (_server, mut output) = ccgw_testkit::Child::spawn(
         Command::new(&exe)
             .args(["--out"])
             .arg(out)
             .arg("serve")
             .stdin(Stdio::piped()),
     )?;
-    let start = ccgw_tests::json_line(&mut output).context("the server's JSON line")?;
+    let start = ccgw_testkit::json_line(&mut output).context("the server's JSON line")?;
     let base = start["base_url"].as_str().context("base_url")?.to_owned();
     let ca_file = out.join("instructions-ca.pem");
     std::fs::write(&ca_file, start["ca_pem"].as_str().context("ca_pem")?)?;

@@ -1,5 +1,5 @@
-//! Measurement: CPU and memory from `/proc`, latency percentiles, sequential and
-//! loaded runs.
+//! Measurement: CPU (from `/proc`, through the test kit), latency percentiles,
+//! sequential and loaded runs.
 
 use anyhow::Result;
 use std::future::Future;
@@ -11,30 +11,12 @@ use crate::{Args, IN_FLIGHT};
 
 /// CPU seconds used by the calling thread.
 pub(crate) fn thread_cpu() -> f64 {
-    proc_stat_cpu("/proc/thread-self/stat")
+    ccgw_testkit::cpu_seconds("/proc/thread-self/stat")
 }
 
 /// CPU seconds used by the whole process.
 pub(crate) fn process_cpu() -> f64 {
-    proc_stat_cpu("/proc/self/stat")
-}
-
-pub(crate) fn proc_stat_cpu(path: &str) -> f64 {
-    // Fields 14 and 15 (utime, stime) in clock ticks, after the ")" of the name.
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return 0.0;
-    };
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+    ccgw_testkit::cpu_seconds("/proc/self/stat")
 }
 
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {

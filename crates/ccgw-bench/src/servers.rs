@@ -21,7 +21,7 @@ pub(crate) struct Tls {
 
 /// A CA, a server certificate for 127.0.0.1 and both ends' configurations on `provider`.
 pub(crate) fn tls(provider: rustls::crypto::CryptoProvider) -> Result<Tls> {
-    let ca = ccgw_tests::TestCa::new()?;
+    let ca = ccgw_testkit::TestCa::new()?;
     let server = ca
         .server_config_on(&["127.0.0.1", "localhost"], provider.clone())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -115,7 +115,7 @@ pub(crate) fn sim_capacity(
 ) -> Result<Value> {
     let (sim_addr, sim_ca, guid) = sim_on_its_own_thread()?;
     let sim_tls =
-        ccgw_tests::client_config_trusting(&sim_ca, rustls::crypto::ring::default_provider())
+        ccgw_testkit::client_config_trusting(&sim_ca, rustls::crypto::ring::default_provider())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     struct Load {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::Args;
 use crate::measure::*;
-use ccgw_tests::{Child, json_line, memory_kib};
+use ccgw_testkit::{Child, SimProcess, json_line, memory_kib};
 
 /// How long the idle CPU is measured, after 2 s of settling.
 const IDLE: Duration = Duration::from_secs(15);
@@ -32,17 +32,14 @@ pub(crate) fn streams(args: &Args, agents: u32) -> Result<Value> {
     let mut rows = Vec::new();
     for kind in ["raw", "ccgw"] {
         let dir = args.out.join(format!("sim-{kind}-{agents}"));
-        let (sim, mut sim_out) = Child::spawn(
-            Command::new(sim_bin)
-                .args(["--listen", "127.0.0.1:0", "--json", "--agents"])
-                .arg(format!("101-{}", 100 + agents))
-                .arg("--cert-dir")
-                .arg(&dir),
+        let sim = SimProcess::start(
+            Command::new(sim_bin),
+            &dir,
+            &["--agents", &format!("101-{}", 100 + agents)],
         )
         .with_context(|| format!("cannot start {}", sim_bin.display()))?;
-        let start = json_line(&mut sim_out).context("the simulator's JSON line")?;
-        let base = start["base_url"].as_str().context("base_url")?;
-        let ca_file = start["ca_file"].as_str().context("ca_file")?;
+        let base = sim.base_url();
+        let ca_file = sim.ca_file().context("ca_file")?;
         let (holder, mut out) = Child::spawn(
             Command::new(&exe)
                 .arg("--out")
@@ -149,7 +146,7 @@ async fn raw_streams(
     ca_file: &Path,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let authority = base.trim_start_matches("https://").to_owned();
-    let ca = ccgw_tests::client_config_trusting(
+    let ca = ccgw_testkit::client_config_trusting(
         &std::fs::read_to_string(ca_file)?,
         rustls::crypto::ring::default_provider(),
     )

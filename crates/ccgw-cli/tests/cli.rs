@@ -385,7 +385,7 @@ async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold()
     let started = std::time::Instant::now();
     let mut events = env.spawn(&["events", "--agent", "101", "--timeout", "1s"]);
     let held = handle.stats().polls_held_out;
-    ccgw_tests::wait_until_within(
+    ccgw_testkit::wait_until_within(
         Duration::from_secs(10),
         "the events process holds a poll",
         || handle.stats().polls_held_out > held,
@@ -397,7 +397,7 @@ async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold()
         assert!(out.contains("confirmed by"), "{out}");
         confirmed(&env, &["cancel-rest", "--wait", "5s"]);
     }
-    ccgw_tests::wait_until_within(Duration::from_secs(30), "14 s of following events", || {
+    ccgw_testkit::wait_until_within(Duration::from_secs(30), "14 s of following events", || {
         started.elapsed() >= Duration::from_secs(14)
     })
     .await;
@@ -422,22 +422,12 @@ async fn events_and_confirmations_with_a_request_timeout_shorter_than_the_hold()
 #[tokio::test(flavor = "multi_thread")]
 async fn sim_subcommand_serves_the_simulator() {
     let env = Env::start().await;
-    let (child, mut output) = ccgw_tests::Child::spawn(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("ccgw"))
-            .args([
-                "sim",
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-                "--sign-in",
-                "101",
-                "--cert-dir",
-            ])
-            .arg(&env.dir),
-    )
-    .expect("ccgw sim starts");
-    let start = ccgw_tests::json_line(&mut output).expect("a JSON line");
-    drop(child);
+    let mut ccgw_sim = std::process::Command::new(assert_cmd::cargo::cargo_bin("ccgw"));
+    ccgw_sim.arg("sim");
+    let sim = ccgw_testkit::SimProcess::start(ccgw_sim, &env.dir, &["--sign-in", "101"])
+        .expect("ccgw sim starts");
+    let start = sim.start_line().clone();
+    drop(sim);
     assert!(
         start["base_url"]
             .as_str()

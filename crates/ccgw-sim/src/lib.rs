@@ -46,6 +46,7 @@ pub use counters::Stats;
 pub use faults::Faults;
 pub use http::check_rest_values;
 pub use server::{SimHandle, Simulator};
+pub use tls::Ca;
 pub use wire::retcode;
 
 /// Why the simulator could not start.

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn the_printed_curl_line_signs_an_agent_in() {
-    let dir = std::env::temp_dir().join(format!("ccgw-sim-bin-{}", std::process::id()));
-    let mut sim = ccgw_tests::Child(
+    let dir = ccgw_testkit::scratch_dir("sim-bin").expect("scratch dir");
+    let mut sim = ccgw_testkit::Child(
         Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
             .args(["--listen", "127.0.0.1:0", "--cert-dir"])
             .arg(&dir)
@@ -56,32 +56,22 @@ fn the_printed_curl_line_signs_an_agent_in() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Starts the binary on a free port with `--json` and `args`, its CA in a scratch
-/// directory named after `name`; returns it, the directory and its first JSON line.
-fn start_json(
-    name: &str,
-    args: &[&str],
-) -> (ccgw_tests::Child, std::path::PathBuf, serde_json::Value) {
-    let dir = std::env::temp_dir().join(format!("ccgw-sim-{name}-{}", std::process::id()));
-    let (sim, mut output) = ccgw_tests::Child::spawn(
-        Command::new(env!("CARGO_BIN_EXE_ccgw-sim"))
-            .args(["--listen", "127.0.0.1:0", "--json", "--cert-dir"])
-            .arg(&dir)
-            .args(args),
-    )
-    .expect("the binary starts");
-    let start = ccgw_tests::json_line(&mut output).expect("a JSON line");
-    (sim, dir, start)
+/// Starts the binary with `args`, its CA in a scratch directory named after `name`.
+fn start_json(name: &str, args: &[&str]) -> (ccgw_testkit::SimProcess, std::path::PathBuf) {
+    let dir = ccgw_testkit::scratch_dir(&format!("sim-{name}")).expect("scratch dir");
+    let sim =
+        ccgw_testkit::SimProcess::start(Command::new(env!("CARGO_BIN_EXE_ccgw-sim")), &dir, args)
+            .expect("the binary starts");
+    (sim, dir)
 }
 
 #[test]
 fn faults_from_the_command_line_are_injected() {
-    let (_sim, dir, start) =
-        start_json("faults", &["--sign-in", "101", "--faults", "switch-over=1"]);
+    let (sim, dir) = start_json("faults", &["--sign-in", "101", "--faults", "switch-over=1"]);
     let (url, ca, guid) = (
-        start["base_url"].as_str().expect("base_url"),
-        start["ca_file"].as_str().expect("ca_file"),
-        start["guids"]["101"].as_str().expect("a Guid"),
+        sim.base_url(),
+        sim.ca_file().expect("ca_file"),
+        sim.guid(101).expect("a Guid"),
     );
     let out = Command::new("curl")
         .args([
@@ -126,7 +116,7 @@ fn an_address_in_use_names_the_setting_to_change() {
 /// answered as switching over.
 #[test]
 fn a_cluster_from_the_command_line() {
-    let (_sim, dir, start) = start_json(
+    let (sim, dir) = start_json(
         "cluster",
         &[
             "--nodes",
@@ -140,8 +130,8 @@ fn a_cluster_from_the_command_line() {
         ],
     );
     let (url, ca) = (
-        start["base_url"].as_str().expect("base_url").to_owned(),
-        start["ca_file"].as_str().expect("ca_file").to_owned(),
+        sim.base_url().to_owned(),
+        sim.ca_file().expect("ca_file").to_owned(),
     );
     let curl = |args: &[&str]| {
         let out = Command::new("curl")

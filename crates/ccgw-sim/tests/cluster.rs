@@ -170,7 +170,7 @@ async fn the_node_down_fault_takes_nodes_down_in_turn() {
     for agent in 101..=110 {
         sign_in(&gw, agent).await;
     }
-    ccgw_tests::wait_until_within(Duration::from_secs(10), "a node went down", || {
+    ccgw_testkit::wait_until_within(Duration::from_secs(10), "a node went down", || {
         handle.stats().failovers > 0
     })
     .await;
@@ -185,7 +185,7 @@ async fn the_node_down_fault_takes_nodes_down_in_turn() {
     );
     // The first node comes back after 300 ms, and the other one goes down 300 ms later;
     // a node kept down longer (the default 10 s) would hold the second one up.
-    ccgw_tests::wait_until_within(Duration::from_secs(5), "the other node went down", || {
+    ccgw_testkit::wait_until_within(Duration::from_secs(5), "the other node went down", || {
         signed_in() == 0
     })
     .await;

@@ -239,7 +239,7 @@ async fn a_held_poll_answers_as_soon_as_an_event_arrives() {
     gw.next_event(104, &guid).await;
     let started = std::time::Instant::now();
     let (poll, ()) = tokio::join!(gw.poll(104, &guid), async {
-        ccgw_tests::wait_until_within(Duration::from_secs(10), "the poll to be held", || {
+        ccgw_testkit::wait_until_within(Duration::from_secs(10), "the poll to be held", || {
             gw.handle().stats().polls_holding == 1
         })
         .await;

@@ -101,7 +101,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// Resident memory of this process (`VmRSS`), in KiB.
 fn rss_kib() -> u64 {
-    ccgw_tests::memory_kib("VmRSS")
+    ccgw_testkit::memory_kib("VmRSS")
 }
 
 /// What the simulator is told to do to requests during the fault phase.

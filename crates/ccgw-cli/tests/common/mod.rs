@@ -28,9 +28,7 @@ impl Env {
     }
 
     pub(crate) async fn start_with(config: Config) -> Env {
-        let dir =
-            std::env::temp_dir().join(format!("ccgw-cli-{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = ccgw_testkit::scratch_dir("cli").expect("temp dir");
         let sim = Simulator::start(config).await.expect("simulator");
         let ca_file = dir.join("ca.pem");
         std::fs::write(&ca_file, sim.ca_pem().expect("CA")).expect("CA file");
@@ -71,12 +69,6 @@ impl Env {
     pub(crate) fn guid_file(&self, agent: u32) -> PathBuf {
         self.dir.join(format!("agent-{agent}.guid"))
     }
-}
-
-fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Runs `cmd`, asserts its exit code, and that no secret is in its output; returns

@@ -12,7 +12,7 @@ pub(crate) const BASE: &str = "/agentgateway/resource";
 
 pub(crate) struct Gw {
     pub(crate) sim: Simulator,
-    pub(crate) http: ccgw_tests::RawClient,
+    pub(crate) http: ccgw_testkit::RawClient,
 }
 
 impl Gw {
@@ -21,7 +21,7 @@ impl Gw {
         let sim = Simulator::start_with_clock(config, clock)
             .await
             .expect("simulator starts");
-        let http = ccgw_tests::RawClient::new(sim.base_url(), sim.ca_pem());
+        let http = ccgw_testkit::RawClient::new(sim.base_url(), sim.ca_pem());
         Gw { sim, http }
     }
 

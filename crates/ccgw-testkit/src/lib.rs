@@ -1,4 +1,5 @@
-//! Helpers for the workspace's end-to-end tests: real sockets on loopback, real TLS.
+//! What the workspace's tests, benchmarks and tools share: real sockets on loopback,
+//! real TLS, real processes.
 //!
 //! - [`TestServer`]: a raw HTTP/1.1 listener (plain or TLS) that records the exact bytes
 //!   of every request and answers each as a test scripts it — JSON, any raw bytes, a
@@ -7,8 +8,10 @@
 //!   server certificates (valid, expired, for another name).
 //! - [`RawClient`]: raw HTTPS requests (hyper over tokio-rustls), for checking the
 //!   simulator independently of the project's client.
-//! - [`Child`], [`json_line`], [`memory_kib`]: child processes (a simulator) and this
-//!   process's memory; [`wait_until_within`]: a condition awaited with a deadline.
+//! - [`SimProcess`]: the simulator as a child process, read from its start line;
+//!   [`Child`], [`json_line`]: other child processes; [`memory_kib`], [`cpu_seconds`]:
+//!   memory and CPU from `/proc`; [`scratch_dir`]: a fresh temporary directory; [`wait_until_within`]: a
+//!   condition awaited with a deadline.
 //! - [`logs`]: a process-wide tracing subscriber that captures everything logged, so
 //!   tests can assert what may and may not appear in logs.
 
@@ -19,8 +22,8 @@ mod server;
 mod tls;
 mod wait;
 
-pub use process::{Child, Output, json_line, memory_kib};
+pub use process::{Child, Output, SimProcess, cpu_seconds, json_line, memory_kib, scratch_dir};
 pub use raw::{RawAnswer, RawClient};
 pub use server::{RawRequest, Reply, TestServer};
-pub use tls::{TestCa, client_config_trusting};
+pub use tls::{TestCa, TlsError, client_config_trusting};
 pub use wait::wait_until_within;
