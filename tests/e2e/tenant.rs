@@ -405,7 +405,11 @@ async fn a_15_s_guid_grace_configures_and_works() {
     let mut gaps = 0;
     while gaps < 3 {
         match next_event(&mut events).await {
-            Some(Ok(AgentEvent::Gap { .. })) => gaps += 1,
+            // The state read after each loss: the agent is idle.
+            Some(Ok(AgentEvent::Gap { state })) => {
+                assert_eq!(state, Some(AgentState::Idle), "the state read after the loss");
+                gaps += 1;
+            }
             Some(Ok(_)) => {}
             other => panic!("the stream ended after {gaps} gaps: {other:?}"),
         }
