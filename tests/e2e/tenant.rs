@@ -407,7 +407,11 @@ async fn a_15_s_guid_grace_configures_and_works() {
         match next_event(&mut events).await {
             // The state read after each loss: the agent is idle.
             Some(Ok(AgentEvent::Gap { state })) => {
-                assert_eq!(state, Some(AgentState::Idle), "the state read after the loss");
+                assert_eq!(
+                    state,
+                    Some(AgentState::Idle),
+                    "the state read after the loss"
+                );
                 gaps += 1;
             }
             Some(Ok(_)) => {}
