@@ -128,6 +128,10 @@ impl Failure {
                 format!("{chain}; is the gateway running and the URL right?")
             }
             Error::HandleSignedOut { .. } => format!("{chain} with `ccgw sign-in`"),
+            // The library names the setting; the command line's is a flag.
+            Error::Config { reason, .. } if reason.contains("allow_http") => {
+                format!("{chain}; the command line's setting is --allow-http (CCGW_ALLOW_HTTP=1)")
+            }
             _ => chain,
         };
         Failure::Ccgw(disposition, message)

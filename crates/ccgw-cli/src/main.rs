@@ -318,21 +318,11 @@ fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
     if let Some(timeout) = args.timeout {
         config.request_timeout = timeout;
     }
-    let Some(url) = config.url.as_deref() else {
+    if config.url.is_none() {
         return Err(Failure::Input(
             "no gateway URL: pass --url, set CCGW_URL, or set `url` in the --config file"
                 .to_owned(),
         ));
-    };
-    if !config.allow_http
-        && url
-            .trim()
-            .get(..7)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
-    {
-        return Err(Failure::Input(format!(
-            "the gateway URL {url:?} uses plain http: the Guid would travel unencrypted; use https, or pass --allow-http (CCGW_ALLOW_HTTP=1) for local tests only"
-        )));
     }
     let client = config
         .build_client()
