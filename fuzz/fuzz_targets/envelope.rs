@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(answer) = serde_json::from_slice::<types::EventResponse>(data) {
         // An event the envelope carried is always typed, never a failure.
         if let Some(event) = answer.event {
-            let _ = ccgw::AgentEvent::from_json(event).event_type().len();
+            let typed: Result<ccgw::AgentEvent, _> = event.to_string().parse();
+            assert!(typed.is_ok(), "an event the envelope carried is typed");
         }
     }
 });

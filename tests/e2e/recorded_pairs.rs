@@ -282,7 +282,7 @@ async fn record_every_operation_and_documented_code() {
         async move {
             let path = format!("/agentgateway/resource/onlineagent/{agent}/updateGuid");
             let answer = raw
-                .send("PUT", &path, &[JSON, ("Guid", &guid)], None, wait)
+                .send("PUT", &path, &[("Guid", &guid)], None, wait)
                 .await
                 .expect("answer")
                 .json();

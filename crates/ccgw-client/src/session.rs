@@ -359,7 +359,9 @@ fn carrier(error: TransportError) -> reqwest::Response {
     reqwest::Response::from(response)
 }
 
-/// The status of [`carrier`]'s answer: outside every status a gateway sends.
+/// The status of the answer a request the transport could not complete comes back as
+/// ([`TransportError::in_response`](crate::transport::TransportError::in_response)):
+/// outside every status a gateway sends.
 pub const NOT_ANSWERED: http::StatusCode = match http::StatusCode::from_u16(599) {
     Ok(status) => status,
     Err(_) => http::StatusCode::BAD_GATEWAY,

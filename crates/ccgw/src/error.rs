@@ -126,7 +126,7 @@ pub enum Error {
         /// The agent's state read at the end, if it could be read.
         state: Option<crate::AgentState>,
     },
-    /// A wanted state ([`Agent::ensure_idle`](crate::Agent::ensure_idle)) cannot be
+    /// A wanted state ([`Change::ensured`](crate::Change::ensured) of a cancellation) cannot be
     /// reached from the agent's state by this crate's operations (a busy or talking
     /// agent is not idled by cancelling rest); nothing was sent.
     #[error("{operation} not sent: the agent is {}, which it cannot change", state.name())]

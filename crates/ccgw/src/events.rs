@@ -1,8 +1,11 @@
 //! The agent's events, typed. An event this crate does not know keeps its name and the
 //! raw text of its content.
 
+use std::str::FromStr;
+
 use serde_json::Value;
 
+use crate::error::Error;
 use crate::state::AgentState;
 
 /// One event of the agent.
@@ -70,6 +73,38 @@ impl AgentEvent {
                 content: content.to_string(),
             },
         }
+    }
+}
+
+/// An event as JSON text (`{"eventType": …, "workNo": …, "content": …}`), as the gateway
+/// sends it — in a poll's answer, or pushed to a `callBackUri`. Any JSON object types:
+/// an event this crate does not know is [`AgentEvent::Other`]; only text that is not
+/// JSON is refused ([`Error::MalformedResponse`], the text not repeated).
+///
+/// ```
+/// use ccgw::AgentEvent;
+/// let event: AgentEvent = r#"{"eventType":"AgentState_SetRest_Success","content":{"reason":"3"}}"#.parse()?;
+/// assert_eq!(event, AgentEvent::RestStarted { reason: "3".into() });
+/// let other: AgentEvent = r#"{"eventType":"AgentOther_Phone","content":{"a":1}}"#.parse()?;
+/// assert_eq!(other.event_type(), "AgentOther_Phone");
+/// assert!("not json".parse::<AgentEvent>().is_err());
+/// # Ok::<(), ccgw::Error>(())
+/// ```
+impl FromStr for AgentEvent {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<AgentEvent, Error> {
+        serde_json::from_str::<Value>(text)
+            .map(AgentEvent::from_json)
+            .map_err(|e| Error::MalformedResponse {
+                reason: format!(
+                    "an event that is not JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+                body_excerpt: String::new(),
+                source: None,
+            })
     }
 }
 
