@@ -1,5 +1,5 @@
-//! `ensure_rest` and `ensure_idle` drive an agent to a wanted state, over HTTPS against
-//! the simulator: they converge and say how, try again after a passing refusal (of the
+//! `Change::ensured` (a rest, prolonged or not, or its cancellation) drives an agent to
+//! a wanted state, over HTTPS against the simulator: they converge and say how, try again after a passing refusal (of the
 //! change or of the state read) within their wait, stop at once on a refusal that will
 //! not pass, and give up at their deadline when the state cannot be read.
 
@@ -48,6 +48,40 @@ async fn ensure_rest_and_idle_converge_and_settle_lost_answers() {
         Converged::AlreadyThere
     );
     assert_eq!(handle.agent_state(101), Some(4));
+    agent.sign_out().await.expect("signed out");
+    sim.shutdown().await;
+}
+
+/// A prolonged rest, ensured: an agent in rest gets the new rest (`prolong=true`); an
+/// idle one, which has no rest to prolong, gets a plain rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ensured_prolonged_rest_prolongs_only_a_rest() {
+    let (sim, agent) = signed_in_101().await;
+    let handle = sim.handle();
+    let _events = agent.events();
+    let prolonged = || agent.rest(secs(900), RestCause::from(4)).prolong();
+
+    // Its answer lost: a plain rest's outcome is settled (a prolonged one's could not be).
+    handle.lose_next_answer("/rest/");
+    assert!(
+        matches!(
+            prolonged().ensured(WAIT).await.expect("in rest"),
+            Converged::AppliedAfterUnknown(_)
+        ),
+        "an idle agent gets a plain rest"
+    );
+    let stats = handle.stats();
+    assert_eq!((stats.rest_entered, stats.rest_prolonged), (1, 0));
+
+    assert!(
+        matches!(
+            prolonged().ensured(WAIT).await.expect("still in rest"),
+            Converged::Applied(_)
+        ),
+        "an agent in rest gets the prolonged rest"
+    );
+    let stats = handle.stats();
+    assert_eq!((stats.rest_entered, stats.rest_prolonged), (1, 1));
     agent.sign_out().await.expect("signed out");
     sim.shutdown().await;
 }
