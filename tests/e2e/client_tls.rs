@@ -165,15 +165,17 @@ async fn plain_http_is_refused_unless_allowed() {
     assert!(server.next_request(WAIT).await.is_some());
 }
 
-/// Each refusal is a configuration error naming what is wrong.
-#[test]
-fn bad_configuration_is_an_error_not_a_panic() {
-    use std::time::Duration;
-    let builder = || ccgw::Config {
+/// A client for the example gateway, before its settings are changed.
+fn example() -> ccgw::Config {
+    ccgw::Config {
         url: Some("https://gateway.example:8043".to_owned()),
         ..ccgw::Config::default()
-    };
-    let cases: [(&str, Result<GatewayClient, Error>); 16] = [
+    }
+}
+
+/// Base URLs that cannot be a gateway's, with what the refusal names.
+fn url_refusals() -> Vec<(&'static str, Result<GatewayClient, Error>)> {
+    vec![
         (
             "is not a URL",
             ccgw::Config {
@@ -230,6 +232,14 @@ fn bad_configuration_is_an_error_not_a_panic() {
             }
             .build_client(),
         ),
+    ]
+}
+
+/// Settings that cannot work, with what the refusal names.
+fn setting_refusals() -> Vec<(&'static str, Result<GatewayClient, Error>)> {
+    use std::time::Duration;
+    let builder = example;
+    vec![
         (
             "holds no certificate",
             ccgw::Config {
@@ -303,7 +313,13 @@ fn bad_configuration_is_an_error_not_a_panic() {
             }
             .build_client(),
         ),
-    ];
+    ]
+}
+
+/// Each refusal is a configuration error naming what is wrong.
+#[test]
+fn bad_configuration_is_an_error_not_a_panic() {
+    let cases = url_refusals().into_iter().chain(setting_refusals());
     for (named, result) in cases {
         let err = result.expect_err(named);
         assert!(matches!(err, Error::Config { .. }), "{named}: {err:?}");
@@ -311,7 +327,7 @@ fn bad_configuration_is_an_error_not_a_panic() {
         assert!(shown.contains(named), "{named} not in {shown:?}");
     }
     // The base URL is normalised: without a trailing slash.
-    let ok = builder().build_client().expect("valid");
+    let ok = example().build_client().expect("valid");
     assert!(
         format!("{ok:?}").contains(r#"base_url: "https://gateway.example:8043""#),
         "{ok:?}"
