@@ -25,5 +25,7 @@ mod wait;
 pub use process::{Child, Output, SimProcess, cpu_seconds, json_line, memory_kib, scratch_dir};
 pub use raw::{RawAnswer, RawClient};
 pub use server::{RawRequest, Reply, TestServer};
-pub use tls::{TestCa, TlsError, client_config_trusting};
+#[cfg(feature = "ca")]
+pub use tls::TestCa;
+pub use tls::{TlsError, client_config_trusting};
 pub use wait::wait_until_within;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
 
+#[cfg(feature = "ca")]
 /// A throw-away CA (the simulator's [`ccgw_sim::Ca`]): its PEM goes to the client as a
 /// trust root; it signs server certificates for the test server.
 #[derive(Debug)]
@@ -12,6 +13,7 @@ pub struct TestCa(ccgw_sim::Ca);
 /// What setting up TLS for a test can fail with.
 pub type TlsError = Box<dyn std::error::Error + Send + Sync>;
 
+#[cfg(feature = "ca")]
 impl TestCa {
     /// A new CA named `ccgw test CA`.
     pub fn new() -> Result<Self, rcgen::Error> {
