@@ -138,12 +138,9 @@ async fn forced_sign_in_takes_the_session_over() {
     strict.shutdown().await;
 }
 
-/// The session is orphaned: while every answer is lost, the Guid rotates twice, so the
-/// Guid the client holds is past the gateway's grace, and the gateway still holds the
-/// session. The supervised session notices (000-003 past the tolerance), takes the
-/// session over with a forced sign-in, reports it, and its stream continues.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
+/// A simulator rotating Guids every minute (a replaced one valid a minute) on a clock
+/// the test moves.
+async fn dynamic_on_a_manual_clock() -> Simulator {
     let config = Config {
         auth_mode: AuthMode::Dynamic {
             interval: Duration::from_secs(60),
@@ -151,9 +148,18 @@ async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
         },
         ..quick_sim()
     };
-    let sim = Simulator::start_with_clock(config, Clock::manual())
+    Simulator::start_with_clock(config, Clock::manual())
         .await
-        .expect("sim");
+        .expect("sim")
+}
+
+/// The session is orphaned: while every answer is lost, the Guid rotates twice, so the
+/// Guid the client holds is past the gateway's grace, and the gateway still holds the
+/// session. The supervised session notices (000-003 past the tolerance), takes the
+/// session over with a forced sign-in, reports it, and its stream continues.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervised_session_recovers_an_orphaned_session_by_taking_it_over() {
+    let sim = dynamic_on_a_manual_clock().await;
     let handle = sim.handle();
     // The manual clock moves the gateway's time, not the client's: the client is told a
     // grace that passes in real time during the test (the gateway's 60 s pass at once),

@@ -135,6 +135,21 @@ async fn a_supervised_sign_out_between_a_loss_and_its_recovery_leaves_nothing_si
     sim.shutdown().await;
 }
 
+/// Signs every agent out at once; the errors of those that failed.
+async fn sign_out_all(agents: Vec<ccgw::Agent>) -> Vec<String> {
+    let outs: Vec<_> = agents
+        .into_iter()
+        .map(|agent| tokio::spawn(async move { agent.sign_out().await }))
+        .collect();
+    let mut failed = Vec::new();
+    for out in outs {
+        if let Err(e) = out.await.expect("no panic") {
+            failed.push(e.to_string());
+        }
+    }
+    failed
+}
+
 /// 200 agents signed out through `Agent::sign_out` alone while the gateway drops
 /// connections before and after handling, stalls nothing but delays answers, answers
 /// `000-004`, `000-007` and HTTP 500 pages, and a supervisor signs agents out by force
@@ -184,16 +199,7 @@ async fn two_hundred_sign_outs_under_heavy_faults_leave_nothing_signed_in() {
             }
         })
     };
-    let outs: Vec<_> = agents
-        .into_iter()
-        .map(|agent| tokio::spawn(async move { agent.sign_out().await }))
-        .collect();
-    let mut failed = Vec::new();
-    for out in outs {
-        if let Err(e) = out.await.expect("no panic") {
-            failed.push(e.to_string());
-        }
-    }
+    let failed = sign_out_all(agents).await;
     chaos_stop.store(true, std::sync::atomic::Ordering::SeqCst);
     chaos.await.expect("chaos ends");
     handle.set_faults(ccgw_sim::Faults::default());
