@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ccgw::{AgentEvent, AgentId, GatewayClient, RestCause, RestDuration, SignIn};
+use ccgw::{AgentEvent, AgentId, RestCause, RestDuration, SignIn};
 use tokio::sync::Semaphore;
 
 const AGENTS: u32 = 10_000;

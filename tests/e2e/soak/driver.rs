@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ccgw::{
     Agent, AgentId, AgentState, Converged, Disposition, Error, EventStream, GatewayClient,
-    IfSignedIn, RestCause, RestDuration, RetCode, SignIn, SignedInBy,
+    RestCause, RestDuration, RetCode, SignIn,
 };
 use ccgw_client::operations::{self, Operation};
 use ccgw_sim::SimHandle;
@@ -197,11 +197,12 @@ impl Driver {
         // taking it over recovers it (and an orphaned one) at once.
         let request =
             SignIn::new(format!("pw{}", self.id), format!("40{}", self.id)).take_over(true);
-        match self.client.sign_in_reporting(id, &request).await {
-            Ok((agent, by)) => {
-                self.tally.add(match by {
-                    SignedInBy::TakeOver => "sign-ins that took a session over",
-                    _ => "sign-ins",
+        match self.client.sign_in(id, &request).await {
+            Ok(agent) => {
+                self.tally.add(if agent.took_over() {
+                    "sign-ins that took a session over"
+                } else {
+                    "sign-ins"
                 });
                 self.events = Some(agent.events());
                 self.agent = Some(agent);
@@ -379,7 +380,7 @@ impl Driver {
         }
         // Not signed in, or the state could not be read: as signed out.
         if reported.map_or(Some(None), Belief::sim_code) != Some(state) {
-            let current = self.agent.as_ref().and_then(Agent::current_guid);
+            let current = self.agent.as_ref().and_then(Agent::guid);
             let fresh = current
                 .as_ref()
                 .map(|g| Some(g.expose_secret().to_owned()) == self.sim.current_guid(self.id));

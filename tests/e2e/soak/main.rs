@@ -39,7 +39,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ccgw::GatewayClient;
 use ccgw_sim::{AgentConfig, AuthMode, Config, Faults, SimHandle, Simulator};
 
 use driver::{Driver, Phase, Tally};
