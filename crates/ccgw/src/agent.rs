@@ -55,7 +55,7 @@ impl GatewayClient {
     /// between runs from [`Agent::guid`] and [`Agent::affinity`]. To sign in, use
     /// [`sign_in`](Self::sign_in).
     pub fn agent(&self, id: AgentId, guid: Guid, affinity: Option<&Affinity>) -> Agent {
-        let agent = Agent::new(self.clone(), id, 0, false);
+        let agent = Agent::new(self.clone(), id, 0);
         agent.set_guid(&guid);
         if let Some(affinity) = affinity {
             agent.line.session.set_cookie_text(affinity.expose_secret());
@@ -67,18 +67,13 @@ impl GatewayClient {
 impl Agent {
     /// A handle for agent `id` on the `gateway`-th gateway of the client's list, without
     /// a session yet.
-    pub(crate) fn new(
-        client: GatewayClient,
-        id: AgentId,
-        gateway: usize,
-        took_over: bool,
-    ) -> Agent {
+    pub(crate) fn new(client: GatewayClient, id: AgentId, gateway: usize) -> Agent {
         let line = Line::new(&client, id, gateway);
         Agent {
             client,
             line,
             pump: PumpSlot::default(),
-            took_over,
+            took_over: false,
         }
     }
 

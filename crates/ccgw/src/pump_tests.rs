@@ -61,7 +61,7 @@ impl Script {
 
 fn gateway(code: &str) -> Error {
     Error::Gateway {
-        operation: "getAgentEvent",
+        operation: ccgw_client::operations::GET_AGENT_EVENT.log_name,
         code: RetCode::parse(code),
         message: String::new(),
     }

@@ -260,7 +260,7 @@ impl GatewayClient {
         let last = self.inner.gateways.len().saturating_sub(1);
         let mut gateway = 0;
         loop {
-            match sign_in(Agent::new(self.clone(), id, gateway, false)).await {
+            match sign_in(Agent::new(self.clone(), id, gateway)).await {
                 Err(e) if gateway < last && not_taken(&e) => {
                     tracing::info!(agent_id = id.get(), gateway, error = %ErrorChain(&e), "the gateway did not take the sign-in; trying the next one");
                     gateway += 1;
