@@ -43,6 +43,184 @@ impl Seen {
     }
 }
 
+/// The sessions of one run, with what they showed and every Guid they held.
+struct Run {
+    handle: ccgw_sim::SimHandle,
+    sessions: Vec<SupervisedAgent>,
+    seen: Seen,
+    guids: Vec<String>,
+}
+
+impl Run {
+    fn agents_on(&self, node: usize) -> usize {
+        (FIRST..FIRST + AGENTS)
+            .filter(|&id| self.handle.node_of(id) == Some(node))
+            .count()
+    }
+
+    /// Every session signs in; sign-ins without a cookie are spread over both nodes.
+    async fn signed_in_on_both_nodes(&mut self) {
+        for session in &mut self.sessions {
+            let item = self.seen.next(session).await;
+            assert!(
+                matches!(item, SessionEvent::SignedIn { took_over: false }),
+                "{item:?}"
+            );
+            self.guids
+                .extend(self.handle.current_guid(session.id().get()));
+        }
+        let (first, second) = (self.agents_on(0), self.agents_on(1));
+        assert_eq!(first + second, AGENTS as usize);
+        assert!(
+            first >= 50 && second >= 50,
+            "sign-ins without a cookie are spread over both nodes: {first} and {second}"
+        );
+    }
+
+    /// Every session's calls and polls go to its own node: the cookie is replayed. (A
+    /// node answers another node's Guid with 000-003, which would lose the session.) The
+    /// rest is wanted: a recovered session is driven back into it.
+    /// All at once, as an integrator would: one at a time, a confirmation that fell back
+    /// on reading the state (1 s each) would take minutes instead of failing.
+    async fn all_rest(&mut self) {
+        let rests = futures_util::future::join_all(
+            self.sessions
+                .iter()
+                .map(|s| s.ensure_rest(secs(600), RestCause::from(1u8), ITEM_WAIT)),
+        )
+        .await;
+        for (session, rest) in self.sessions.iter().zip(rests) {
+            let by = rest.unwrap_or_else(|e| panic!("agent {}: rest: {e}", session.id()));
+            assert!(
+                matches!(by, Converged::Applied(_)),
+                "agent {}: {by:?}",
+                session.id()
+            );
+        }
+        for session in &mut self.sessions {
+            let item = self.seen.next(session).await;
+            assert!(
+                matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. })),
+                "agent {}: {item:?}",
+                session.id()
+            );
+        }
+    }
+
+    /// Node 0 goes down: each of its sessions is lost, recovers on node 1 after the
+    /// switch-over and has its rest restored. Which sessions moved.
+    async fn node_0_fails_over(&mut self) -> Vec<bool> {
+        let moved: Vec<bool> = self
+            .sessions
+            .iter()
+            .map(|s| self.handle.node_of(s.id().get()) == Some(0))
+            .collect();
+        assert!(self.handle.set_node_down(0, true));
+        for (session, _) in self.sessions.iter_mut().zip(&moved).filter(|(_, on)| **on) {
+            let lost = self.seen.next(session).await;
+            assert!(matches!(lost, SessionEvent::Lost(_)), "{lost:?}");
+            let back = self.seen.next(session).await;
+            let SessionEvent::Recovered { after, .. } = back else {
+                panic!("expected the recovery, got {back:?}");
+            };
+            // From the first failed call: the node answers 000-004 for the whole switch-over.
+            assert!(after >= Duration::from_millis(900), "after {after:?}");
+            let restored = self.seen.next(session).await;
+            assert!(
+                matches!(restored, SessionEvent::Restored(Ok(_))),
+                "agent {}: {restored:?}",
+                session.id()
+            );
+            self.guids
+                .extend(self.handle.current_guid(session.id().get()));
+        }
+        assert_eq!(
+            self.agents_on(1),
+            AGENTS as usize,
+            "every session is on node 1"
+        );
+        let stats = self.handle.stats();
+        assert_eq!(
+            stats.failovers,
+            moved.iter().filter(|on| **on).count() as u64
+        );
+        assert!(
+            stats.switch_over_answers > 0,
+            "node 0 was answered as switching over"
+        );
+        moved
+    }
+
+    /// Every agent is in rest again: the recovered ones were driven back into it (their
+    /// rest's event follows), the others were never interrupted. Events flow: each
+    /// cancels its rest and sees it ended.
+    async fn all_rest_again_and_events_flow(&mut self, moved: &[bool]) {
+        let resting = (FIRST..FIRST + AGENTS)
+            .filter(|&id| self.handle.agent_state(id) == Some(8))
+            .count();
+        assert_eq!(resting, AGENTS as usize, "agents back in rest");
+        for (session, _) in self.sessions.iter().zip(moved).filter(|(_, on)| **on) {
+            let (cause, left) = self.handle.agent_rest(session.id().get()).expect("in rest");
+            assert!(
+                cause == 1 && left <= Duration::from_secs(600) && left >= Duration::from_secs(500),
+                "agent {}: restored with cause {cause}, {left:?} left",
+                session.id()
+            );
+        }
+        for (session, moved) in self.sessions.iter_mut().zip(moved) {
+            if *moved {
+                let item = self.seen.next(session).await;
+                assert!(
+                    matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. })),
+                    "agent {}: {item:?}",
+                    session.id()
+                );
+            }
+            let agent = session.agent().expect("signed in");
+            agent.cancel_rest().await.expect("cancel rest");
+            let item = self.seen.next(session).await;
+            assert!(
+                matches!(item, SessionEvent::Event(AgentEvent::RestCancelled)),
+                "agent {} (moved: {moved}): {item:?}",
+                session.id()
+            );
+        }
+    }
+
+    /// Every session signs out; no Guid and no cookie in what the sessions showed or in
+    /// the logs.
+    async fn signed_out_without_a_secret_shown(self, guids_expected: usize) {
+        let Run {
+            handle,
+            sessions,
+            seen,
+            guids,
+        } = self;
+        for session in sessions {
+            session.sign_out().await.expect("signed out");
+        }
+        let signed_in = (FIRST..FIRST + AGENTS)
+            .filter(|&id| handle.agent_state(id).is_some())
+            .count();
+        assert_eq!(signed_in, 0, "agents left signed in");
+        let logs = ccgw_testkit::logs::captured();
+        for node in 0..2 {
+            let cookie = handle.affinity_cookie(node).expect("a cluster");
+            let value = cookie.split_once('=').expect("name=value").1;
+            assert!(!seen.0.contains(value), "a cookie in the session items");
+            assert!(!logs.contains(value), "a cookie in the logs");
+        }
+        assert_eq!(guids.len(), guids_expected);
+        for guid in &guids {
+            assert!(
+                !seen.0.contains(guid.as_str()),
+                "a Guid in the session items"
+            );
+            assert!(!logs.contains(guid.as_str()), "a Guid in the logs");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
     let sim = Simulator::start(Config {
@@ -57,12 +235,11 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
     })
     .await
     .expect("sim");
-    let handle = sim.handle();
     let client = client_with(&sim, |c| {
         c.backoff_min = Duration::from_millis(100);
         c.backoff_max = Duration::from_secs(1);
     });
-    let mut sessions: Vec<SupervisedAgent> = (FIRST..FIRST + AGENTS)
+    let sessions = (FIRST..FIRST + AGENTS)
         .map(|id| {
             let id = AgentId::new(id).expect("in range");
             SupervisedAgent::start(
@@ -72,153 +249,20 @@ async fn sessions_on_a_node_that_goes_down_recover_on_the_other_one() {
             )
         })
         .collect();
-    let mut seen = Seen::default();
-    let mut guids = Vec::new();
-    for session in &mut sessions {
-        let item = seen.next(session).await;
-        assert!(
-            matches!(item, SessionEvent::SignedIn { took_over: false }),
-            "{item:?}"
-        );
-        guids.extend(handle.current_guid(session.id().get()));
-    }
-    let on_node = |node| {
-        (FIRST..FIRST + AGENTS)
-            .filter(|&id| handle.node_of(id) == Some(node))
-            .count()
+    let mut run = Run {
+        handle: sim.handle(),
+        sessions,
+        seen: Seen::default(),
+        guids: Vec::new(),
     };
-    assert_eq!(on_node(0) + on_node(1), AGENTS as usize);
-    assert!(
-        on_node(0) >= 50 && on_node(1) >= 50,
-        "sign-ins without a cookie are spread over both nodes: {} and {}",
-        on_node(0),
-        on_node(1)
-    );
-
-    // Every session's calls and polls go to its own node: the cookie is replayed. (A
-    // node answers another node's Guid with 000-003, which would lose the session.) The
-    // rest is wanted: a recovered session is driven back into it.
-    // All at once, as an integrator would: one at a time, a confirmation that fell back
-    // on reading the state (1 s each) would take minutes instead of failing.
-    let rests = futures_util::future::join_all(
-        sessions
-            .iter()
-            .map(|s| s.ensure_rest(secs(600), RestCause::from(1u8), ITEM_WAIT)),
-    )
-    .await;
-    for (session, rest) in sessions.iter().zip(rests) {
-        let by = rest.unwrap_or_else(|e| panic!("agent {}: rest: {e}", session.id()));
-        assert!(
-            matches!(by, Converged::Applied(_)),
-            "agent {}: {by:?}",
-            session.id()
-        );
-    }
-    for session in &mut sessions {
-        let item = seen.next(session).await;
-        assert!(
-            matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. })),
-            "agent {}: {item:?}",
-            session.id()
-        );
-    }
-
-    let on_first: Vec<bool> = sessions
-        .iter()
-        .map(|s| handle.node_of(s.id().get()) == Some(0))
-        .collect();
-    assert!(handle.set_node_down(0, true));
-    for (session, _) in sessions.iter_mut().zip(&on_first).filter(|(_, on)| **on) {
-        let lost = seen.next(session).await;
-        assert!(matches!(lost, SessionEvent::Lost(_)), "{lost:?}");
-        let back = seen.next(session).await;
-        let SessionEvent::Recovered { after, .. } = back else {
-            panic!("expected the recovery, got {back:?}");
-        };
-        // From the first failed call: the node answers 000-004 for the whole switch-over.
-        assert!(after >= Duration::from_millis(900), "after {after:?}");
-        let restored = seen.next(session).await;
-        assert!(
-            matches!(restored, SessionEvent::Restored(Ok(_))),
-            "agent {}: {restored:?}",
-            session.id()
-        );
-        guids.extend(handle.current_guid(session.id().get()));
-    }
-    assert_eq!(on_node(1), AGENTS as usize, "every session is on node 1");
-    let stats = handle.stats();
-    assert_eq!(
-        stats.failovers,
-        on_first.iter().filter(|on| **on).count() as u64
-    );
-    assert!(
-        stats.switch_over_answers > 0,
-        "node 0 was answered as switching over"
-    );
-
-    // Every agent is in rest again: the recovered ones were driven back into it (their
-    // rest's event follows), the others were never interrupted. Events flow: each
-    // cancels its rest and sees it ended.
-    let resting = (FIRST..FIRST + AGENTS)
-        .filter(|&id| handle.agent_state(id) == Some(8))
-        .count();
-    assert_eq!(resting, AGENTS as usize, "agents back in rest");
-    for (session, _) in sessions.iter().zip(&on_first).filter(|(_, on)| **on) {
-        let (cause, left) = handle.agent_rest(session.id().get()).expect("in rest");
-        assert!(
-            cause == 1 && left <= Duration::from_secs(600) && left >= Duration::from_secs(500),
-            "agent {}: restored with cause {cause}, {left:?} left",
-            session.id()
-        );
-    }
-    for (session, moved) in sessions.iter_mut().zip(&on_first) {
-        if *moved {
-            let item = seen.next(session).await;
-            assert!(
-                matches!(item, SessionEvent::Event(AgentEvent::RestStarted { .. })),
-                "agent {}: {item:?}",
-                session.id()
-            );
-        }
-        let agent = session.agent().expect("signed in");
-        agent.cancel_rest().await.expect("cancel rest");
-        let item = seen.next(session).await;
-        assert!(
-            matches!(item, SessionEvent::Event(AgentEvent::RestCancelled)),
-            "agent {} (moved: {moved}): {item:?}",
-            session.id()
-        );
-    }
-
-    assert!(handle.set_node_down(0, false), "node 0 comes back");
-    for session in sessions {
-        session.sign_out().await.expect("signed out");
-    }
-    let signed_in = (FIRST..FIRST + AGENTS)
-        .filter(|&id| handle.agent_state(id).is_some())
-        .count();
-    assert_eq!(signed_in, 0, "agents left signed in");
-
-    let logs = ccgw_testkit::logs::captured();
-    let cookies: Vec<String> = (0..2)
-        .map(|n| handle.affinity_cookie(n).expect("a cluster"))
-        .collect();
-    for cookie in &cookies {
-        let value = cookie.split_once('=').expect("name=value").1;
-        assert!(!seen.0.contains(value), "a cookie in the session items");
-        assert!(!logs.contains(value), "a cookie in the logs");
-    }
-    assert_eq!(
-        guids.len(),
-        AGENTS as usize + on_first.iter().filter(|on| **on).count()
-    );
-    for guid in &guids {
-        assert!(
-            !seen.0.contains(guid.as_str()),
-            "a Guid in the session items"
-        );
-        assert!(!logs.contains(guid.as_str()), "a Guid in the logs");
-    }
+    run.signed_in_on_both_nodes().await;
+    run.all_rest().await;
+    let moved = run.node_0_fails_over().await;
+    run.all_rest_again_and_events_flow(&moved).await;
+    assert!(run.handle.set_node_down(0, false), "node 0 comes back");
+    let moved = moved.iter().filter(|on| **on).count();
+    run.signed_out_without_a_secret_shown(AGENTS as usize + moved)
+        .await;
     sim.shutdown().await;
 }
 

@@ -95,31 +95,19 @@ fn calls(method: &str, outcome: &str, disposition: &str, retcode: &str) -> Strin
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
-    let recorder = DebuggingRecorder::new();
-    let mut readings = Readings::new(recorder.snapshotter());
-    recorder
-        .install()
-        .expect("the only recorder of this binary");
+/// Sign in, open a stream, rest, a refused rest, a cancel whose answer is lost, a state
+/// read, sign out. The Guid the agent held.
+async fn a_plain_workflow(sim: &Simulator, readings: &mut Readings) -> ccgw::Guid {
     let streams = format!("{EVENT_STREAMS}{{}}");
-    let sessions = format!("{SESSIONS}{{}}");
-
-    let sim = Simulator::start(Config {
-        poll_hold: Duration::from_millis(200),
-        ..Config::default()
-    })
-    .await
-    .expect("sim");
-    let handle = sim.handle();
-    let client = client_for(&sim);
-    let id = AgentId::new(101).expect("in range");
+    let client = client_for(sim);
     let agent = client
-        .sign_in(id, &SignIn::new("pw101", "40101"))
+        .sign_in(
+            AgentId::new(101).expect("in range"),
+            &SignIn::new("pw101", "40101"),
+        )
         .await
         .expect("signed in");
     let guid = agent.guid().expect("a Guid");
-
     let events = agent.events();
     wait_until("the stream is counted", || {
         readings.update().gauge(&streams) == 1.0
@@ -137,67 +125,45 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
         .expect_err("refused");
     assert_eq!(refused.disposition(), Disposition::DoNotResend);
     // Applied, answer lost: the outcome is unknown.
-    handle.lose_next_answer("/cancelrest");
+    sim.handle().lose_next_answer("/cancelrest");
     let unknown = agent.cancel_rest().await.expect_err("answer lost");
     assert_eq!(unknown.disposition(), Disposition::SettleUnknown);
     agent.status().await.expect("state read");
     // The stream's first poll answers at once (the sign-in's events are queued): wait
     // for it to be counted before closing the stream, however slow the machine.
+    let polls = calls(operations::GET_AGENT_EVENT.log_name, "ok", "none", "0");
     wait_until("the stream's first poll is counted", || {
-        readings.update().counter(&calls(
-            operations::GET_AGENT_EVENT.log_name,
-            "ok",
-            "none",
-            "0",
-        )) >= 1
+        readings.update().counter(&polls) >= 1
     })
     .await;
     drop(events);
     agent.sign_out().await.expect("signed out");
+    wait_until("the stream stopped", || {
+        readings.update().gauge(&streams) == 0.0
+    })
+    .await;
+    guid
+}
 
-    let all = readings.update();
-    let rest = operations::REST.log_name;
-    assert_eq!(
-        all.counter(&calls(operations::LOGIN.log_name, "ok", "none", "0")),
-        1
-    );
-    assert_eq!(all.counter(&calls(rest, "ok", "none", "0")), 1);
-    assert_eq!(
-        all.counter(&calls(rest, "refused", "DoNotResend", "100-009")),
-        1
-    );
-    assert_eq!(
-        all.counter(&calls(
-            operations::CANCEL_REST.log_name,
-            "failed",
-            "SettleUnknown",
-            "none"
-        )),
-        1
-    );
-    assert_eq!(
-        all.counter(&calls(
-            operations::GET_AGENT_STATUS.log_name,
-            "ok",
-            "none",
-            "0"
-        )),
-        1
-    );
-    assert_eq!(
-        all.counter(&calls(operations::LOGOUT.log_name, "ok", "none", "0")),
-        1
-    );
-    assert!(
-        all.counter(&calls(
-            operations::GET_AGENT_EVENT.log_name,
-            "ok",
-            "none",
-            "0"
-        )) >= 1,
-        "the stream's polls are counted"
-    );
-    // One latency per call, under the same method and outcome.
+/// What [`a_plain_workflow`] recorded: each call once under its method, outcome,
+/// disposition and return code; one latency per call.
+fn the_plain_workflow_is_counted(all: &Readings) {
+    use operations::{CANCEL_REST, GET_AGENT_STATUS, LOGIN, LOGOUT, REST};
+    let once = [
+        (LOGIN, "ok", "none", "0"),
+        (REST, "ok", "none", "0"),
+        (REST, "refused", "DoNotResend", "100-009"),
+        (CANCEL_REST, "failed", "SettleUnknown", "none"),
+        (GET_AGENT_STATUS, "ok", "none", "0"),
+        (LOGOUT, "ok", "none", "0"),
+    ];
+    for (op, outcome, disposition, retcode) in once {
+        let key = calls(op.log_name, outcome, disposition, retcode);
+        assert_eq!(all.counter(&key), 1, "{key}");
+    }
+    let polls = calls(operations::GET_AGENT_EVENT.log_name, "ok", "none", "0");
+    assert!(all.counter(&polls) >= 1, "the stream's polls are counted");
+    let rest = REST.log_name;
     let latencies = &all.histograms[&format!("{CALL_DURATION}{{method={rest},outcome=refused}}")];
     assert_eq!(latencies.len(), 1);
     assert!(latencies[0] > 0.0);
@@ -205,23 +171,23 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
         all.histograms[&format!("{CALL_DURATION}{{method={rest},outcome=ok}}")].len(),
         1
     );
-    wait_until("the stream stopped", || {
-        readings.update().gauge(&streams) == 0.0
-    })
-    .await;
+}
 
-    // A supervised session: signed in, lost (forced sign-out), signed in again.
-    let client = common::client_with(&sim, |c| {
+/// A supervised session: signed in, lost (forced sign-out), signed in again, signed out.
+async fn a_supervised_session_is_counted(sim: &Simulator, readings: &mut Readings) {
+    let sessions = format!("{SESSIONS}{{}}");
+    let client = common::client_with(sim, |c| {
         c.backoff_min = Duration::from_millis(50);
         c.backoff_max = Duration::from_millis(200);
     });
+    let id = AgentId::new(101).expect("in range");
     let mut session = SupervisedAgent::start(&client, id, SignIn::new("pw101", "40101"));
     assert!(matches!(
         session.next().await,
         Some(SessionEvent::SignedIn { .. })
     ));
     assert_eq!(readings.update().gauge(&sessions), 1.0);
-    assert!(handle.force_sign_out(101));
+    assert!(sim.handle().force_sign_out(101));
     loop {
         match session.next().await.expect("the session goes on") {
             SessionEvent::Recovered { .. } => break,
@@ -240,6 +206,25 @@ async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
         readings.update().gauge(&sessions) == 0.0
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_workflow_is_counted_by_method_outcome_and_disposition() {
+    let recorder = DebuggingRecorder::new();
+    let mut readings = Readings::new(recorder.snapshotter());
+    recorder
+        .install()
+        .expect("the only recorder of this binary");
+    let sim = Simulator::start(Config {
+        poll_hold: Duration::from_millis(200),
+        ..Config::default()
+    })
+    .await
+    .expect("sim");
+
+    let guid = a_plain_workflow(&sim, &mut readings).await;
+    the_plain_workflow_is_counted(readings.update());
+    a_supervised_session_is_counted(&sim, &mut readings).await;
 
     // No label carries a Guid, a password or an agent ID.
     let labels = readings.update().keys();

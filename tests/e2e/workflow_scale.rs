@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ccgw::{AgentEvent, AgentId, RestCause, RestDuration, SignIn};
+use ccgw::{Agent, AgentEvent, AgentId, EventStream, RestCause, RestDuration, SignIn};
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 const AGENTS: u32 = 10_000;
 const FIRST: u32 = 101;
@@ -138,7 +139,7 @@ async fn run(base_url: &str, ca_pem: &str) -> Vec<String> {
 
     // Sign in every agent and open its event stream.
     let permits = Arc::new(Semaphore::new(SIGN_IN_CONCURRENCY));
-    let mut signing = tokio::task::JoinSet::new();
+    let mut signing = JoinSet::new();
     for id in FIRST..FIRST + AGENTS {
         let (client, permits) = (client.clone(), Arc::clone(&permits));
         signing.spawn(async move {
@@ -151,69 +152,76 @@ async fn run(base_url: &str, ca_pem: &str) -> Vec<String> {
                 .await
                 .map_err(|e| format!("agent {id}: sign-in: {e}"))?;
             let events = agent.events();
-            Ok::<_, String>((agent, events))
+            Ok((agent, events))
         });
     }
-    let mut agents = Vec::new();
-    while let Some(done) = signing.join_next().await {
-        match done {
-            Ok(Ok(pair)) => agents.push(pair),
-            Ok(Err(e)) => failures.push(e),
-            Err(e) => failures.push(e.to_string()),
-        }
-    }
+    let agents = joined(signing, &mut failures).await;
 
     // Every agent: one confirmed rest and a cancel, seen on its own open stream.
     let permits = Arc::new(Semaphore::new(WORK_CONCURRENCY));
-    let mut working = tokio::task::JoinSet::new();
-    for (agent, mut events) in agents {
+    let mut working = JoinSet::new();
+    for (agent, events) in agents {
         let permits = Arc::clone(&permits);
         working.spawn(async move {
             let _permit = permits.acquire_owned().await.map_err(|e| e.to_string())?;
-            let id = agent.id();
-            let duration = RestDuration::from_secs(600).map_err(|e| e.to_string())?;
-            agent
-                .rest(duration, RestCause::from(1))
-                .confirmed(Duration::from_secs(120))
-                .await
-                .map_err(|e| format!("agent {id}: rest: {e}"))?;
-            agent
-                .cancel_rest()
-                .await
-                .map_err(|e| format!("agent {id}: cancel: {e}"))?;
-            let mut seen = Vec::new();
-            loop {
-                match tokio::time::timeout(Duration::from_secs(120), events.next()).await {
-                    Ok(Some(Ok(AgentEvent::RestCancelled))) => break,
-                    Ok(Some(Ok(event))) => seen.push(event.event_type().to_owned()),
-                    other => {
-                        return Err(format!(
-                            "agent {id}: no RestCancelled ({other:?}, saw {seen:?})"
-                        ));
-                    }
-                }
-            }
-            if seen
-                != [
-                    "AgentOther_InService",
-                    "AgentState_Ready",
-                    "AgentState_SetRest_Success",
-                ]
-            {
-                return Err(format!("agent {id}: events {seen:?}"));
-            }
-            // Keep the stream open until every agent is done.
-            Ok::<_, String>(events)
+            rest_and_cancel(agent, events).await
         });
     }
-    let mut open = Vec::new();
-    while let Some(done) = working.join_next().await {
-        match done {
-            Ok(Ok(events)) => open.push(events),
+    // Every stream stays open until every agent is done.
+    let open = joined(working, &mut failures).await;
+    drop(open);
+    failures
+}
+
+/// What the tasks of `set` gave, their failures added to `failures`.
+async fn joined<T: 'static>(
+    mut set: JoinSet<Result<T, String>>,
+    failures: &mut Vec<String>,
+) -> Vec<T> {
+    let mut done = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(value)) => done.push(value),
             Ok(Err(e)) => failures.push(e),
             Err(e) => failures.push(e.to_string()),
         }
     }
-    drop(open);
-    failures
+    done
+}
+
+/// One confirmed rest and a cancel, the cancel seen on the agent's open stream after the
+/// events of its sign-in and its rest; the stream, still open.
+async fn rest_and_cancel(agent: Agent, mut events: EventStream) -> Result<EventStream, String> {
+    let id = agent.id();
+    let duration = RestDuration::from_secs(600).map_err(|e| e.to_string())?;
+    agent
+        .rest(duration, RestCause::from(1))
+        .confirmed(Duration::from_secs(120))
+        .await
+        .map_err(|e| format!("agent {id}: rest: {e}"))?;
+    agent
+        .cancel_rest()
+        .await
+        .map_err(|e| format!("agent {id}: cancel: {e}"))?;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(120), events.next()).await {
+            Ok(Some(Ok(AgentEvent::RestCancelled))) => break,
+            Ok(Some(Ok(event))) => seen.push(event.event_type().to_owned()),
+            other => {
+                return Err(format!(
+                    "agent {id}: no RestCancelled ({other:?}, saw {seen:?})"
+                ));
+            }
+        }
+    }
+    let expected = [
+        "AgentOther_InService",
+        "AgentState_Ready",
+        "AgentState_SetRest_Success",
+    ];
+    if seen != expected {
+        return Err(format!("agent {id}: events {seen:?}"));
+    }
+    Ok(events)
 }

@@ -1,6 +1,7 @@
 //! Running other programs: the one cargo binary, and a command that must succeed. Below
 //! every module that runs tools (installs, tools, generators, bench, consumers).
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
@@ -19,4 +20,30 @@ pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<()> {
         bail!("{what} failed ({status})");
     }
     Ok(())
+}
+
+/// Runs git in `root`; its output.
+pub(crate) fn git(root: &Path, args: &[&str]) -> Result<String> {
+    let out = Command::new("git")
+        .current_dir(root)
+        .args(args)
+        .output()
+        .context("cannot run git")?;
+    if !out.status.success() {
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The time now, UTC, to the minute (`date`, to keep a calendar crate out of xtask).
+pub(crate) fn now_utc() -> Result<String> {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%MZ"])
+        .output()
+        .context("cannot run date")?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }

@@ -13,40 +13,24 @@ use common::{Env, PASSWORD, read_guid, run};
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_workflow_without_leaking_secrets() {
     let env = Env::start().await;
-    let (out, _) = run(
-        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
-        0,
-        &[PASSWORD],
-    );
+    let (out, _) = env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
     assert!(out.contains("agent 101 signed in"), "{out}");
     let file = env.guid_file(101);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        assert_eq!(
-            std::fs::metadata(&file)
-                .expect("Guid file")
-                .permissions()
-                .mode()
-                & 0o777,
-            0o600
-        );
+        let mode = std::fs::metadata(&file)
+            .expect("Guid file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
     let guid = read_guid(&file);
     assert_eq!(Some(guid.clone()), env.sim.handle().current_guid(101));
     let secrets = [PASSWORD, guid.as_str()];
 
-    let (out, err) = run(
-        env.ccgw(&[
-            "rest",
-            "--agent",
-            "101",
-            "--for",
-            "10m",
-            "--cause",
-            "3",
-            "--confirm",
-        ]),
+    let (out, err) = env.run(
+        "rest --agent 101 --for 10m --cause 3 --confirm",
         0,
         &secrets,
     );
@@ -58,90 +42,53 @@ async fn the_whole_workflow_without_leaking_secrets() {
         err.contains("TRACE") || err.contains("DEBUG"),
         "most verbose logging is on: {err}"
     );
-    let (out, _) = run(
-        env.ccgw(&["status", "--agent", "101", "--json"]),
-        0,
-        &secrets,
-    );
+    let (out, _) = env.run("status --agent 101 --json", 0, &secrets);
     let status: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(status["agentState"], 8);
-    let (out, _) = run(env.ccgw(&["status", "--agent", "101"]), 0, &secrets);
+    let (out, _) = env.run("status --agent 101", 0, &secrets);
     assert_eq!(out.trim(), "agent 101: rest (8)");
-    let (out, _) = run(
-        env.ccgw(&[
-            "rest",
-            "--agent",
-            "101",
-            "--for",
-            "1h",
-            "--cause",
-            "2",
-            "--prolong",
-            "--confirm",
-        ]),
-        0,
-        &secrets,
-    );
+    let prolong = "rest --agent 101 --for 1h --cause 2 --prolong --confirm";
+    let (out, _) = env.run(prolong, 0, &secrets);
     assert!(
         out.contains("rest set again for 3600 s, cause 2; confirmed"),
         "{out}"
     );
 
-    run(env.ccgw(&["cancel-rest", "--agent", "101"]), 0, &secrets);
-    let (out, _) = run(
-        env.ccgw(&["events", "--agent", "101", "--count", "1", "--json"]),
-        0,
-        &secrets,
-    );
+    env.run("cancel-rest --agent 101", 0, &secrets);
+    let (out, _) = env.run("events --agent 101 --count 1 --json", 0, &secrets);
     let event: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON line");
     assert_eq!(event["eventType"], "AgentState_CancelRest_Success");
-    run(
-        env.ccgw(&["rest", "--agent", "101", "--for", "90s"]),
-        0,
-        &secrets,
-    );
-    let (out, _) = run(
-        env.ccgw(&["events", "--agent", "101", "--count", "1"]),
-        0,
-        &secrets,
-    );
+    env.run("rest --agent 101 --for 90s", 0, &secrets);
+    let (out, _) = env.run("events --agent 101 --count 1", 0, &secrets);
     assert_eq!(
         out.trim(),
         "agent 101: AgentState_SetRest_Success — in rest (cause 0)"
     );
 
-    let (out, _) = run(env.ccgw(&["sign-out", "--agent", "101"]), 0, &secrets);
+    let (out, _) = env.run("sign-out --agent 101", 0, &secrets);
     assert_eq!(out.trim(), "agent 101 signed out");
     assert!(!file.exists(), "the Guid file is removed at sign-out");
     assert_eq!(env.sim.handle().agent_state(101), None);
 }
 
+/// Exit 2: invalid input, refused before anything is sent, and a wrong password.
 #[tokio::test(flavor = "multi_thread")]
-async fn each_error_class_has_its_exit_code_and_a_readable_line() {
+async fn invalid_input_exits_2_and_sends_nothing() {
     let env = Env::start().await;
-    // 2: invalid input — nothing is sent.
     let before = env.sim.handle().stats().requests;
-    let (_, err) = run(
-        env.ccgw(&["rest", "--agent", "101", "--for", "0"]),
-        2,
-        &[PASSWORD],
-    );
+    let (_, err) = env.run("rest --agent 101 --for 0", 2, &[PASSWORD]);
     assert!(
         err.contains("invalid rest duration 0: must be within 1..=86399 seconds"),
         "{err}"
     );
-    let (_, err) = run(env.ccgw(&["status", "--agent", "100"]), 2, &[PASSWORD]);
+    let (_, err) = env.run("status --agent 100", 2, &[PASSWORD]);
     assert!(err.contains("invalid agent id 100"), "{err}");
-    let (_, err) = run(env.ccgw(&["status", "--agent", "102"]), 2, &[PASSWORD]);
+    let (_, err) = env.run("status --agent 102", 2, &[PASSWORD]);
     assert!(
         err.contains("no Guid for agent 102") && err.contains("ccgw sign-in"),
         "{err}"
     );
-    let (_, err) = run(
-        env.ccgw(&["rest", "--agent", "101", "--for", "10x"]),
-        2,
-        &[PASSWORD],
-    );
+    let (_, err) = env.run("rest --agent 101 --for 10x", 2, &[PASSWORD]);
     assert!(err.contains("units"), "{err}");
     let mut plain = env.ccgw(&["status", "--agent", "101"]);
     plain.env("CCGW_URL", "http://127.0.0.1:9");
@@ -160,54 +107,33 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
         "invalid input sends nothing"
     );
 
-    // 2 also: a wrong password is the configuration's to fix.
-    let (_, err) = run(
-        env.ccgw(&["sign-in", "--agent", "103", "--phone", "40103"]),
-        2,
-        &[PASSWORD],
-    );
+    // A wrong password is the configuration's to fix too.
+    let (_, err) = env.run("sign-in --agent 103 --phone 40103", 2, &[PASSWORD]);
     assert!(
         err.contains("wrong password for agent 103 (100-004)"),
         "{err}"
     );
-    // 3: refused by the gateway for good.
-    run(
-        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
-        0,
-        &[PASSWORD],
-    );
+}
+
+/// The gateway's refusals: 3 refused for good, 7 signed in elsewhere (take over), 6 the
+/// session is gone, 8 a passing refusal.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_refusal_class_has_its_exit_code_and_a_readable_line() {
+    let env = Env::start().await;
+    env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
     let guid = read_guid(&env.guid_file(101));
-    let (_, err) = run(
-        env.ccgw(&["cancel-rest", "--agent", "101"]),
-        3,
-        &[PASSWORD, &guid],
-    );
+    let (_, err) = env.run("cancel-rest --agent 101", 3, &[PASSWORD, &guid]);
     assert!(
         err.contains("refused the state change for agent 101 (100-009)"),
         "{err}"
     );
-    // 7: signed in already — the session can be taken over.
-    let (_, err) = run(
-        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
-        7,
-        &[PASSWORD, &guid],
-    );
+    let (_, err) = env.run("sign-in --agent 101 --phone 40101", 7, &[PASSWORD, &guid]);
     assert!(
         err.contains("already signed in (100-002)") && err.contains("--take-over"),
         "{err}"
     );
-    let (out, _) = run(
-        env.ccgw(&[
-            "sign-in",
-            "--agent",
-            "101",
-            "--phone",
-            "40101",
-            "--take-over",
-        ]),
-        0,
-        &[PASSWORD, &guid],
-    );
+    let take_over = "sign-in --agent 101 --phone 40101 --take-over";
+    let (out, _) = env.run(take_over, 0, &[PASSWORD, &guid]);
     assert!(out.contains("taken over"), "{out}");
     // The previous Guid stops working at once: 000-003, take over again.
     let mut stale = env.ccgw(&["status", "--agent", "101"]);
@@ -216,45 +142,35 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     assert!(err.contains("000-003"), "{err}");
     let guid = read_guid(&env.guid_file(101));
 
-    // 6: the session is gone.
     assert!(env.sim.handle().force_sign_out(101));
-    let (_, err) = run(
-        env.ccgw(&["rest", "--agent", "101", "--for", "60"]),
-        6,
-        &[PASSWORD, &guid],
-    );
+    let (_, err) = env.run("rest --agent 101 --for 60", 6, &[PASSWORD, &guid]);
     assert!(
         err.contains("error: agent 101 is not signed in (100-006): sign in again"),
         "{err}"
     );
 
-    // 8: a passing refusal.
-    run(
-        env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]),
-        0,
-        &[PASSWORD],
-    );
+    env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
     let guid = read_guid(&env.guid_file(101));
     env.sim
         .handle()
         .inject(ccgw_sim::operation::GET_AGENT_STATUS, "000-007");
-    let (_, err) = run(
-        env.ccgw(&["status", "--agent", "101"]),
-        8,
-        &[PASSWORD, &guid],
-    );
+    let (_, err) = env.run("status --agent 101", 8, &[PASSWORD, &guid]);
     assert!(
         err.contains("000-007") && err.contains("try again"),
         "{err}"
     );
+}
 
-    // 2: TLS without the CA is the configuration's to fix.
+/// The transport's failures: 2 TLS without the CA, 4 nothing listening (nothing was
+/// sent), 5 outcome unknown (a server that takes the request and never answers).
+#[tokio::test(flavor = "multi_thread")]
+async fn each_transport_failure_has_its_exit_code_and_a_readable_line() {
+    let env = Env::start().await;
     let mut no_ca = env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]);
     no_ca.env_remove("CCGW_CA_FILE");
     let (_, err) = run(no_ca, 2, &[PASSWORD]);
     assert!(err.contains("TLS") && err.contains("--ca-file"), "{err}");
 
-    // 4: nothing listening — nothing was sent.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -265,7 +181,6 @@ async fn each_error_class_has_its_exit_code_and_a_readable_line() {
     let (_, err) = run(closed, 4, &[PASSWORD]);
     assert!(err.contains("cannot connect"), "{err}");
 
-    // 5: outcome unknown — a server that takes the request and never answers.
     let stall = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = stall.local_addr().expect("addr");
     let holder = std::thread::spawn(move || {

@@ -1,13 +1,6 @@
 //! The `ccgw-sim` command line, also used by `ccgw sim`.
 
-/// `println!` that ignores a closed stdout (e.g. piped into `head`) instead of panicking.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -197,7 +190,13 @@ pub async fn run(args: SimArgs) -> Result<()> {
         signed_in.insert(agent.to_string(), guid.into());
     }
 
-    banner(&args, &config, &sim, ca_file.as_deref(), &signed_in);
+    show(&banner(
+        &args,
+        &config,
+        &sim,
+        ca_file.as_deref(),
+        &signed_in,
+    ));
 
     tokio::signal::ctrl_c()
         .await
@@ -205,14 +204,19 @@ pub async fn run(args: SimArgs) -> Result<()> {
     let stats = sim.handle().stats();
     sim.shutdown().await;
     if !args.json {
-        say!(
-            "stopped after {} requests, {} sign-ins, {} events delivered",
-            stats.requests,
-            stats.logins,
-            stats.events_delivered
-        );
+        show(&format!(
+            "stopped after {} requests, {} sign-ins, {} events delivered\n",
+            stats.requests, stats.logins, stats.events_delivered
+        ));
     }
     Ok(())
+}
+
+/// Writes `text` to stdout, ignoring a closed stdout (e.g. piped into `head`) instead of
+/// panicking as `print!` would.
+fn show(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
 /// The simulator's configuration from the command line's arguments.
@@ -286,10 +290,12 @@ fn banner(
     sim: &Simulator,
     ca_file: Option<&std::path::Path>,
     signed_in: &serde_json::Map<String, serde_json::Value>,
-) {
+) -> String {
+    let mut text = String::new();
     if args.json {
         let ca = ca_file.map(|p| p.display().to_string());
-        say!(
+        let _ = writeln!(
+            text,
             "{}",
             serde_json::json!({"base_url": sim.base_url(), "ca_file": ca, "guids": signed_in})
         );
@@ -298,23 +304,23 @@ fn banner(
         let cacert = ca_file
             .map(|p| format!(" --cacert {}", p.display()))
             .unwrap_or_default();
-        say!("ccgw-sim: a simulated CC-Gateway");
-        say!("  base URL   {}", sim.base_url());
-        match ca_file {
-            Some(p) => say!(
+        let _ = writeln!(text, "ccgw-sim: a simulated CC-Gateway");
+        let _ = writeln!(text, "  base URL   {}", sim.base_url());
+        let _ = match ca_file {
+            Some(p) => writeln!(
+                text,
                 "  CA file    {} (trust it; do not turn verification off)",
                 p.display()
             ),
-            None => say!("  CA file    none (plain HTTP)"),
-        }
-        say!(
+            None => writeln!(text, "  CA file    none (plain HTTP)"),
+        };
+        let _ = writeln!(
+            text,
             "  agents     {}..={} with password pw<id> (e.g. {} / {})",
-            args.agents.0,
-            args.agents.1,
-            first.id,
-            first.password
+            args.agents.0, args.agents.1, first.id, first.password
         );
-        say!(
+        let _ = writeln!(
+            text,
             "  auth       {}",
             match config.auth_mode {
                 AuthMode::Static => "static (AUTHMODE=1)".to_owned(),
@@ -324,10 +330,11 @@ fn banner(
             }
         );
         if config.faults.any() {
-            say!("  faults     {}", faults_line(&config.faults));
+            let _ = writeln!(text, "  faults     {}", faults_line(&config.faults));
         }
         for (agent, guid) in signed_in {
-            say!(
+            let _ = writeln!(
+                text,
                 "  signed in  agent {agent}, Guid {}",
                 guid.as_str().unwrap_or_default()
             );
@@ -337,27 +344,31 @@ fn banner(
         } else {
             ""
         };
-        say!("\nPoint the ccgw command line at it:");
-        say!(
+        let _ = writeln!(text, "\nPoint the ccgw command line at it:");
+        let _ = writeln!(
+            text,
             "  export CCGW_URL={}{}{allow_http}",
             sim.base_url(),
             ca_file
                 .map(|p| format!(" CCGW_CA_FILE={}", p.display()))
                 .unwrap_or_default()
         );
-        say!(
+        let _ = writeln!(
+            text,
             "\nSign agent {} in (the Guid is in the Set-GUID header):",
             first.id
         );
-        say!(
+        let _ = writeln!(
+            text,
             "  curl -i{cacert} -X PUT {}/agentgateway/resource/onlineagent/{} -H 'Content-Type: application/json; charset=UTF-8' -d '{{\"password\":\"{}\",\"phonenum\":\"{}\",\"status\":4}}'",
             sim.base_url(),
             first.id,
             first.password,
             first.phone
         );
-        say!("\nCtrl-C stops it.");
+        let _ = writeln!(text, "\nCtrl-C stops it.");
     }
+    text
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@
 
 mod driver;
 mod report;
+mod stages;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,7 +43,8 @@ use std::time::{Duration, Instant};
 use ccgw_sim::{AgentConfig, AuthMode, Config, Faults, SimHandle, Simulator};
 
 use driver::{Driver, Phase, Tally};
-use report::{Report, Sample};
+use report::Report;
+use stages::{Chaos, Sampler};
 
 const FIRST: u32 = 101;
 /// After the faults stop, every agent must have converged within this.
@@ -103,24 +105,6 @@ fn rss_kib() -> u64 {
     ccgw_testkit::memory_kib("VmRSS")
 }
 
-/// What the simulator is told to do to requests during the fault phase.
-fn faults(seed: u64) -> Faults {
-    Faults {
-        seed,
-        drop_before: 0.01,
-        drop_after: 0.01,
-        stall: 0.005,
-        stall_for: Duration::from_secs(3),
-        delay: 0.03,
-        delay_max: Duration::from_millis(400),
-        switch_over: 0.01,
-        repeated_call: 0.01,
-        server_error: 0.01,
-        // One gateway: no node goes down.
-        ..Faults::default()
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--list") {
@@ -172,22 +156,8 @@ fn soak(profile: Profile, seed: u64) -> bool {
         .enable_all()
         .build()
         .expect("simulator runtime");
-    let config = Config {
-        agents: (FIRST..FIRST + agents).map(AgentConfig::numbered).collect(),
-        // Rotations 20 times as often as on a real gateway (60 s). A replaced Guid stays
-        // valid for 40 s: as on a real gateway (120 s), longer than the client's longest
-        // pause between failed polls (30 s), so a pump that lost a rotated Guid is back
-        // with `updateGuid` before the Guid it holds expires.
-        auth_mode: AuthMode::Dynamic {
-            interval: Duration::from_secs(3),
-            timeout: Duration::from_secs(40),
-        },
-        poll_hold: profile.poll_hold,
-        inactivity: profile.inactivity,
-        ..Config::default()
-    };
     let sim = sim_runtime
-        .block_on(Simulator::start(config))
+        .block_on(Simulator::start(simulator(&profile)))
         .expect("simulator starts");
     let handle = sim.handle();
 
@@ -200,37 +170,10 @@ fn soak(profile: Profile, seed: u64) -> bool {
     drop(runtime);
     sim_runtime.block_on(sim.shutdown());
 
-    let stats = handle.stats();
     println!("\nsoak report ({name})");
-    println!(
-        "  simulator: {} requests, {} sign-ins ({} took a session over), {} Guid rotations, {} forced or requested sign-outs, {} inactivity sign-outs",
-        stats.requests,
-        stats.logins,
-        stats.takeovers,
-        stats.guid_rotations,
-        stats.logouts,
-        stats.inactivity_signouts
-    );
-    println!(
-        "  faults injected: {} dropped before handling, {} dropped after handling, {} stalled, {} delayed, {} × 000-004, {} × 000-007, {} × HTTP 500",
-        stats.faults_dropped_before,
-        stats.faults_dropped_after,
-        stats.faults_stalled,
-        stats.faults_delayed,
-        stats.faults_switch_over,
-        stats.faults_repeated_call,
-        stats.faults_server_error
-    );
-    println!(
-        "  rest: {} entered, {} prolonged, {} cancelled, {} timeouts; events: {} emitted, {} delivered",
-        stats.rest_entered,
-        stats.rest_prolonged,
-        stats.rest_cancelled,
-        stats.rest_timeouts,
-        stats.events_emitted,
-        stats.events_delivered
-    );
-    let failures = report.print();
+    report::print_simulator(&handle.stats());
+    report.print();
+    let failures = report.failures();
     if failures.is_empty() {
         println!("soak ({name}) passed\n");
         return true;
@@ -242,12 +185,28 @@ fn soak(profile: Profile, seed: u64) -> bool {
     false
 }
 
-async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) -> Report {
-    let agents = profile.agents;
-    let fault_phase = Duration::from_secs(profile.fault_secs);
-    let metrics = tokio::runtime::Handle::current().metrics();
-    let baseline_tasks = metrics.num_alive_tasks();
-    let started = Instant::now();
+/// The simulator of a soak with `profile`.
+fn simulator(profile: &Profile) -> Config {
+    Config {
+        agents: (FIRST..FIRST + profile.agents)
+            .map(AgentConfig::numbered)
+            .collect(),
+        // Rotations 20 times as often as on a real gateway (60 s). A replaced Guid stays
+        // valid for 40 s: as on a real gateway (120 s), longer than the client's longest
+        // pause between failed polls (30 s), so a pump that lost a rotated Guid is back
+        // with `updateGuid` before the Guid it holds expires.
+        auth_mode: AuthMode::Dynamic {
+            interval: Duration::from_secs(3),
+            timeout: Duration::from_secs(40),
+        },
+        poll_hold: profile.poll_hold,
+        inactivity: profile.inactivity,
+        ..Config::default()
+    }
+}
+
+/// The client of a soak with `profile`.
+fn client(sim: &Simulator, profile: &Profile) -> ccgw::GatewayClient {
     let mut config = ccgw::Config {
         url: Some(sim.base_url().to_owned()),
         ca_pem: Some(sim.ca_pem().expect("HTTPS").to_owned()),
@@ -260,7 +219,14 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
     if let Some(poll) = profile.poll_timeout {
         config.poll_timeout = poll;
     }
-    let client = config.build_client().expect("client");
+    config.build_client().expect("client")
+}
+
+async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) -> Report {
+    let agents = profile.agents;
+    let mut sampler = Sampler::new(Instant::now());
+    let baseline_tasks = sampler.tasks();
+    let client = client(sim, &profile);
     let tally = Arc::new(Tally::default());
     let phase = Arc::new(Phase {
         working: AtomicBool::new(true),
@@ -278,151 +244,43 @@ async fn run(sim: &Simulator, handle: SimHandle, profile: Profile, seed: u64) ->
         drivers.push(driver);
     }
     let rss_start = rss_kib();
-    handle.set_faults(faults(seed));
-    let tasks: Vec<_> = drivers
+    handle.set_faults(stages::faults(seed));
+    let drivers: Vec<_> = drivers
         .into_iter()
         .map(|d| tokio::spawn(d.run(Arc::clone(&phase))))
         .collect();
-
-    // The supervisor: a forced sign-out of a random agent every 250 ms.
-    let chaos_stop = Arc::new(AtomicBool::new(false));
     let forced = Arc::new(AtomicU64::new(0));
-    let chaos = |seed: u64| {
-        let (handle, stop, forced) = (handle.clone(), Arc::clone(&chaos_stop), Arc::clone(&forced));
-        let mut rng = fastrand::Rng::with_seed(seed.rotate_left(7));
-        tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                if handle.force_sign_out(rng.u32(FIRST..FIRST + agents)) {
-                    forced.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        })
-    };
-    let supervisor = chaos(seed);
-
-    let mut samples = Vec::new();
-    let sample = |samples: &mut Vec<Sample>| {
-        samples.push(Sample {
-            at: started.elapsed(),
-            tasks: metrics.num_alive_tasks(),
-            rss_kib: rss_kib(),
-        });
-    };
-    let fault_start = Instant::now();
-    let warm_at = fault_phase / 3;
-    let mut rss_warm = None;
-    let mut last_print = Instant::now();
-    while fault_start.elapsed() < fault_phase {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if rss_warm.is_none() && fault_start.elapsed() >= warm_at {
-            rss_warm = Some(rss_kib());
-        }
-        if last_print.elapsed() >= Duration::from_secs(10) {
-            last_print = Instant::now();
-            sample(&mut samples);
-            let s = handle.stats();
-            println!(
-                "  {:>5.0} s: {} requests, {} rests accepted, {} faults, {} forced sign-outs, {} tasks",
-                fault_start.elapsed().as_secs_f64(),
-                s.requests,
-                tally.get("confirmed: rest"),
-                s.faults_dropped_before
-                    + s.faults_dropped_after
-                    + s.faults_stalled
-                    + s.faults_delayed
-                    + s.faults_switch_over
-                    + s.faults_repeated_call
-                    + s.faults_server_error,
-                forced.load(Ordering::SeqCst),
-                metrics.num_alive_tasks()
-            );
-        }
-    }
-    sample(&mut samples);
-    let rss_end = rss_kib();
+    let supervisor = Chaos::start(&handle, agents, seed, &forced);
+    let length = Duration::from_secs(profile.fault_secs);
+    let memory = stages::fault_phase(length, &handle, &tally, &forced, &mut sampler).await;
 
     // Faults off, supervisor gone, drivers stop working and settle.
     handle.set_faults(Faults::default());
-    chaos_stop.store(true, Ordering::SeqCst);
-    let _ = supervisor.await;
+    supervisor.stop().await;
     phase.working.store(false, Ordering::SeqCst);
-    let settle_start = Instant::now();
-    let mut converged_in = None;
-    while settle_start.elapsed() < SETTLE_DEADLINE {
-        if phase.settled.load(Ordering::SeqCst) == u64::from(agents) {
-            converged_in = Some(settle_start.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let unsettled = u64::from(agents) - phase.settled.load(Ordering::SeqCst);
-    println!(
-        "  faults stopped; {} of {agents} agents settled after {:.1} s",
-        u64::from(agents) - unsettled,
-        settle_start.elapsed().as_secs_f64()
-    );
+    let (converged_in, unsettled) = stages::settle(&phase, agents).await;
     // Let held polls and in-flight answers land, then compare and sign out.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    sample(&mut samples);
-    phase.stopping.store(true, Ordering::SeqCst);
-    // Every driver checks its belief with the faults off; then they sign out, with
-    // `Agent::sign_out` alone, under the same faults and forced sign-outs again.
-    let checking = Instant::now();
-    while phase.checked.load(Ordering::SeqCst) < u64::from(agents)
-        && checking.elapsed() < SETTLE_DEADLINE
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    handle.set_faults(faults(seed.wrapping_add(1)));
-    chaos_stop.store(false, Ordering::SeqCst);
-    let supervisor = chaos(seed.wrapping_add(1));
-    phase.sign_out.store(true, Ordering::SeqCst);
-    let mut agent_failures = Vec::new();
-    for task in tasks {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(problem)) => agent_failures.push(problem),
-            Err(e) => agent_failures.push(format!("a driver panicked: {e}")),
-        }
-    }
-    chaos_stop.store(true, Ordering::SeqCst);
-    let _ = supervisor.await;
-    handle.set_faults(Faults::default());
-    println!(
-        "  signed out under faults: {} agents, {} sign-out failures",
-        agents,
-        agent_failures
-            .iter()
-            .filter(|p| p.contains("sign-out failed"))
-            .count()
-    );
-    agent_failures.truncate(20);
-    let still_signed_in = (FIRST..FIRST + agents)
-        .filter(|id| handle.agent_state(*id).is_some())
-        .count();
-    if still_signed_in > 0 {
-        agent_failures.push(format!(
-            "{still_signed_in} agents still signed in after sign-out"
-        ));
-    }
+    sampler.sample();
+    let agent_failures =
+        stages::sign_out_under_faults(drivers, &phase, &handle, seed, &forced).await;
 
     // Teardown: the client goes; its tasks must go with it.
     drop(client);
     let teardown = Instant::now();
-    while metrics.num_alive_tasks() > baseline_tasks && teardown.elapsed() < TEARDOWN_DEADLINE {
+    while sampler.tasks() > baseline_tasks && teardown.elapsed() < TEARDOWN_DEADLINE {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    sample(&mut samples);
+    sampler.sample();
     Report {
         tally: tally.snapshot(),
-        samples,
+        tasks_after: sampler.tasks(),
+        samples: sampler.samples,
         baseline_tasks,
-        tasks_after: metrics.num_alive_tasks(),
         task_bound: baseline_tasks + 8 + TASKS_PER_AGENT * agents as usize,
         rss_start,
-        rss_warm: rss_warm.unwrap_or(rss_start),
-        rss_end,
+        rss_warm: memory.warm.unwrap_or(rss_start),
+        rss_end: memory.end,
         rss_after: rss_kib(),
         converged_in,
         unsettled,

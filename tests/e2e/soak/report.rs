@@ -27,9 +27,45 @@ pub(crate) struct Report {
     pub(crate) forced_sign_outs: u64,
 }
 
+/// What the simulator counted and the faults it injected.
+pub(crate) fn print_simulator(stats: &ccgw_sim::Stats) {
+    println!(
+        "  simulator: {} requests, {} sign-ins ({} took a session over), {} Guid rotations, {} forced or requested sign-outs, {} inactivity sign-outs",
+        stats.requests,
+        stats.logins,
+        stats.takeovers,
+        stats.guid_rotations,
+        stats.logouts,
+        stats.inactivity_signouts
+    );
+    println!(
+        "  faults injected: {} dropped before handling, {} dropped after handling, {} stalled, {} delayed, {} × 000-004, {} × 000-007, {} × HTTP 500",
+        stats.faults_dropped_before,
+        stats.faults_dropped_after,
+        stats.faults_stalled,
+        stats.faults_delayed,
+        stats.faults_switch_over,
+        stats.faults_repeated_call,
+        stats.faults_server_error
+    );
+    println!(
+        "  rest: {} entered, {} prolonged, {} cancelled, {} timeouts; events: {} emitted, {} delivered",
+        stats.rest_entered,
+        stats.rest_prolonged,
+        stats.rest_cancelled,
+        stats.rest_timeouts,
+        stats.events_emitted,
+        stats.events_delivered
+    );
+}
+
 impl Report {
-    /// Prints the report; returns what failed.
-    pub(crate) fn print(&self) -> Vec<String> {
+    fn max_tasks(&self) -> usize {
+        self.samples.iter().map(|s| s.tasks).max().unwrap_or(0)
+    }
+
+    /// Prints what the drivers saw, tasks and memory over time, and convergence.
+    pub(crate) fn print(&self) {
         println!(
             "  forced sign-outs by the supervisor: {}",
             self.forced_sign_outs
@@ -47,7 +83,7 @@ impl Report {
                 s.rss_kib as f64 / 1024.0
             );
         }
-        let max_tasks = self.samples.iter().map(|s| s.tasks).max().unwrap_or(0);
+        let max_tasks = self.max_tasks();
         println!(
             "  tasks: {} before, at most {max_tasks} during (bound {}), {} after sign-out",
             self.baseline_tasks, self.task_bound, self.tasks_after
@@ -70,7 +106,12 @@ impl Report {
                 crate::SETTLE_DEADLINE
             ),
         }
+    }
 
+    /// What failed: the drivers' problems, convergence, wrong beliefs, tasks, memory and
+    /// a run that did no work.
+    pub(crate) fn failures(&self) -> Vec<String> {
+        let max_tasks = self.max_tasks();
         let mut failures = self.agent_failures.clone();
         if self.converged_in.is_none() {
             failures.push(format!(

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::command::{git, now_utc};
 use crate::installs::{CARGO_MUTANTS, CARGO_NEXTEST, cargo_with_tools, ensure_cargo_tool};
 use report::{Fate, Report, ReportMeta, Run, SURVIVORS, survivors};
 
@@ -377,29 +378,4 @@ fn cargo_mutants(root: &Path, selection: &Selection) -> Result<Command> {
         }
     }
     Ok(cmd)
-}
-
-fn git(root: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args(args)
-        .output()
-        .context("cannot run git")?;
-    if !out.status.success() {
-        bail!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The time now, UTC, to the minute (`date`, to keep a calendar crate out of xtask).
-fn now_utc() -> Result<String> {
-    let out = Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%MZ"])
-        .output()
-        .context("cannot run date")?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }

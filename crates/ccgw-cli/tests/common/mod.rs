@@ -66,6 +66,13 @@ impl Env {
             .expect("ccgw starts")
     }
 
+    /// `ccgw -vvv <line>`, the line split at spaces: run, its exit code and secrets
+    /// checked as [`run`] does.
+    pub(crate) fn run(&self, line: &str, code: i32, secrets: &[&str]) -> (String, String) {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        run(self.ccgw(&args), code, secrets)
+    }
+
     pub(crate) fn guid_file(&self, agent: u32) -> PathBuf {
         self.dir.join(format!("agent-{agent}.guid"))
     }
