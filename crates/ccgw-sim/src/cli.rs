@@ -291,83 +291,88 @@ fn banner(
     ca_file: Option<&std::path::Path>,
     signed_in: &serde_json::Map<String, serde_json::Value>,
 ) -> String {
-    let mut text = String::new();
     if args.json {
         let ca = ca_file.map(|p| p.display().to_string());
-        let _ = writeln!(
-            text,
-            "{}",
-            serde_json::json!({"base_url": sim.base_url(), "ca_file": ca, "guids": signed_in})
-        );
-    } else {
-        let first = &config.agents[0];
-        let cacert = ca_file
-            .map(|p| format!(" --cacert {}", p.display()))
-            .unwrap_or_default();
-        let _ = writeln!(text, "ccgw-sim: a simulated CC-Gateway");
-        let _ = writeln!(text, "  base URL   {}", sim.base_url());
-        let _ = match ca_file {
-            Some(p) => writeln!(
-                text,
-                "  CA file    {} (trust it; do not turn verification off)",
-                p.display()
-            ),
-            None => writeln!(text, "  CA file    none (plain HTTP)"),
-        };
-        let _ = writeln!(
-            text,
-            "  agents     {}..={} with password pw<id> (e.g. {} / {})",
-            args.agents.0, args.agents.1, first.id, first.password
-        );
-        let _ = writeln!(
-            text,
-            "  auth       {}",
-            match config.auth_mode {
-                AuthMode::Static => "static (AUTHMODE=1)".to_owned(),
-                AuthMode::Dynamic { interval, timeout } => format!(
-                    "dynamic (AUTHMODE=2), Guid rotates every {interval:?}, old Guid valid {timeout:?}"
-                ),
-            }
-        );
-        if config.faults.any() {
-            let _ = writeln!(text, "  faults     {}", faults_line(&config.faults));
-        }
-        for (agent, guid) in signed_in {
-            let _ = writeln!(
-                text,
-                "  signed in  agent {agent}, Guid {}",
-                guid.as_str().unwrap_or_default()
-            );
-        }
-        let allow_http = if ca_file.is_none() {
-            " CCGW_ALLOW_HTTP=1"
-        } else {
-            ""
-        };
-        let _ = writeln!(text, "\nPoint the ccgw command line at it:");
-        let _ = writeln!(
-            text,
-            "  export CCGW_URL={}{}{allow_http}",
-            sim.base_url(),
-            ca_file
-                .map(|p| format!(" CCGW_CA_FILE={}", p.display()))
-                .unwrap_or_default()
-        );
-        let _ = writeln!(
-            text,
-            "\nSign agent {} in (the Guid is in the Set-GUID header):",
-            first.id
-        );
-        let _ = writeln!(
-            text,
-            "  curl -i{cacert} -X PUT {}/agentgateway/resource/onlineagent/{} -H 'Content-Type: application/json; charset=UTF-8' -d '{{\"password\":\"{}\",\"phonenum\":\"{}\",\"status\":4}}'",
-            sim.base_url(),
-            first.id,
-            first.password,
-            first.phone
-        );
-        let _ = writeln!(text, "\nCtrl-C stops it.");
+        let start =
+            serde_json::json!({"base_url": sim.base_url(), "ca_file": ca, "guids": signed_in});
+        return format!("{start}\n");
     }
+    let mut text = String::new();
+    let first = &config.agents[0];
+    let _ = writeln!(text, "ccgw-sim: a simulated CC-Gateway");
+    let _ = writeln!(text, "  base URL   {}", sim.base_url());
+    let _ = match ca_file {
+        Some(p) => writeln!(
+            text,
+            "  CA file    {} (trust it; do not turn verification off)",
+            p.display()
+        ),
+        None => writeln!(text, "  CA file    none (plain HTTP)"),
+    };
+    let _ = writeln!(
+        text,
+        "  agents     {}..={} with password pw<id> (e.g. {} / {})",
+        args.agents.0, args.agents.1, first.id, first.password
+    );
+    let _ = writeln!(
+        text,
+        "  auth       {}",
+        match config.auth_mode {
+            AuthMode::Static => "static (AUTHMODE=1)".to_owned(),
+            AuthMode::Dynamic { interval, timeout } => format!(
+                "dynamic (AUTHMODE=2), Guid rotates every {interval:?}, old Guid valid {timeout:?}"
+            ),
+        }
+    );
+    if config.faults.any() {
+        let _ = writeln!(text, "  faults     {}", faults_line(&config.faults));
+    }
+    for (agent, guid) in signed_in {
+        let _ = writeln!(
+            text,
+            "  signed in  agent {agent}, Guid {}",
+            guid.as_str().unwrap_or_default()
+        );
+    }
+    text.push_str(&how_to_use(sim, first, ca_file));
+    let _ = writeln!(text, "\nCtrl-C stops it.");
+    text
+}
+
+/// The banner's lines for a person: the `ccgw` settings and a `curl` line that signs the
+/// first agent in.
+fn how_to_use(sim: &Simulator, first: &AgentConfig, ca_file: Option<&std::path::Path>) -> String {
+    let mut text = String::new();
+    let cacert = ca_file
+        .map(|p| format!(" --cacert {}", p.display()))
+        .unwrap_or_default();
+    let allow_http = if ca_file.is_none() {
+        " CCGW_ALLOW_HTTP=1"
+    } else {
+        ""
+    };
+    let _ = writeln!(text, "\nPoint the ccgw command line at it:");
+    let _ = writeln!(
+        text,
+        "  export CCGW_URL={}{}{allow_http}",
+        sim.base_url(),
+        ca_file
+            .map(|p| format!(" CCGW_CA_FILE={}", p.display()))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        text,
+        "\nSign agent {} in (the Guid is in the Set-GUID header):",
+        first.id
+    );
+    let _ = writeln!(
+        text,
+        "  curl -i{cacert} -X PUT {}/agentgateway/resource/onlineagent/{} -H 'Content-Type: application/json; charset=UTF-8' -d '{{\"password\":\"{}\",\"phonenum\":\"{}\",\"status\":4}}'",
+        sim.base_url(),
+        first.id,
+        first.password,
+        first.phone
+    );
     text
 }
 
