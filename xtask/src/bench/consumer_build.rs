@@ -77,10 +77,9 @@ fn build(root: &Path, name: &str, dir: &Path) -> Result<Result<Value, String>> {
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"))?;
     let resolved = Command::new(cargo())
         .current_dir(dir)
-        .args(["metadata", "--offline", "--format-version", "1"])
-        .stdout(std::process::Stdio::null())
+        .args(["update", "--offline", "--workspace", "--quiet"])
         .output()
-        .context("cannot run cargo metadata")?;
+        .context("cannot run cargo update")?;
     if !resolved.status.success() {
         let why = String::from_utf8_lossy(&resolved.stderr);
         let why = why.lines().find(|l| l.starts_with("error")).unwrap_or("");

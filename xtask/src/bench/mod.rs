@@ -44,6 +44,8 @@ fn gen_times(root: &Path) -> Result<(f64, f64, f64)> {
 
 pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
     let started = Instant::now();
+    // What is measured: the tree as it is before the run writes anything.
+    let tree = measured_tree(root)?;
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out)?;
     eprintln!("building ccgw-bench, ccgw-sim and xtask in release");
@@ -114,29 +116,36 @@ pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
     }
     std::fs::copy(out.join("results.svg"), root.join(CHART))
         .with_context(|| format!("cannot copy the chart to {CHART}"))?;
-    std::fs::write(root.join(PAGE), page(root, &md)?)
+    std::fs::write(root.join(PAGE), page(&tree, &md))
         .with_context(|| format!("cannot write {PAGE}"))?;
     eprintln!("written: {PAGE} and {CHART}");
     Ok(())
 }
 
-/// [`PAGE`]: the intro, then the run's results under a heading with its date, commit and
-/// machine.
-fn page(root: &Path, results: &str) -> Result<String> {
+/// When the run started, its commit, and whether the tree had uncommitted changes.
+fn measured_tree(root: &Path) -> Result<String> {
     let commit = git(root, &["rev-parse", "--short=10", "HEAD"])?;
     let changed = !git(root, &["status", "--porcelain", "--untracked-files=no"])?
         .trim()
         .is_empty();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     Ok(format!(
-        "{INTRO}\n## Latest run\n\n{}, commit `{}`{}, {cores} cores.\n\n![Ratios to raw hyper and latency distributions](benchmark.svg)\n\n{}",
+        "{}, commit `{}`{}",
         now_utc()?,
         commit.trim(),
         if changed {
             " with uncommitted changes"
         } else {
             ""
-        },
-        results.trim_start()
+        }
     ))
+}
+
+/// [`PAGE`]: the intro, then the run's results under a heading with its date, commit and
+/// machine.
+fn page(tree: &str, results: &str) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!(
+        "{INTRO}\n## Latest run\n\n{tree}, {cores} cores.\n\n![Ratios to raw hyper and latency distributions](benchmark.svg)\n\n{}",
+        results.trim_start()
+    )
 }
