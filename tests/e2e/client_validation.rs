@@ -134,3 +134,34 @@ fn no_request_is_sent_for_an_invalid_value() {
     });
     common::assert_logs_clean();
 }
+
+/// A confirmation's wait beyond a day is refused by name before anything is sent (a
+/// deadline that far would overflow the clock).
+#[tokio::test]
+async fn a_wait_beyond_a_day_is_refused_before_sending() {
+    let server = TestServer::start(Reply::envelope("0", None))
+        .await
+        .expect("server");
+    let client = plain_client(
+        &server.base_url(),
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+    );
+    let agent = common::agent(&client);
+    let rest = || {
+        agent.rest(
+            RestDuration::from_secs(600).expect("in range"),
+            RestCause::from(3u8),
+        )
+    };
+    for wait in [Duration::MAX, Duration::from_secs(24 * 60 * 60 + 1)] {
+        let e = rest().confirmed(wait).await.expect_err("refused");
+        assert!(
+            matches!(&e, Error::InvalidArgument { field: "wait", .. }),
+            "{e:?}"
+        );
+        let e = rest().ensured(wait).await.expect_err("refused");
+        assert!(e.to_string().contains("wait"), "{e}");
+    }
+    assert_eq!(server.connections(), 0, "nothing sent");
+}

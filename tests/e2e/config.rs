@@ -211,6 +211,8 @@ fn every_key_is_applied() {
             backoff_max: s(50),
             max_attempts: Some(6),
             take_back: 2,
+            // Never read from a file.
+            secrets: Vec::new(),
         }
     );
     let refused = config

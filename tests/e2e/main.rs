@@ -18,6 +18,7 @@ mod config;
 mod confirmations;
 mod converge;
 mod holders;
+mod hostile;
 mod pool;
 mod pump;
 mod recorded_pairs;

@@ -118,11 +118,11 @@ async fn an_idle_connection_older_than_the_idle_timeout_is_not_reused() {
     assert_eq!(connections_for_statuses(&sim, &client, 5).await, 5);
 }
 
-/// With one connection allowed and an agent's stream holding it in the gateway's 10 s
-/// hold, a status read waits for it for its request timeout (5 s), then fails as not
-/// sent.
+/// One connection allowed, and an agent's stream holding it in the gateway's 10 s hold:
+/// held polls have their own connections, so a status read and a rest (request timeout
+/// 5 s) go through meanwhile.
 #[tokio::test]
-async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeout() {
+async fn held_polls_never_take_the_connection_a_rest_call_needs() {
     let sim = Simulator::start(Config::default()).await.expect("sim");
     let client = client_with(&sim, |c| {
         c.max_connections = 1;
@@ -144,12 +144,58 @@ async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeo
         h.stats().polls_holding == 1
     })
     .await;
-    let err = agent.status().await.expect_err("no connection free");
+    // With one budget for both, this read would wait out its 5 s for the connection the
+    // poll holds for 10 s, and fail as not sent.
+    agent
+        .status()
+        .await
+        .expect("a state read beside the held poll");
+    agent
+        .rest(common::secs(600), ccgw::RestCause::from(1u8))
+        .await
+        .expect("a rest beside the held poll");
+    assert_eq!(h.agent_state(101), Some(8));
+    drop(events);
+}
+
+/// The transport with one connection allowed and a request (30 s timeout) stalled on it:
+/// the next request (2 s) waits for the connection for its timeout, then fails as not
+/// sent.
+#[tokio::test]
+async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeout() {
+    use ccgw_client::transport::{Transport, TransportConfig, TransportError};
+    let server = ccgw_testkit::TestServer::start(ccgw_testkit::Reply::Stall)
+        .await
+        .expect("server");
+    let mut config = TransportConfig::new(None);
+    config.max_connections = 1;
+    let transport = Transport::new(&server.base_url(), config).expect("transport");
+    let request = |timeout: u64| {
+        let url = format!(
+            "{}/agentgateway/resource/onlineagent/101/agentstatus",
+            server.base_url()
+        );
+        let mut request = reqwest::Request::new(reqwest::Method::GET, url.parse().expect("URL"));
+        *request.timeout_mut() = Some(Duration::from_secs(timeout));
+        request
+    };
+    let first = {
+        let (transport, request) = (transport.clone(), request(30));
+        tokio::spawn(async move { transport.send(request).await.map(drop) })
+    };
+    common::wait_until("the first request to hold the connection", || {
+        server.pending_requests() == 1
+    })
+    .await;
+    let err = transport
+        .send(request(2))
+        .await
+        .expect_err("no connection free");
     assert!(
-        matches!(err, ccgw::Error::TimeoutBeforeSend { timeout, .. } if timeout == Duration::from_secs(5)),
+        matches!(&err, TransportError::TimeoutBeforeSend { timeout, waiting_for }
+            if *timeout == Duration::from_secs(2) && waiting_for.contains("all in use")),
         "{err:?}"
     );
-    assert_eq!(err.disposition(), ccgw::Disposition::Resend);
-    assert!(err.to_string().contains("all in use"), "{err}");
-    drop(events);
+    assert_eq!(server.connections(), 1);
+    first.abort();
 }

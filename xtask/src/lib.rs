@@ -127,6 +127,9 @@ pub fn generate(spec: &Spec) -> Result<String> {
         // part that fails consume the fields the others need, so most events would come
         // out empty. The client takes the event as JSON and types it by hand instead.
         .with_replacement("AgentEvent", "::serde_json::Value", std::iter::empty())
+        // The password gets a type that prints `<redacted>` and wipes itself
+        // (`ccgw-client/src/password.rs`) instead of a `String` every `Debug` shows.
+        .with_replacement("Password", "crate::Password", std::iter::empty())
         .with_inner_type(
             "crate::session::Session"
                 .parse::<proc_macro2::TokenStream>()

@@ -27,18 +27,31 @@ pub(crate) async fn sign_in(
         })
         .take_over(take_over);
     let (client, id) = connect(&agent)?;
+    let file = secrets::guid_path(&agent.guid_file, id)?;
+    // Before the gateway holds a session whose Guid could not be kept.
+    secrets::check_writable(&file)?;
     let handle = client
         .sign_in(id, &request)
         .await
         .map_err(|e| Failure::from_ccgw(&e, id))?;
-    let file = secrets::guid_path(&agent.guid_file, id)?;
-    secrets::store_guid(
-        &file,
-        &handle
-            .guid()
-            .ok_or_else(|| Failure::Other("the sign-in gave no Guid".into()))?,
-        handle.affinity().as_ref(),
-    )?;
+    let stored = match handle.guid() {
+        Some(guid) => secrets::store_guid(&file, &guid, handle.affinity().as_ref()),
+        None => Err(Failure::Other("the sign-in gave no Guid".into())),
+    };
+    if let Err(failure) = stored {
+        // Nothing may stay signed in without its Guid: sign out again.
+        return Err(match handle.sign_out().await {
+            Ok(()) => Failure::Other(format!(
+                "{}; agent {id} was signed out again",
+                failure.message()
+            )),
+            Err(e) => Failure::Other(format!(
+                "{}; agent {id} is still signed in and signing it out failed too ({e}): \
+                 run `ccgw sign-in --agent {id} --take-over` once the Guid file can be written",
+                failure.message()
+            )),
+        });
+    }
     let how = if handle.took_over() {
         " (an existing session was taken over)"
     } else {

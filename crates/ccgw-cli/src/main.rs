@@ -318,6 +318,11 @@ fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
     if let Some(timeout) = args.timeout {
         config.request_timeout = timeout;
     }
+    // A password in the environment is masked in whatever the gateway echoes, whichever
+    // command runs (a sign-in adds the one it sends by itself).
+    if let Ok(password) = std::env::var("CCGW_PASSWORD") {
+        config.secrets.push(password);
+    }
     if config.url.is_none() {
         return Err(Failure::Input(
             "no gateway URL: pass --url, set CCGW_URL, or set `url` in the --config file"

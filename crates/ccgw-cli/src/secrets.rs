@@ -58,41 +58,72 @@ pub(crate) fn guid_path(explicit: &Option<PathBuf>, agent: AgentId) -> Result<Pa
     Ok(dir.join(format!("agent-{agent}.guid")))
 }
 
-/// Writes the Guid (and the affinity, if any) to `file`, readable by its owner only.
+/// Writes the Guid (and the affinity, if any) to `file`, readable by its owner only:
+/// into a new file (mode 0600) beside it, renamed over it, so a reader sees the old file
+/// or the new one, never half of one, and whatever mode the old file had is gone.
 pub(crate) fn store_guid(
     file: &Path,
     guid: &Guid,
     affinity: Option<&Affinity>,
 ) -> Result<(), Failure> {
+    let text = match affinity {
+        Some(affinity) => format!("{}\n{}\n", guid.expose_secret(), affinity.expose_secret()),
+        None => format!("{}\n", guid.expose_secret()),
+    };
+    write_private(file, &Zeroizing::new(text))
+}
+
+/// Checks, before signing in, that the Guid file can be written: its directory is
+/// created, and a file written there and removed.
+pub(crate) fn check_writable(file: &Path) -> Result<(), Failure> {
+    let probe = temporary(file);
+    write_new(&probe, b"").map_err(|e| cannot_write(file, &e))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+fn cannot_write(file: &Path, e: &std::io::Error) -> Failure {
+    Failure::Input(format!(
+        "cannot write the Guid file {}: {e} (set CCGW_STATE_DIR to a writable directory or use --guid-file)",
+        file.display()
+    ))
+}
+
+/// `file`'s temporary sibling, unique to this process.
+fn temporary(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    file.with_file_name(name)
+}
+
+/// Creates `path` anew, readable by its owner only, holding `bytes`, flushed to disk.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::Other(format!("cannot create {}: {e}", dir.display())))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
     }
+    let _ = std::fs::remove_file(path);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut out = options.open(file).map_err(|e| {
-        Failure::Other(format!(
-            "cannot write the Guid file {}: {e}",
-            file.display()
-        ))
-    })?;
-    let text = match affinity {
-        Some(affinity) => format!("{}\n{}\n", guid.expose_secret(), affinity.expose_secret()),
-        None => format!("{}\n", guid.expose_secret()),
-    };
-    let text = Zeroizing::new(text);
-    out.write_all(text.as_bytes()).map_err(|e| {
-        Failure::Other(format!(
-            "cannot write the Guid file {}: {e}",
-            file.display()
-        ))
-    })
+    let mut out = options.open(path)?;
+    out.write_all(bytes)?;
+    out.sync_all()
+}
+
+/// Replaces `file` with `text` at once (a new file renamed over it).
+fn write_private(file: &Path, text: &str) -> Result<(), Failure> {
+    let new = temporary(file);
+    let written = write_new(&new, text.as_bytes()).and_then(|()| std::fs::rename(&new, file));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&new);
+        return Err(cannot_write(file, &e));
+    }
+    Ok(())
 }
 
 /// Where this command's Guid came from, to keep a rotated Guid for the next command.

@@ -44,10 +44,12 @@
 mod generated;
 mod guard;
 mod guid;
+mod password;
 mod session;
 pub mod transport;
 
 pub use generated::*;
 pub use guard::{DEFAULT_RESPONSE_LIMIT, ResponseRejected, is_json_content_type};
 pub use guid::{InvalidGuid, MAX_GUID_LEN, check_bare_guid, parse_guid};
+pub use password::Password;
 pub use session::{NOT_ANSWERED, Session};

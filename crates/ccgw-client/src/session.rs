@@ -15,6 +15,7 @@
 //!
 //! The impl must live in this crate: `Client` is defined here (orphan rule).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderName, HeaderValue, SET_COOKIE};
+use zeroize::Zeroizing;
 
 use crate::guard::{DEFAULT_RESPONSE_LIMIT, guard};
 use crate::guid::{InvalidGuid, check_bare_guid, parse_guid};
@@ -46,9 +48,16 @@ pub struct Session {
     cookies: Arc<RwLock<Cookies>>,
     /// Bumped on every Guid change, so a caller can tell whether it rotated meanwhile.
     generation: Arc<AtomicU64>,
+    /// The Guids and cookie headers this session held before, newest last (at most
+    /// [`HELD_BEFORE`]): a replaced Guid stays valid for the gateway's grace, and all are
+    /// secrets that an error must not repeat.
+    held: Arc<RwLock<VecDeque<HeaderValue>>>,
     response_limit: usize,
     poll_timeout: Option<Duration>,
     transport: Option<Transport>,
+    /// Event polls go over this one when set: held polls then never take the
+    /// connections other requests need.
+    poll_transport: Option<Transport>,
 }
 
 impl Default for Session {
@@ -57,15 +66,20 @@ impl Default for Session {
             guid: Arc::default(),
             cookies: Arc::default(),
             generation: Arc::default(),
+            held: Arc::default(),
             response_limit: DEFAULT_RESPONSE_LIMIT,
             poll_timeout: None,
             transport: None,
+            poll_transport: None,
         }
     }
 }
 
 /// The response header that carries a new Guid.
 const SET_GUID: &str = "set-guid";
+/// Replaced Guids and cookie headers a session remembers as secrets (a Guid rotates
+/// every minute or so and a replaced one stays valid for two).
+const HELD_BEFORE: usize = 8;
 
 impl Session {
     /// A session without a Guid: requests are refused until one is set.
@@ -98,6 +112,16 @@ impl Session {
     #[must_use]
     pub fn with_transport(mut self, transport: Transport) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    /// The same session sending its event polls ([`operations::GET_AGENT_EVENT`]) over
+    /// `transport`, and everything else over [`with_transport`](Self::with_transport)'s:
+    /// polls the gateway holds then use up their own connections, never those a state
+    /// change needs.
+    #[must_use]
+    pub fn with_poll_transport(mut self, transport: Transport) -> Self {
+        self.poll_transport = Some(transport);
         self
     }
 
@@ -140,16 +164,51 @@ impl Session {
         value.set_sensitive(true);
         let mut current = self.guid.write().unwrap_or_else(PoisonError::into_inner);
         if current.as_ref() != Some(&value) {
-            *current = Some(value);
+            if let Some(old) = current.replace(value) {
+                self.remember(old);
+            }
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
     }
 
+    /// Every secret this session holds or held (its Guids and cookies, whole and each
+    /// cookie's value), for masking texts before they are shown.
+    pub fn secret_texts(&self) -> Vec<Zeroizing<String>> {
+        let held = self.held.read().unwrap_or_else(PoisonError::into_inner);
+        let current = [self.header(), self.cookie_header()];
+        let mut texts = Vec::new();
+        for value in held.iter().chain(current.iter().flatten()) {
+            let Ok(text) = value.to_str() else { continue };
+            texts.push(Zeroizing::new(text.to_owned()));
+            for pair in text.split(';').filter(|p| p.contains('=')) {
+                let (_, cookie) = pair.split_once('=').unwrap_or_default();
+                texts.push(Zeroizing::new(cookie.trim().to_owned()));
+            }
+        }
+        texts
+    }
+
+    fn remember(&self, value: HeaderValue) {
+        let mut held = self.held.write().unwrap_or_else(PoisonError::into_inner);
+        if held.len() == HELD_BEFORE {
+            held.pop_front();
+        }
+        held.push_back(value);
+    }
+
     /// Forgets the Guid (e.g. after sign-out): requests are refused until a new one is set.
     pub fn clear_guid(&self) {
-        *self.guid.write().unwrap_or_else(PoisonError::into_inner) = None;
-        *self.cookies.write().unwrap_or_else(PoisonError::into_inner) = Cookies::default();
+        let old = self
+            .guid
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let cookies =
+            std::mem::take(&mut *self.cookies.write().unwrap_or_else(PoisonError::into_inner));
+        for value in old.into_iter().chain(cookies.header) {
+            self.remember(value);
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -172,8 +231,17 @@ impl Session {
     /// that are not `name=value` are ignored.
     pub fn set_cookie_text(&self, text: &str) {
         let mut cookies = self.cookies.write().unwrap_or_else(PoisonError::into_inner);
+        let before = cookies.header.clone();
         for pair in text.split(';') {
             cookies.set(pair.trim().as_bytes());
+        }
+        self.remember_replaced(before, cookies.header.as_ref());
+    }
+
+    /// Remembers a cookie header that was replaced.
+    fn remember_replaced(&self, before: Option<HeaderValue>, now: Option<&HeaderValue>) {
+        if let Some(before) = before.filter(|b| Some(b) != now) {
+            self.remember(before);
         }
     }
 
@@ -184,9 +252,11 @@ impl Session {
             return;
         }
         let mut cookies = self.cookies.write().unwrap_or_else(PoisonError::into_inner);
+        let before = cookies.header.clone();
         for value in set_cookies {
             cookies.set(value.as_bytes());
         }
+        self.remember_replaced(before, cookies.header.as_ref());
     }
 
     fn cookie_header(&self) -> Option<HeaderValue> {
@@ -327,10 +397,14 @@ impl ClientHooks<Session> for Client {
     async fn exec(
         &self,
         request: reqwest::Request,
-        _info: &OperationInfo,
+        info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
         let limit = self.inner.response_limit;
-        match &self.inner.transport {
+        let transport = match &self.inner.poll_transport {
+            Some(polls) if info.operation_id == operations::GET_AGENT_EVENT.method => Some(polls),
+            _ => self.inner.transport.as_ref(),
+        };
+        match transport {
             None => {
                 let response = self.client.execute(request).await?;
                 let url = response.url().clone();

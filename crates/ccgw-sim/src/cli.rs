@@ -205,8 +205,8 @@ pub async fn run(args: SimArgs) -> Result<()> {
     sim.shutdown().await;
     if !args.json {
         show(&format!(
-            "stopped after {} requests, {} sign-ins, {} events delivered\n",
-            stats.requests, stats.logins, stats.events_delivered
+            "stopped after {} requests, {} sign-ins, {} events delivered, {} dropped from full queues\n",
+            stats.requests, stats.logins, stats.events_delivered, stats.events_overflowed
         ));
     }
     Ok(())

@@ -61,6 +61,9 @@ counters! {
     polls_held_out,
     /// Events dropped because the session ended before they were polled.
     events_discarded,
+    /// Events dropped, oldest first, because an agent's queue held
+    /// `EVENT_QUEUE` events nobody polled.
+    events_overflowed,
     /// Faults: connections closed before a request was handled.
     faults_dropped_before,
     /// Faults: connections closed after a request was handled, before its answer.

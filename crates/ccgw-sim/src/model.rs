@@ -44,6 +44,10 @@ struct Session {
     push: bool,
 }
 
+/// Events kept per agent until polled; beyond it the oldest go (counted in
+/// `Stats::events_overflowed`).
+pub(crate) const EVENT_QUEUE: usize = 256;
+
 #[derive(Debug)]
 struct AgentData {
     password: String,
@@ -129,6 +133,10 @@ impl Gateway {
     }
 
     fn emit(&self, data: &mut AgentData, slot: &Slot, event_type: &'static str, content: Value) {
+        if data.events.len() == EVENT_QUEUE {
+            data.events.pop_front();
+            bump(&self.counters.events_overflowed);
+        }
         data.events.push_back(Event {
             event_type,
             content,

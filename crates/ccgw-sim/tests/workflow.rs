@@ -523,3 +523,30 @@ async fn session_return_codes() {
     let (body, _) = gw.poll(107, &guid.expect("Set-GUID")).await;
     assert_eq!(retcode(&body), "000-001");
 }
+
+/// An agent nobody polls for: its queue keeps the newest events up to its bound and
+/// counts the oldest it drops.
+#[tokio::test]
+async fn an_unpolled_event_queue_is_bounded_and_counts_what_it_drops() {
+    let gw = https().await;
+    let guid = gw.login(101).await;
+    // Two sign-in events, then two per rest and cancel: 2 + 2 × 130 = 262 events.
+    for _ in 0..130 {
+        assert_eq!(retcode(&gw.rest(101, &guid, 600, 3, None).await), "0");
+        let cancel = gw.post("/onlineagent/101/cancelrest", Some(&guid)).await;
+        assert_eq!(retcode(&cancel), "0");
+    }
+    let stats = gw.handle().stats();
+    assert!(stats.events_emitted >= 262, "{stats:?}");
+    assert_eq!(
+        stats.events_overflowed,
+        stats.events_emitted - 256,
+        "{stats:?}"
+    );
+    // The oldest went: the first event left is a rest's, not the sign-in's.
+    let first = gw.next_event(101, &guid).await;
+    assert!(
+        first["eventType"] != "AgentOther_InService" && first["eventType"] != "AgentState_Ready",
+        "{first}"
+    );
+}

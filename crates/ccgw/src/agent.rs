@@ -316,7 +316,10 @@ impl Agent {
             })
             .instrument(span)
             .await?;
-        Ok(answer.event.map(AgentEvent::from_json))
+        let redactor = self.line.redactor();
+        Ok(answer
+            .event
+            .map(|event| AgentEvent::from_json(event).masked(&redactor)))
     }
 }
 

@@ -5,8 +5,8 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use ccgw_client::ResponseRejected;
@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::client::GatewayClient;
 use crate::error::{Disposition, Error, ErrorChain, RetCode};
-use crate::redact;
+use crate::redact::{self, Redactor};
 use crate::values::AgentId;
 
 /// The span of one gateway operation, named after the gateway's method name in logs,
@@ -76,6 +76,9 @@ pub(crate) struct Line {
     /// When the calls of this session started to fail (ms on [`clock_ms`], plus one;
     /// 0 while they succeed).
     failing_ms: Arc<AtomicU64>,
+    /// Secrets of this agent besides its session's: the client's registered ones and
+    /// the password it signed in with.
+    secrets: Arc<RwLock<Vec<Zeroizing<String>>>>,
 }
 
 /// Milliseconds on a process-wide monotonic clock.
@@ -98,7 +101,8 @@ impl Line {
         let session = ccgw_client::Session::new()
             .with_response_limit(client.inner.response_limit)
             .with_poll_timeout(client.inner.poll_timeout)
-            .with_transport(endpoint.transport.clone());
+            .with_transport(endpoint.transport.clone())
+            .with_poll_transport(endpoint.polls.clone());
         let api = ccgw_client::Client::new_with_client(
             &endpoint.base_url,
             client.inner.http.clone(),
@@ -111,6 +115,7 @@ impl Line {
             session,
             accepted_ms: Arc::new(AtomicU64::new(clock_ms())),
             failing_ms: Arc::new(AtomicU64::new(0)),
+            secrets: Arc::new(RwLock::new(client.inner.secrets.to_vec())),
         }
     }
 
@@ -136,8 +141,24 @@ impl Line {
         i32::try_from(self.id.get()).unwrap_or(i32::MAX)
     }
 
-    pub(crate) fn secret(&self) -> Zeroizing<String> {
-        Zeroizing::new(self.session.guid_text().unwrap_or_default())
+    /// What masks this agent's secrets in a text of the gateway's: every Guid and
+    /// cookie its session held, its password, the client's registered secrets.
+    pub(crate) fn redactor(&self) -> Redactor {
+        let known = self.secrets.read().unwrap_or_else(PoisonError::into_inner);
+        Redactor::new(
+            self.session
+                .secret_texts()
+                .into_iter()
+                .chain(known.iter().cloned()),
+        )
+    }
+
+    /// Adds `secret` (the password a sign-in sends) to what is masked.
+    pub(crate) fn remember_secret(&self, secret: &Zeroizing<String>) {
+        let mut known = self.secrets.write().unwrap_or_else(PoisonError::into_inner);
+        if !known.contains(secret) {
+            known.push(secret.clone());
+        }
     }
 
     /// Sends one operation, maps its answer, and — when the gateway refused a Guid that
@@ -205,19 +226,23 @@ impl Line {
                 tracing::Span::current().record("http_status", value.status().as_u16());
                 let body = value.into_inner();
                 let code = RetCode::parse(body.retcode());
-                tracing::Span::current().record("retcode", code.as_str());
                 if code.is_success() {
-                    Ok(body)
-                } else {
-                    Err(Error::Gateway {
-                        operation,
-                        code,
-                        message: redact::scrub(
-                            &redact::printable(body.message(), redact::EXCERPT_CHARS),
-                            &self.secret(),
-                        ),
-                    })
+                    tracing::Span::current().record("retcode", code.as_str());
+                    return Ok(body);
                 }
+                // An unknown code is the gateway's text: masked whole, before it is cut
+                // to length and logged.
+                let redactor = self.redactor();
+                let code = match code {
+                    RetCode::Other(_) => RetCode::parse(&redactor.mask(body.retcode())),
+                    known => known,
+                };
+                tracing::Span::current().record("retcode", code.as_str());
+                Err(Error::Gateway {
+                    operation,
+                    code,
+                    message: redactor.text(body.message(), redact::EXCERPT_CHARS),
+                })
             }
             Err(e) => Err(self.map_error(e).await),
         }
@@ -242,18 +267,26 @@ impl Line {
                 }
                 let status = response.status();
                 tracing::Span::current().record("http_status", status.as_u16());
-                let body_excerpt = read_excerpt(response, &self.secret()).await;
+                let body_excerpt = read_excerpt(response, &self.redactor()).await;
                 Error::UnexpectedStatus {
                     status,
                     body_excerpt,
                 }
             }
-            Generated::ResponseBodyError(e) => classify_body_error(e),
-            Generated::InvalidResponsePayload(bytes, e) => Error::MalformedResponse {
-                reason: format!("not the documented envelope ({e})"),
-                body_excerpt: redact::excerpt(&bytes, &self.secret()),
-                source: Some(Box::new(e)),
-            },
+            Generated::ResponseBodyError(e) => classify_body_error(e, &self.redactor()),
+            Generated::InvalidResponsePayload(bytes, e) => {
+                // serde's text quotes values of the body: masked like the body, and the
+                // error itself not kept as a source.
+                let redactor = self.redactor();
+                Error::MalformedResponse {
+                    reason: format!(
+                        "not the documented envelope ({})",
+                        redactor.text(&e.to_string(), redact::EXCERPT_CHARS)
+                    ),
+                    body_excerpt: redactor.excerpt(&bytes),
+                    source: None,
+                }
+            }
             Generated::InvalidRequest(reason) | Generated::Custom(reason) => Error::Config {
                 reason: format!("the request could not be built: {reason}"),
                 source: None,
@@ -307,14 +340,14 @@ fn from_transport(e: TransportError) -> Error {
     }
 }
 
-pub(crate) fn classify_body_error(e: reqwest::Error) -> Error {
+pub(crate) fn classify_body_error(e: reqwest::Error, redactor: &Redactor) -> Error {
     match ResponseRejected::find_in(&e) {
         Some(ResponseRejected::TooLarge { limit }) => {
             return Error::ResponseTooLarge { limit: *limit };
         }
         Some(ResponseRejected::NotJson { content_type }) => {
             return Error::UnexpectedContentType {
-                content_type: content_type.as_deref().map(|ct| redact::printable(ct, 100)),
+                content_type: content_type.as_deref().map(|ct| redactor.text(ct, 100)),
             };
         }
         _ => {}
@@ -330,7 +363,7 @@ pub(crate) fn classify_body_error(e: reqwest::Error) -> Error {
 
 /// Reads at most a small excerpt of an unexpected answer's body (the body is capped
 /// anyway; reading stops early and errors end the excerpt).
-async fn read_excerpt(mut response: reqwest::Response, secret: &str) -> String {
+async fn read_excerpt(mut response: reqwest::Response, redactor: &Redactor) -> String {
     let mut bytes = Vec::new();
     while bytes.len() <= redact::EXCERPT_BYTES {
         match response.chunk().await {
@@ -338,5 +371,5 @@ async fn read_excerpt(mut response: reqwest::Response, secret: &str) -> String {
             Ok(None) | Err(_) => break,
         }
     }
-    redact::excerpt(&bytes, secret)
+    redactor.excerpt(&bytes)
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use ccgw_client::transport::{Transport, TransportConfig};
 
+use zeroize::Zeroizing;
+
 use crate::config::Config;
 use crate::error::{Error, config};
 use crate::redact;
@@ -40,15 +42,21 @@ impl Config {
             transport.max_connections = self.max_connections;
             transport.idle_timeout = Some(self.pool_idle_timeout);
             transport.user_agent = Some(user_agent.clone());
-            let transport = Transport::new(&base_url, transport).map_err(|e| {
-                config(
-                    &format!("the gateway URL {base_url} cannot be connected to"),
-                    Some(Box::new(e)),
-                )
-            })?;
+            let open = |transport| {
+                Transport::new(&base_url, transport).map_err(|e| {
+                    config(
+                        &format!("the gateway URL {base_url} cannot be connected to"),
+                        Some(Box::new(e)),
+                    )
+                })
+            };
+            // Held polls and everything else each have their own connections, up to
+            // `max_connections` each: thousands of held polls never starve a rest call.
+            let (transport, polls) = (open(transport.clone())?, open(transport)?);
             gateways.push(Endpoint {
                 base_url,
                 transport,
+                polls,
             });
         }
         Ok(GatewayClient {
@@ -67,6 +75,11 @@ impl Config {
                     max_attempts: self.max_attempts,
                     take_back: self.take_back,
                 },
+                secrets: self
+                    .secrets
+                    .iter()
+                    .map(|s| Zeroizing::new(s.clone()))
+                    .collect(),
             }),
         })
     }
@@ -93,22 +106,8 @@ impl Config {
         for url in &self.fallback_urls {
             urls.push(check_base_url(url, self.allow_http)?);
         }
-        for (setting, timeout) in [
-            ("connect_timeout", self.connect_timeout),
-            ("request_timeout", self.request_timeout),
-            ("poll_timeout", self.poll_timeout),
-        ] {
-            if timeout.is_zero() {
-                return Err(config(&format!("{setting} must be longer than zero"), None));
-            }
-        }
+        self.check_bounds()?;
         check_timing(self.poll_timeout, self.poll_hold, self.guid_grace)?;
-        if self.max_connections == 0 {
-            return Err(config("max_connections must be at least 1", None));
-        }
-        if self.response_limit == 0 {
-            return Err(config("response_limit must be at least one byte", None));
-        }
         let user_agent = http::HeaderValue::from_str(&self.user_agent).map_err(|e| {
             config(
                 "the user agent is not a valid header value",
@@ -116,6 +115,50 @@ impl Config {
             )
         })?;
         Ok((urls, user_agent))
+    }
+
+    /// Every duration within [`LONGEST`] (and the timeouts longer than zero), every count
+    /// within its range: no later sum of an instant and a setting can overflow.
+    fn check_bounds(&self) -> Result<(), Error> {
+        for (setting, value, zero_allowed) in [
+            ("connect_timeout", self.connect_timeout, false),
+            ("request_timeout", self.request_timeout, false),
+            ("poll_timeout", self.poll_timeout, false),
+            ("poll_hold", self.poll_hold, true),
+            ("guid_grace", self.guid_grace, true),
+            ("pool_idle_timeout", self.pool_idle_timeout, true),
+            ("backoff_min", self.backoff_min, true),
+            ("backoff_max", self.backoff_max, true),
+        ] {
+            if value.is_zero() && !zero_allowed {
+                return Err(config(&format!("{setting} must be longer than zero"), None));
+            }
+            if value > LONGEST {
+                return Err(config(
+                    &format!("{setting} ({value:?}) must be at most {LONGEST:?} (24 h)"),
+                    None,
+                ));
+            }
+        }
+        if !(1..=MOST_CONNECTIONS).contains(&self.max_connections) {
+            return Err(config(
+                &format!(
+                    "max_connections ({}) must be within 1..={MOST_CONNECTIONS}",
+                    self.max_connections
+                ),
+                None,
+            ));
+        }
+        if !(1..=LARGEST_RESPONSE).contains(&self.response_limit) {
+            return Err(config(
+                &format!(
+                    "response_limit ({}) must be within 1..={LARGEST_RESPONSE} bytes",
+                    self.response_limit
+                ),
+                None,
+            ));
+        }
+        Ok(())
     }
 
     /// The CA certificates of `ca_file` and `ca_pem`.
@@ -136,6 +179,14 @@ impl Config {
         Ok(roots)
     }
 }
+
+/// The longest duration any setting may have.
+const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
+/// The most connections to one gateway a client may open.
+const MOST_CONNECTIONS: usize = 1_000_000;
+/// The largest answer body a client may be told to read (16 MiB; the gateway's are
+/// under 1 KiB).
+const LARGEST_RESPONSE: usize = 16 * 1024 * 1024;
 
 /// How a supervised session retries (from [`Config`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +290,10 @@ fn check_base_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
 /// One gateway of the list: where requests go and the pool they go over.
 pub(crate) struct Endpoint {
     pub(crate) base_url: String,
+    /// Everything but event polls.
     pub(crate) transport: Transport,
+    /// Event polls, which the gateway holds.
+    pub(crate) polls: Transport,
 }
 
 pub(crate) struct Shared {
@@ -258,6 +312,8 @@ pub(crate) struct Shared {
     pub(crate) guid_grace: Duration,
     /// How supervised sessions retry.
     pub(crate) supervision: Supervision,
+    /// What the caller registered as never to be shown ([`Config::secrets`]).
+    pub(crate) secrets: Arc<[Zeroizing<String>]>,
 }
 
 /// A client for a gateway and its fallbacks (tried in order at sign-in): connection

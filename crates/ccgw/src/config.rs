@@ -31,7 +31,7 @@ use crate::error::{Error, config};
 /// assert!(refused.to_string().contains("poll_timeout (5s) must be longer than poll_hold (10s)"));
 /// # Ok::<(), ccgw::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The gateway's base URL (`CCGW_URL`).
@@ -77,8 +77,10 @@ pub struct Config {
     pub guid_grace: Duration,
     /// The largest answer body read, in bytes (`CCGW_RESPONSE_LIMIT`, default 64 KiB).
     pub response_limit: usize,
-    /// Connections open to one gateway at most (`CCGW_MAX_CONNECTIONS`, default 16384);
-    /// a request beyond them waits for a free one within its timeout.
+    /// Connections open to one gateway at most (`CCGW_MAX_CONNECTIONS`, default 16384,
+    /// at most 1,000,000), counted apart for event polls and for everything else, so
+    /// that held polls never take the connection a rest call needs; a request beyond
+    /// them waits for a free one within its timeout.
     pub max_connections: usize,
     /// How long an idle pooled connection is kept (`CCGW_POOL_IDLE_TIMEOUT`, default 90 s).
     #[serde(with = "duration")]
@@ -102,6 +104,42 @@ pub struct Config {
     /// over (`CCGW_TAKE_BACK`, default 0: it reports it and stops, so two supervisors of
     /// one agent do not take it from each other for ever).
     pub take_back: u32,
+    /// Further texts never to be shown: masked, like the Guids, cookies and passwords the
+    /// client knows by itself, in every error and log line (e.g. a password the caller
+    /// read for other agents). Texts shorter than 4 characters are not looked for. Not
+    /// read from files or the environment, not serialized, not in `Debug`.
+    #[serde(skip)]
+    pub secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("url", &self.url)
+            .field("fallback_urls", &self.fallback_urls)
+            .field("ca_file", &self.ca_file)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "(PEM)"))
+            .field("system_roots", &self.system_roots)
+            .field("allow_http", &self.allow_http)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("poll_timeout", &self.poll_timeout)
+            .field("poll_hold", &self.poll_hold)
+            .field("guid_grace", &self.guid_grace)
+            .field("response_limit", &self.response_limit)
+            .field("max_connections", &self.max_connections)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("backoff_min", &self.backoff_min)
+            .field("backoff_max", &self.backoff_max)
+            .field("max_attempts", &self.max_attempts)
+            .field("take_back", &self.take_back)
+            .field(
+                "secrets",
+                &format_args!("<{} redacted>", self.secrets.len()),
+            )
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -126,6 +164,7 @@ impl Default for Config {
             backoff_max: Duration::from_secs(30),
             max_attempts: None,
             take_back: 0,
+            secrets: Vec::new(),
         }
     }
 }

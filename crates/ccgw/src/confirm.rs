@@ -100,6 +100,21 @@ impl Target {
     }
 }
 
+/// The longest a confirmation may wait.
+const LONGEST_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `wait` if it is at most [`LONGEST_WAIT`]; nothing is sent otherwise.
+fn checked_wait(wait: Duration) -> Result<Duration, Error> {
+    if wait > LONGEST_WAIT {
+        return Err(Error::InvalidArgument {
+            field: "wait",
+            value: format!("{wait:?}"),
+            problem: "must be at most 24 h".to_owned(),
+        });
+    }
+    Ok(wait)
+}
+
 impl Change<'_> {
     /// Sends the change and returns once the gateway confirms it (see the module rules):
     /// the matching event (`AgentState_SetRest_Success` with this cause,
@@ -114,6 +129,7 @@ impl Change<'_> {
     /// Sends and confirms within `wait`: what confirmed it, and whether the outcome had
     /// been unknown.
     async fn confirm(&self, wait: Duration) -> Result<(Confirmed, bool), Error> {
+        let wait = checked_wait(wait)?;
         self.agent
             .confirmed(
                 self.operation(),
@@ -147,6 +163,7 @@ impl Change<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn ensured(self, wait: Duration) -> Result<Converged, Error> {
+        let wait = checked_wait(wait)?;
         let agent = self.agent;
         agent
             .ensure(self.target(), wait, |state, left| async move {

@@ -15,8 +15,10 @@ pub use crate::retcode::RetCode;
 ///
 /// Rest is not idempotent: this crate never resends a request that may have reached the
 /// gateway, and an error that may have happened after it did is settled by reading the
-/// state ([`Disposition::SettleUnknown`]). The Guid the agent holds is removed from any
-/// text of the gateway's an error carries (`message`, body excerpts).
+/// state ([`Disposition::SettleUnknown`]). Every text of the gateway's an error carries
+/// (`message`, body excerpts, an unknown code, a reason quoting the body) is masked for
+/// the agent's secrets and anything shaped like a Guid (see the crate's "A gateway's
+/// echo is masked").
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

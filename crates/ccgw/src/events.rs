@@ -50,6 +50,24 @@ impl AgentEvent {
         }
     }
 
+    /// The event with every secret `redactor` knows (and every Guid-shaped token) masked
+    /// in the texts it carries from the gateway.
+    pub(crate) fn masked(self, redactor: &crate::redact::Redactor) -> AgentEvent {
+        match self {
+            AgentEvent::RestStarted { reason } => AgentEvent::RestStarted {
+                reason: redactor.mask(&reason),
+            },
+            AgentEvent::Other {
+                event_type,
+                content,
+            } => AgentEvent::Other {
+                event_type: redactor.mask(&event_type),
+                content: redactor.mask(&content),
+            },
+            known => known,
+        }
+    }
+
     /// Types an event as the gateway sent it (`{eventType, workNo, content, …}`). Never
     /// fails: anything unexpected becomes [`AgentEvent::Other`].
     pub(crate) fn from_json(event: Value) -> AgentEvent {

@@ -166,8 +166,8 @@ impl SignIn {
             }
         };
         checked("password", &self.password, 32)?;
-        let password = types::LoginRequestPassword::try_from(self.password.as_str())
-            .map_err(|_| InvalidValue::too_long("password", 32))?;
+        // From one wiping buffer into another; only the request body holds it in clear.
+        let password = ccgw_client::Password::new(self.password.clone());
         if self.phone.is_empty() {
             return Err(InvalidValue::empty("phone number"));
         }
@@ -284,6 +284,7 @@ impl Agent {
         request: &SignIn,
     ) -> Result<(), Error> {
         let body = request.to_generated()?;
+        self.line.remember_secret(&request.password);
         let forced = operation == operations::FORCE_LOGIN;
         // Span names are constants: one per operation.
         let span = if forced {

@@ -186,7 +186,7 @@ impl Transport {
             .timeout()
             .copied()
             .unwrap_or(self.pool.config.request_timeout);
-        let deadline = Instant::now() + timeout;
+        let deadline = after(timeout);
         let request = self.to_hyper(request)?;
         // A reused connection the gateway closed meanwhile gives the request back
         // unsent; it goes out once more on a connection of its own.
@@ -297,6 +297,13 @@ impl Transport {
         }
         Ok(hyper_request)
     }
+}
+
+/// The instant `timeout` from now; a timeout too long to add is taken as a year.
+pub(crate) fn after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 60 * 60))
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ impl Pool {
         deadline: Instant,
     ) -> Result<Conn, TransportError> {
         let limit = self.config.connect_timeout;
-        let connect_deadline = deadline.min(Instant::now() + limit);
+        let connect_deadline = deadline.min(super::after(limit));
         tokio::time::timeout_at(connect_deadline, Box::pin(self.open(slot)))
             .await
             .unwrap_or(Err(TransportError::TimeoutBeforeSend {
