@@ -19,6 +19,7 @@ mod confirmations;
 mod converge;
 mod holders;
 mod hostile;
+mod hostile_sim;
 mod pool;
 mod pump;
 mod recorded_pairs;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{AgentConfig, AuthMode, Config, Faults, InvalidPath, Simulator, Transport};
+use crate::{AgentConfig, AuthMode, Config, Faults, Hostile, InvalidPath, Simulator, Transport};
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
@@ -87,6 +87,14 @@ pub struct SimArgs {
     /// Seed of the fault dice.
     #[arg(long, default_value_t = 0, requires = "faults")]
     pub fault_seed: u64,
+    /// Answer every request but a sign-in in one hostile way, with the caller's Guid,
+    /// cookie and password in it — to check that a client shows none of them. CASE is
+    /// one of: echo-secrets, cut-guid, cut-cookie, foreign-guid, guid-as-retcode,
+    /// cookie-as-retcode, wrong-types, quoted-secrets, cut-string, html-error,
+    /// html-success, odd-fields, content-type, redirect, binary, long, too-large,
+    /// rotate-and-name, new-cookie-and-name, unknown-event, header-echo.
+    #[arg(long, value_name = "CASE")]
+    pub hostile: Option<Hostile>,
 }
 
 /// Authentication mode on the command line.
@@ -254,14 +262,17 @@ fn config_of(args: &SimArgs) -> Config {
         nodes: args.nodes,
         affinity_cookie: args.affinity_cookie.clone(),
         switchover: Duration::from_millis(args.switchover_ms),
-        faults: args
-            .faults
-            .clone()
-            .map(|f| Faults {
-                seed: args.fault_seed,
-                ..f
-            })
-            .unwrap_or_default(),
+        faults: Faults {
+            hostile: args.hostile,
+            ..args
+                .faults
+                .clone()
+                .map(|f| Faults {
+                    seed: args.fault_seed,
+                    ..f
+                })
+                .unwrap_or_default()
+        },
         ..Config::default()
     }
 }
@@ -327,6 +338,12 @@ fn banner(
     if config.faults.any() {
         let _ = writeln!(text, "  faults     {}", faults_line(&config.faults));
     }
+    if let Some(case) = config.faults.hostile {
+        let _ = writeln!(
+            text,
+            "  HOSTILE    every answer but a sign-in is {case}, with the caller's secrets in it"
+        );
+    }
     for (agent, guid) in signed_in {
         let _ = writeln!(
             text,
@@ -379,6 +396,28 @@ fn how_to_use(sim: &Simulator, first: &AgentConfig, ca_file: Option<&std::path::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--hostile`'s help names every case there is, and no other.
+    #[test]
+    fn the_hostile_help_names_every_case() {
+        use clap::CommandFactory as _;
+        #[derive(clap::Parser)]
+        struct Sim {
+            #[command(flatten)]
+            args: SimArgs,
+        }
+        let command = Sim::command();
+        let help = command
+            .get_arguments()
+            .find(|a| a.get_id() == "hostile")
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let listed = help.split_once("one of: ").map_or("", |(_, l)| l);
+        let names: Vec<&str> = listed.trim_end_matches('.').split(", ").collect();
+        let all: Vec<&str> = Hostile::ALL.iter().map(|h| h.name()).collect();
+        assert_eq!(names, all);
+    }
 
     #[test]
     fn fault_specs() {

@@ -8,6 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::counters::Counters;
+use crate::hostile::Hostile;
 
 /// How often each fault happens: each is the probability (0.0 to 1.0) that one request
 /// meets it. One die is rolled per request, so at most one fault hits a request, and the
@@ -60,6 +61,9 @@ pub struct Faults {
     /// signed in). Read when the simulator starts. `None` (the default): only through
     /// [`SimHandle::force_sign_out`](crate::SimHandle::force_sign_out).
     pub forced_sign_out_every: Option<Duration>,
+    /// Every request but a sign-in is handled, then answered in this hostile way, with
+    /// the caller's secrets in it (see [`Hostile`]). `None` (the default): never.
+    pub hostile: Option<Hostile>,
 }
 
 impl Default for Faults {
@@ -78,6 +82,7 @@ impl Default for Faults {
             node_down_every: None,
             node_down_for: Duration::from_secs(10),
             forced_sign_out_every: None,
+            hostile: None,
         }
     }
 }
@@ -157,9 +162,24 @@ impl Dice {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
-        self.active.store(faults.any() || pending, Ordering::SeqCst);
+        self.active.store(
+            faults.any() || faults.hostile.is_some() || pending,
+            Ordering::SeqCst,
+        );
         let rng = fastrand::Rng::with_seed(faults.seed);
         *state = (faults, rng);
+    }
+
+    /// The hostile answer every request but a sign-in gets, if one is set.
+    pub(crate) fn hostile(&self) -> Option<Hostile> {
+        if !self.active.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .hostile
     }
 
     /// The fault for one request (and the delay, for [`Kind::Delay`]).

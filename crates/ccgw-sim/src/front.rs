@@ -12,6 +12,7 @@ use axum::response::{IntoResponse as _, Response};
 use crate::cluster::{Route, Routed};
 use crate::counters::bump;
 use crate::faults::{HangUp, Kind};
+use crate::hostile::{self, Echo};
 use crate::model::Gateway;
 use crate::wire::{Answer, SET_GUID, json_response, retcode};
 
@@ -22,6 +23,14 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
+    if request.method() != Method::PUT
+        && let Some(case) = gw.dice.hostile()
+    {
+        let echo = Echo::of(&request, |id| gw.password_of(id));
+        // Handled first, so that what it does takes place; then the hostile answer.
+        drop(next(request).await);
+        return hostile::respond(case, &echo);
+    }
     let Some((kind, wait)) = gw.dice.roll(request.uri().path()) else {
         return next(request).await;
     };

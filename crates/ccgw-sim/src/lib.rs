@@ -29,6 +29,7 @@ mod config;
 mod counters;
 mod faults;
 mod front;
+mod hostile;
 mod http;
 mod model;
 // Generated from the spec's operationIds by `cargo xtask gen`; formatted by prettyplease.
@@ -44,6 +45,7 @@ pub use clock::Clock;
 pub use config::{AgentConfig, AuthMode, Config, InvalidPath, Transport};
 pub use counters::Stats;
 pub use faults::Faults;
+pub use hostile::Hostile;
 pub use http::check_rest_values;
 pub use server::{SimHandle, Simulator};
 pub use tls::Ca;

@@ -114,6 +114,15 @@ impl Gateway {
         }
     }
 
+    /// The configured password of `agent`.
+    pub(crate) fn password_of(&self, agent: u32) -> Option<String> {
+        self.config
+            .agents
+            .iter()
+            .find(|a| a.id == agent)
+            .map(|a| a.password.clone())
+    }
+
     pub(crate) fn slot(&self, agent: u32) -> Option<&Arc<Slot>> {
         self.agents.get(&agent)
     }
