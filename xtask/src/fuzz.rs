@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result, bail};
 use crate::installs::{CARGO_FUZZ, cargo_with_tools, ensure_cargo_tool};
 
 /// The fuzz targets (`fuzz/fuzz_targets/*.rs`).
-const TARGETS: [&str; 5] = ["envelope", "event", "guid", "retcode", "sim_path"];
+const TARGETS: [&str; 6] = ["answer", "envelope", "event", "guid", "retcode", "sim_path"];
 
 pub(crate) fn fuzz(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> {
     ensure_cargo_tool(root, &CARGO_FUZZ)?;
