@@ -231,20 +231,47 @@ fn refusal(message: &str) -> Response {
 
 /// The hostile answer `case` for a request that sent `echo`.
 pub(crate) fn respond(case: Hostile, echo: &Echo) -> Response {
+    refusing(case, echo)
+        .or_else(|| malformed(case, echo))
+        .or_else(|| foreign_http(case, echo))
+        .unwrap_or_else(|| refusal(""))
+}
+
+/// A refusal whose message carries the secrets.
+fn refusing(case: Hostile, echo: &Echo) -> Option<Response> {
     let Echo {
         guid,
         cookie,
         password,
         headers,
-        poll,
+        ..
     } = echo;
-    match case {
+    Some(match case {
         Hostile::EchoSecrets => {
             refusal(&format!("guid={guid} cookie={cookie} password={password}"))
         }
         Hostile::CutGuid => refusal(&format!("{}{guid} tail", "m".repeat(190))),
         Hostile::CutCookie => refusal(&format!("{}{cookie} tail", "m".repeat(193))),
         Hostile::ForeignGuid => refusal(&format!("the session is held by {}", fresh_guid())),
+        Hostile::Binary => refusal(&format!(
+            "\u{0}\u{1}\u{7f}{guid}\u{1b}[31m{cookie}\u{1b}[0m\r\n{password}\u{fffd}"
+        )),
+        Hostile::Long => refusal(&format!("{}{guid}{}", "z".repeat(5000), "y".repeat(5000))),
+        Hostile::HeaderEcho => refusal(headers),
+        _ => return None,
+    })
+}
+
+/// An envelope the contract does not describe, with the secrets where serde or a code reader meets them.
+fn malformed(case: Hostile, echo: &Echo) -> Option<Response> {
+    let Echo {
+        guid,
+        cookie,
+        password,
+        poll,
+        ..
+    } = echo;
+    Some(match case {
         Hostile::GuidAsRetcode => json_answer(envelope(guid, "refused")),
         Hostile::CookieAsRetcode => json_answer(envelope(cookie, password)),
         Hostile::WrongTypes => json_answer(
@@ -258,6 +285,35 @@ pub(crate) fn respond(case: Hostile, echo: &Echo) -> Response {
         Hostile::CutString => json_answer(format!(
             r#"{{"retcode":"100-009","message":"{guid} {password} {cookie}"#
         )),
+        Hostile::TooLarge => json_answer(format!(
+            r#"{{"retcode":"100-009","message":"{guid} {}"}}"#,
+            "x".repeat(100 * 1024)
+        )),
+        Hostile::UnknownEvent if *poll => json_answer(
+            json!({"retcode": "0", "message": "", "event": {
+                "eventType": format!("Hostile_{guid}"), "workNo": "101",
+                "content": {"guid": guid, "cookie": cookie, "password": password}}})
+            .to_string(),
+        ),
+        Hostile::UnknownEvent => json_answer(
+            json!({"retcode": "0", "message": guid,
+                "result": {"guid": guid, "cookie": cookie, "password": password}})
+            .to_string(),
+        ),
+        _ => return None,
+    })
+}
+
+/// An answer that is not the envelope: other statuses, pages, headers.
+fn foreign_http(case: Hostile, echo: &Echo) -> Option<Response> {
+    let Echo {
+        guid,
+        cookie,
+        password,
+        headers,
+        ..
+    } = echo;
+    Some(match case {
         Hostile::HtmlError => answer(
             StatusCode::INTERNAL_SERVER_ERROR,
             &[(CONTENT_TYPE.as_str(), "text/html".to_owned())],
@@ -292,14 +348,6 @@ pub(crate) fn respond(case: Hostile, echo: &Echo) -> Response {
                 format!("<a href=\"{to}\">moved</a>"),
             )
         }
-        Hostile::Binary => refusal(&format!(
-            "\u{0}\u{1}\u{7f}{guid}\u{1b}[31m{cookie}\u{1b}[0m\r\n{password}\u{fffd}"
-        )),
-        Hostile::Long => refusal(&format!("{}{guid}{}", "z".repeat(5000), "y".repeat(5000))),
-        Hostile::TooLarge => json_answer(format!(
-            r#"{{"retcode":"100-009","message":"{guid} {}"}}"#,
-            "x".repeat(100 * 1024)
-        )),
         Hostile::RotateAndName => {
             let new = fresh_guid();
             answer(
@@ -328,19 +376,8 @@ pub(crate) fn respond(case: Hostile, echo: &Echo) -> Response {
                 envelope("100-009", &format!("old cookie {cookie}, new cookie {new}")),
             )
         }
-        Hostile::UnknownEvent if *poll => json_answer(
-            json!({"retcode": "0", "message": "", "event": {
-                "eventType": format!("Hostile_{guid}"), "workNo": "101",
-                "content": {"guid": guid, "cookie": cookie, "password": password}}})
-            .to_string(),
-        ),
-        Hostile::UnknownEvent => json_answer(
-            json!({"retcode": "0", "message": guid,
-                "result": {"guid": guid, "cookie": cookie, "password": password}})
-            .to_string(),
-        ),
-        Hostile::HeaderEcho => refusal(headers),
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
