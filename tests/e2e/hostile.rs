@@ -10,8 +10,8 @@
 use crate::common;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ccgw::{Agent, AgentId, Error, GatewayClient, SignIn};
@@ -91,27 +91,16 @@ fn client(server: &TestServer) -> GatewayClient {
     .expect("client builds")
 }
 
-/// Everything an error shows: `Display`, `Debug` (both forms), its chain and each source.
+/// Everything an error shows, its chain too.
 fn shown(e: &Error) -> String {
-    let mut text = format!("{e} | {e:#} | {e:?} | {e:#?} | {}", e.chain());
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!(" | {s} | {s:?}"));
-        source = s.source();
-    }
-    text
+    format!("{} | {}", ccgw_testkit::leaks::error_text(e), e.chain())
 }
 
-/// Signs agent 101 in against a server that answers everything else with `hostile`,
-/// runs `act`, which must fail, and checks what the error and the logs show.
-async fn against<F, Fut>(
-    case: &str,
+/// Agent 101 signed in against a server that answers everything else with `hostile`
+/// (the server, kept alive with it).
+async fn signed_in_against(
     hostile: impl Fn(&RawRequest) -> Reply + Send + Sync + 'static,
-    act: F,
-) where
-    F: FnOnce(Agent) -> Fut,
-    Fut: Future<Output = Result<(), Error>>,
-{
+) -> (TestServer, Agent) {
     let server = TestServer::start_with(
         move |request| {
             if is_sign_in(request) {
@@ -131,6 +120,20 @@ async fn against<F, Fut>(
         )
         .await
         .expect("signed in");
+    (server, agent)
+}
+
+/// Signs agent 101 in against a server that answers everything else with `hostile`,
+/// runs `act`, which must fail, and checks what the error and the logs show.
+async fn against<F, Fut>(
+    case: &str,
+    hostile: impl Fn(&RawRequest) -> Reply + Send + Sync + 'static,
+    act: F,
+) where
+    F: FnOnce(Agent) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
+    let (_server, agent) = signed_in_against(hostile).await;
     let e = act(agent).await.expect_err(case);
     assert_clean(case, &shown(&e));
     assert_clean(&format!("{case} (logs)"), &logs::captured());
@@ -288,33 +291,16 @@ async fn a_rotation_followed_by_a_failure_naming_both_guids() {
 /// masked.
 #[tokio::test]
 async fn an_unknown_event_with_secret_content() {
-    let served = Arc::new(Mutex::new(0usize));
-    let server = TestServer::start_with(
-        move |request| {
-            if is_sign_in(request) {
-                return signed_in();
-            }
-            let mut n = served.lock().expect("count");
-            *n += 1;
-            let event = serde_json::json!({
-                "eventType": format!("Hostile_{GUID}"),
-                "workNo": "101",
-                "content": {"guid": GUID, "cookie": COOKIE, "pw": PASSWORD, "other": FOREIGN},
-            });
-            let body = serde_json::json!({"retcode": "0", "message": "", "event": event});
-            raw("200 OK", &[JSON], &body.to_string())
-        },
-        None,
-    )
-    .await
-    .expect("server");
-    let agent = client(&server)
-        .sign_in(
-            AgentId::new(101).expect("in range"),
-            &SignIn::new(PASSWORD, "40101"),
-        )
-        .await
-        .expect("signed in");
+    let (_server, agent) = signed_in_against(|_| {
+        let event = serde_json::json!({
+            "eventType": format!("Hostile_{GUID}"),
+            "workNo": "101",
+            "content": {"guid": GUID, "cookie": COOKIE, "pw": PASSWORD, "other": FOREIGN},
+        });
+        let body = serde_json::json!({"retcode": "0", "message": "", "event": event});
+        raw("200 OK", &[JSON], &body.to_string())
+    })
+    .await;
     let mut events = agent.events();
     let event = tokio::time::timeout(Duration::from_secs(10), events.next())
         .await

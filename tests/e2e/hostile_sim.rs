@@ -11,43 +11,17 @@ use std::time::Duration;
 
 use ccgw::{AgentId, Error, RestCause, SignIn};
 use ccgw_sim::{Config, Faults, Hostile, Simulator};
+use ccgw_testkit::leaks::{assert_none_shown, error_text};
 use ccgw_testkit::logs;
 use common::secs;
 
 /// The operations each hostile answer meets.
 pub(crate) const OPERATIONS: usize = 6;
 
-/// What must never be shown: the password, the cookies and anything Guid-shaped.
-pub(crate) fn assert_clean(what: &str, text: &str, secrets: &[String]) {
-    let lower = text.to_ascii_lowercase();
-    if let Some(at) = lower.find(".agentgateway") {
-        let line = text[..at].rsplit('\n').next().unwrap_or_default();
-        panic!("{what}: a Guid shown: {line}…");
-    }
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        if let Some(line) = text.lines().find(|l| l.contains(secret.as_str())) {
-            panic!("{what}: a secret shown in: {line}");
-        }
-    }
-    if let Some(line) = text.lines().find(|l| l.contains("COOKIE")) {
-        panic!("{what}: a cookie the gateway set shown in: {line}");
-    }
-}
-
-fn shown_error(e: &Error) -> String {
-    let mut text = format!("{e} | {e:#} | {e:?} | {e:#?} | {}", e.chain());
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!(" | {s} | {s:?}"));
-        source = s.source();
-    }
-    text
-}
-
 fn shown<T: std::fmt::Debug>(result: &Result<T, Error>) -> String {
     match result {
         Ok(value) => format!("{value:?}"),
-        Err(e) => shown_error(e),
+        Err(e) => format!("{} | {}", error_text(e), e.chain()),
     }
 }
 
@@ -104,10 +78,10 @@ async fn no_hostile_answer_gets_a_secret_shown() {
     let met = futures_util::future::join_all(Hostile::ALL.map(meet)).await;
     let mut all_secrets = Vec::new();
     for (case, (text, secrets)) in Hostile::ALL.iter().zip(met) {
-        assert_clean(case.name(), &text, &secrets);
+        assert_none_shown(case.name(), &text, &secrets);
         all_secrets.extend(secrets);
     }
-    assert_clean("logs", &logs::captured(), &all_secrets);
+    assert_none_shown("logs", &logs::captured(), &all_secrets);
     // What docs/reliability.md says is what runs.
     let page = include_str!("../../docs/reliability.md").replace('\n', " ");
     let answers = format!("{} hostile answers", Hostile::ALL.len());

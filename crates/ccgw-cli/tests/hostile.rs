@@ -10,6 +10,7 @@ mod common;
 use std::time::Duration;
 
 use ccgw_sim::{Config, Faults, Hostile};
+use ccgw_testkit::leaks::assert_none_shown;
 use common::{Env, PASSWORD};
 
 /// The commands each hostile answer meets (after the sign-in, which is not hostile).
@@ -20,22 +21,6 @@ const COMMANDS: [&str; 5] = [
     "events --agent 101 --count 1",
     "sign-out --agent 101",
 ];
-
-fn assert_clean(what: &str, text: &str, secrets: &[String]) {
-    let lower = text.to_ascii_lowercase();
-    if let Some(at) = lower.find(".agentgateway") {
-        let line = text[..at].rsplit('\n').next().unwrap_or_default();
-        panic!("{what}: a Guid shown: {line}…");
-    }
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        if let Some(line) = text.lines().find(|l| l.contains(secret.as_str())) {
-            panic!("{what}: a secret shown in: {line}");
-        }
-    }
-    if let Some(line) = text.lines().find(|l| l.contains("COOKIE")) {
-        panic!("{what}: a cookie the gateway set shown in: {line}");
-    }
-}
 
 /// Runs every command against one hostile answer; what they printed, what they left,
 /// and the secrets.
@@ -100,7 +85,7 @@ async fn no_hostile_answer_gets_a_secret_printed() {
     let met = futures_join(Hostile::ALL.map(|case| tokio::spawn(meet(case)))).await;
     for (case, (text, secrets)) in Hostile::ALL.iter().zip(met) {
         assert!(!text.is_empty(), "{case}: the commands printed nothing");
-        assert_clean(case.name(), &text, &secrets);
+        assert_none_shown(case.name(), &text, &secrets);
     }
     // What docs/reliability.md says is what runs.
     let page = include_str!("../../../docs/reliability.md").replace('\n', " ");

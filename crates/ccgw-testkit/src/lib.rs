@@ -12,9 +12,11 @@
 //!   [`Child`], [`json_line`]: other child processes; [`memory_kib`], [`cpu_seconds`]:
 //!   memory and CPU from `/proc`; [`scratch_dir`]: a fresh temporary directory; [`wait_until_within`]: a
 //!   condition awaited with a deadline.
+//! - [`leaks`]: an error's every form, and the check that no secret shows in a text.
 //! - [`logs`]: a process-wide tracing subscriber that captures everything logged, so
 //!   tests can assert what may and may not appear in logs.
 
+pub mod leaks;
 pub mod logs;
 mod process;
 mod raw;
