@@ -285,6 +285,22 @@ mod tests {
         }
     }
 
+    /// A body cut at [`EXCERPT_BYTES`] inside a Guid nobody knew: whatever the cut left
+    /// of it (four characters or more) goes, in the UUID or in `.AgentGateway`.
+    #[test]
+    fn a_guid_cut_with_the_body_leaves_nothing_of_itself() {
+        let r = Redactor::default();
+        for kept in 4..GUID.len() {
+            let body = format!("ab{}{GUID} tail", "\n".repeat(EXCERPT_BYTES - 2 - kept));
+            let shown = r.excerpt(body.as_bytes());
+            // Once the whole UUID is there, it is masked as one.
+            assert!(
+                ["ab…", "ab <redacted>…", "ab <redacted>.…"].contains(&shown.as_str()),
+                "{kept} bytes of the Guid kept: {shown}"
+            );
+        }
+    }
+
     #[test]
     fn excerpt_masks_even_when_cut() {
         let r = redactor(&["SECRET-G"]);
