@@ -16,11 +16,6 @@ impl Password {
     pub fn new(text: Zeroizing<String>) -> Self {
         Password(text)
     }
-
-    /// The password's text. A secret: do not log it.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
 }
 
 impl fmt::Debug for Password {

@@ -299,6 +299,12 @@ mod tests {
                 "{kept} bytes of the Guid kept: {shown}"
             );
         }
+        // A Guid that is not a UUID, cut in its node name: the whole token goes.
+        let odd = "SENTINEL-GUID-7f3a9c41.AgentGateway0";
+        for kept in odd.find('.').map_or(0, |dot| dot + 2)..odd.len() - 1 {
+            let body = format!("ab{}{odd} tail", "\n".repeat(EXCERPT_BYTES - 2 - kept));
+            assert_eq!(r.excerpt(body.as_bytes()), "ab…", "{kept} bytes kept");
+        }
     }
 
     #[test]
