@@ -61,13 +61,10 @@ async fn meet(case: Hostile) -> (String, Vec<String>) {
         text += &shown(&out);
     }
     let mut secrets = vec!["pw101".to_owned()];
-    secrets.extend((0..2).filter_map(|n| handle.affinity_cookie(n)));
-    secrets.extend(
-        secrets
-            .clone()
-            .iter()
-            .filter_map(|c| c.split_once('=').map(|(_, v)| v.to_owned())),
-    );
+    for cookie in (0..2).filter_map(|n| handle.affinity_cookie(n)) {
+        secrets.extend(cookie.split_once('=').map(|(_, v)| v.to_owned()));
+        secrets.push(cookie);
+    }
     sim.shutdown().await;
     (text, secrets)
 }

@@ -320,7 +320,7 @@ fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
     }
     // A password in the environment is masked in whatever the gateway echoes, whichever
     // command runs (a sign-in adds the one it sends by itself).
-    if let Ok(password) = std::env::var("CCGW_PASSWORD") {
+    if let Ok(password) = std::env::var(secrets::PASSWORD_ENV) {
         config.secrets.push(password);
     }
     if config.url.is_none() {

@@ -12,6 +12,9 @@ use zeroize::Zeroizing;
 
 use crate::failure::Failure;
 
+/// The variable that holds the password.
+pub(crate) const PASSWORD_ENV: &str = "CCGW_PASSWORD";
+
 /// The password: the first line of `file` (`--password-file`), else `CCGW_PASSWORD`, else
 /// a prompt on a terminal.
 pub(crate) fn password(file: Option<&Path>) -> Result<Zeroizing<String>, Failure> {
@@ -26,7 +29,7 @@ pub(crate) fn password(file: Option<&Path>) -> Result<Zeroizing<String>, Failure
             text.lines().next().unwrap_or_default().to_owned(),
         ));
     }
-    if let Ok(password) = std::env::var("CCGW_PASSWORD") {
+    if let Ok(password) = std::env::var(PASSWORD_ENV) {
         return Ok(Zeroizing::new(password));
     }
     if std::io::stdin().is_terminal() {
