@@ -145,7 +145,7 @@ fn variables_override_the_file_and_bad_values_name_their_setting() {
     .expect_err("not a duration")
     .to_string();
     assert!(
-        bad.contains("poll_timeout") && bad.contains("\"soon\""),
+        bad.contains("CCGW_POLL_TIMEOUT (poll_timeout)") && bad.contains("\"soon\""),
         "{bad}"
     );
     let unknown = Config::from_toml("url = \"https://gw\"\npoll_timout = \"50s\"\n")

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ccgw::{InitialState, RestCause, RestDuration, SignIn};
+use ccgw::{Agent, AgentState, Error, InitialState, RestCause, RestDuration, RetCode, SignIn};
 
 use crate::failure::Failure;
 use crate::{
-    AgentArgs, GUID_FILE_REFRESH, StartState, agent_handle, confirmed_by, connect, print_event,
-    secrets,
+    AgentArgs, GUID_FILE_REFRESH, StartState, Target, agent_handle, confirmed_by, connect,
+    print_event, secrets,
 };
 
 pub(crate) async fn sign_in(
@@ -26,14 +26,25 @@ pub(crate) async fn sign_in(
             StartState::WrapUp => InitialState::WrapUp,
         })
         .take_over(take_over);
-    let (client, id) = connect(&agent)?;
+    let target = connect(&agent)?;
+    let id = target.id;
     let file = secrets::guid_path(&agent.guid_file, id)?;
     // Before the gateway holds a session whose Guid could not be kept.
     secrets::check_writable(&file)?;
-    let handle = client
-        .sign_in(id, &request)
-        .await
-        .map_err(|e| Failure::from_ccgw(&e, id))?;
+    let handle = match target.client.sign_in(id, &request).await {
+        Ok(handle) => handle,
+        Err(Error::Gateway {
+            code: RetCode::AlreadySignedIn,
+            ..
+        }) if !take_over && still_valid(&target, &agent).await => {
+            say!(
+                "agent {id} is already signed in from here: the Guid in {} is still valid (nothing changed)",
+                file.display()
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(target.fail(&e)),
+    };
     let stored = match handle.guid() {
         Some(guid) => secrets::store_guid(&file, &guid, handle.affinity().as_ref()),
         None => Err(Failure::Other("the sign-in gave no Guid".into())),
@@ -64,28 +75,91 @@ pub(crate) async fn sign_in(
     Ok(())
 }
 
+/// Whether the Guid file of `agent` holds a Guid the gateway still accepts (a state
+/// read with it succeeds).
+async fn still_valid(target: &Target, agent: &AgentArgs) -> bool {
+    let Ok(source) = secrets::GuidSource::find(&agent.guid_file, target.id) else {
+        return false;
+    };
+    let handle = target
+        .client
+        .agent(target.id, source.guid().clone(), source.affinity());
+    handle.status().await.is_ok()
+}
+
 pub(crate) async fn sign_out(agent: AgentArgs) -> Result<(), Failure> {
-    let (handle, source) = agent_handle(&agent)?;
-    handle
-        .sign_out()
-        .await
-        .map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
+    let (target, handle, source) = agent_handle(&agent)?;
+    // An agent the gateway had already signed out counts as signed out (the library
+    // settles `100-006` so).
+    handle.sign_out().await.map_err(|e| target.fail(&e))?;
+    // The Guid is worthless now.
     source.forget();
     say!("agent {} signed out", handle.id());
     Ok(())
 }
 
+/// A refused state change (`100-009`), explained by the agent's state as read now; a
+/// `000-002` on a cause, by the tenant's causes.
+async fn explain(
+    target: &Target,
+    handle: &Agent,
+    error: Error,
+    cause: Option<RestCause>,
+) -> Failure {
+    let id = target.id;
+    match &error {
+        Error::Gateway {
+            code: RetCode::StateChangeRefused,
+            ..
+        } => {
+            let state = handle.status().await.map(|s| s.state);
+            let code = RetCode::StateChangeRefused.as_str();
+            let hint = match (cause, state) {
+                (Some(_), Ok(AgentState::Rest | AgentState::PreRest)) => Some(format!(
+                    "agent {id} is already in rest ({code}): add --prolong to set its rest again"
+                )),
+                (None, Ok(state)) if !matches!(state, AgentState::Rest | AgentState::PreRest) => {
+                    Some(format!(
+                        "agent {id} is not in rest (it is {}; {code}): there is no rest to cancel",
+                        state.name()
+                    ))
+                }
+                _ => None,
+            };
+            match hint {
+                Some(message) => Failure::Ccgw(error.disposition(), message),
+                None => target.fail(&error),
+            }
+        }
+        Error::Gateway {
+            code: RetCode::InvalidParameter,
+            ..
+        } if cause.is_some_and(|c| c != RestCause::NONE) => {
+            let cause = cause.unwrap_or(RestCause::NONE);
+            let Failure::Ccgw(disposition, message) = target.fail(&error) else {
+                return target.fail(&error);
+            };
+            Failure::Ccgw(
+                disposition,
+                format!(
+                    "{message}; is rest cause {cause} configured on the platform? Causes are \
+                     configured per tenant (0, no cause, always works)"
+                ),
+            )
+        }
+        _ => target.fail(&error),
+    }
+}
+
 pub(crate) async fn rest(
     agent: AgentArgs,
-    duration: u64,
-    cause: u32,
+    duration: RestDuration,
+    cause: RestCause,
     prolong: bool,
     confirm: bool,
     wait: u64,
 ) -> Result<(), Failure> {
-    let duration = RestDuration::try_from(duration).map_err(|e| Failure::Input(e.to_string()))?;
-    let cause = RestCause::try_from(cause).map_err(|e| Failure::Input(e.to_string()))?;
-    let (handle, mut source) = agent_handle(&agent)?;
+    let (target, handle, mut source) = agent_handle(&agent)?;
     let id = handle.id();
     let wait = Duration::from_secs(wait);
     let mut change = handle.rest(duration, cause);
@@ -98,7 +172,10 @@ pub(crate) async fn rest(
         change.await.map(|()| None)
     };
     source.save(&handle)?;
-    let confirmed = outcome.map_err(|e| Failure::from_ccgw(&e, id))?;
+    let confirmed = match outcome {
+        Ok(confirmed) => confirmed,
+        Err(e) => return Err(explain(&target, &handle, e, Some(cause)).await),
+    };
     let what = if prolong {
         "rest set again"
     } else {
@@ -121,7 +198,7 @@ pub(crate) async fn rest(
 }
 
 pub(crate) async fn cancel_rest(agent: AgentArgs, confirm: bool, wait: u64) -> Result<(), Failure> {
-    let (handle, mut source) = agent_handle(&agent)?;
+    let (target, handle, mut source) = agent_handle(&agent)?;
     let outcome = if confirm {
         handle
             .cancel_rest()
@@ -132,7 +209,11 @@ pub(crate) async fn cancel_rest(agent: AgentArgs, confirm: bool, wait: u64) -> R
         handle.cancel_rest().await.map(|()| None)
     };
     source.save(&handle)?;
-    match outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))? {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => return Err(explain(&target, &handle, e, None).await),
+    };
+    match outcome {
         Some(by) => say!(
             "agent {}: rest cancelled; confirmed {}",
             handle.id(),
@@ -144,10 +225,10 @@ pub(crate) async fn cancel_rest(agent: AgentArgs, confirm: bool, wait: u64) -> R
 }
 
 pub(crate) async fn status(agent: AgentArgs, json: bool) -> Result<(), Failure> {
-    let (handle, mut source) = agent_handle(&agent)?;
+    let (target, handle, mut source) = agent_handle(&agent)?;
     let outcome = handle.status().await;
     source.save(&handle)?;
-    let status = outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))?;
+    let status = outcome.map_err(|e| target.fail(&e))?;
     let (code, name) = (status.state.code(), status.state.name());
     if json {
         say!(
@@ -166,7 +247,12 @@ pub(crate) async fn events(
     json: bool,
     count: Option<u64>,
 ) -> Result<(), Failure> {
-    let (handle, mut source) = agent_handle(&agent)?;
+    let (target, handle, mut source) = agent_handle(&agent)?;
+    // A mistake that no retry mends (an untrusted CA, no gateway there, a Guid it does
+    // not take) ends the command at once, with the exit code a one-shot command has.
+    let first = handle.status().await;
+    source.save(&handle)?;
+    first.map_err(|e| target.fail(&e))?;
     let mut events = handle.events();
     let mut seen = 0u64;
     // The Guid rotates on poll answers — this command's and those of other
@@ -193,5 +279,21 @@ pub(crate) async fn events(
         }
     };
     source.save(&handle)?;
-    outcome.map_err(|e| Failure::from_ccgw(&e, handle.id()))
+    match outcome {
+        // Signed out (by `ccgw sign-out`, a supervisor or the gateway): the stream's
+        // normal end; the Guid is worthless.
+        Err(Error::Gateway {
+            code: RetCode::NotSignedIn,
+            ..
+        }) => {
+            say!(
+                "agent {}: signed out ({}); no more events",
+                handle.id(),
+                RetCode::NotSignedIn.as_str()
+            );
+            source.forget();
+            Ok(())
+        }
+        other => other.map_err(|e| target.fail(&e)),
+    }
 }

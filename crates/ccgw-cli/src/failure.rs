@@ -1,6 +1,8 @@
 //! One readable line per failure, and an exit code per class (see `ccgw --help`). A
 //! gateway or transport failure's class is its [`Disposition`], from `ccgw`.
 
+use std::path::Path;
+
 use ccgw::{AgentId, Disposition, Error, RetCode};
 
 /// A failure, by class.
@@ -77,8 +79,25 @@ impl Failure {
         }
     }
 
+    /// A configuration the library refused (exit 2), in the command line's terms.
+    pub(crate) fn config(error: &Error) -> Failure {
+        let chain = error.chain().to_string();
+        // The library names the setting; the command line's is a flag.
+        if chain.contains("allow_http") {
+            return Failure::Input(format!(
+                "{chain}; the command line's setting is --allow-http (CCGW_ALLOW_HTTP=1)"
+            ));
+        }
+        Failure::Input(chain)
+    }
+
     /// What went wrong and what to do, for agent `agent`.
     pub(crate) fn from_ccgw(error: &Error, agent: AgentId) -> Failure {
+        Failure::about(error, agent, None)
+    }
+
+    /// [`from_ccgw`](Self::from_ccgw) for a command that trusted the CA file `ca_file`.
+    pub(crate) fn about(error: &Error, agent: AgentId, ca_file: Option<&Path>) -> Failure {
         let chain = error.chain().to_string();
         let disposition = error.disposition();
         let message = match error {
@@ -121,17 +140,24 @@ impl Failure {
             Error::OutcomeUnknown { .. } => {
                 format!("{chain}; check `ccgw status --agent {agent}` before trying again")
             }
-            Error::Tls(_) => {
-                format!("{chain}; pass the gateway's CA certificate with --ca-file or CCGW_CA_FILE")
-            }
+            Error::Tls(_) => match ca_file {
+                Some(file) => format!(
+                    "{chain}; the CA file {} does not vouch for the gateway's certificate \
+                     (another CA, or a certificate for another host name than the URL's)",
+                    file.display()
+                ),
+                None => format!(
+                    "{chain}; pass the gateway's CA certificate with --ca-file or CCGW_CA_FILE"
+                ),
+            },
+            Error::UnexpectedStatus { status, .. } if status.as_u16() == 404 => format!(
+                "{chain}; the gateway has no such path: give only the gateway's base URL \
+                 (scheme, host and port, e.g. https://gateway:8043)"
+            ),
             Error::Connect(_) | Error::TimeoutBeforeSend { .. } => {
                 format!("{chain}; is the gateway running and the URL right?")
             }
             Error::HandleSignedOut { .. } => format!("{chain} with `ccgw sign-in`"),
-            // The library names the setting; the command line's is a flag.
-            Error::Config { reason, .. } if reason.contains("allow_http") => {
-                format!("{chain}; the command line's setting is --allow-http (CCGW_ALLOW_HTTP=1)")
-            }
             _ => chain,
         };
         Failure::Ccgw(disposition, message)

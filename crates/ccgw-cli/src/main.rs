@@ -14,12 +14,13 @@ mod commands;
 mod demo;
 mod failure;
 mod secrets;
+mod variables;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ccgw::{AgentEvent, AgentId, Confirmed, GatewayClient};
+use ccgw::{AgentEvent, AgentId, Confirmed, GatewayClient, RestCause, RestDuration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::failure::Failure;
@@ -83,11 +84,11 @@ enum Command {
         #[command(flatten)]
         agent: AgentArgs,
         /// Rest duration: seconds, or with units (90s, 10m, 1h30m); at most 23h59m59s.
-        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-        duration: u64,
-        /// Rest cause code configured on the platform (0 = no cause).
-        #[arg(long, default_value_t = 0)]
-        cause: u32,
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_rest_duration, allow_hyphen_values = true)]
+        duration: RestDuration,
+        /// Rest cause code configured on the platform for the tenant (0 = no cause).
+        #[arg(long, default_value = "0", value_parser = parse_value::<RestCause>, allow_hyphen_values = true)]
+        cause: RestCause,
         /// Set rest again while already resting (prolong=true).
         #[arg(long)]
         prolong: bool,
@@ -96,7 +97,7 @@ enum Command {
         #[arg(long)]
         confirm: bool,
         /// How long --confirm waits.
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s", allow_hyphen_values = true)]
         wait: u64,
     },
     /// End an agent's rest.
@@ -142,31 +143,41 @@ enum Command {
     },
 }
 
-/// The gateway and the agent a command works on.
+/// The agent a command works on, and its gateway.
 #[derive(Args, Debug)]
 struct AgentArgs {
     /// Agent ID (work number).
-    #[arg(long, value_name = "ID")]
-    agent: u32,
-    /// Configuration file (TOML; the keys are listed in the README's "Deploying"
-    /// section). The CCGW_* variables override it, and the options here override both.
-    #[arg(long, env = "CCGW_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Gateway base URL [required here, in the configuration file or CCGW_URL].
-    #[arg(long, env = "CCGW_URL", value_name = "URL")]
-    url: Option<String>,
-    /// PEM file with the gateway's CA certificate (added to the system roots).
-    #[arg(long, env = "CCGW_CA_FILE", value_name = "PATH")]
-    ca_file: Option<PathBuf>,
-    /// Allow a plain http:// URL (local tests only: the Guid would travel unencrypted).
-    #[arg(long, env = "CCGW_ALLOW_HTTP")]
-    allow_http: bool,
+    #[arg(long, value_name = "ID", value_parser = parse_value::<AgentId>, allow_hyphen_values = true)]
+    agent: AgentId,
+    #[command(flatten)]
+    gateway: GatewayArgs,
     /// Where the agent's Guid is kept [default: $CCGW_STATE_DIR or ~/.local/state/ccgw, file `agent-ID.guid`].
     #[arg(long, env = "CCGW_GUID_FILE", value_name = "PATH")]
     guid_file: Option<PathBuf>,
-    /// Time allowed per request, until the last byte of the answer [default: 30s, or
-    /// `request_timeout` of the configuration file].
-    #[arg(long, env = "CCGW_TIMEOUT", value_name = "DURATION", value_parser = ccgw::parse_duration)]
+}
+
+/// The gateway: options over the `CCGW_*` variables over the configuration file (`ccgw
+/// help config` lists every key).
+#[derive(Args, Debug, Default)]
+pub(crate) struct GatewayArgs {
+    /// Configuration file (TOML; `ccgw help config` lists every key, its default and its
+    /// variable). The CCGW_* variables override it, and the options here override both.
+    #[arg(long, env = "CCGW_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Gateway base URL: scheme, host and port [or CCGW_URL, or `url` in the file].
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// PEM file with the gateway's CA certificate, added to the system roots [or
+    /// CCGW_CA_FILE, or `ca_file` in the file].
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+    /// Allow a plain http:// URL (local tests only: the Guid would travel unencrypted)
+    /// [or CCGW_ALLOW_HTTP=1].
+    #[arg(long)]
+    allow_http: bool,
+    /// Time allowed per request, until the last byte of the answer [default: 30s; or
+    /// CCGW_TIMEOUT, or `request_timeout` in the file].
+    #[arg(long, value_name = "DURATION", value_parser = ccgw::parse_duration)]
     timeout: Option<Duration>,
 }
 
@@ -179,6 +190,9 @@ enum StartState {
 
 /// `600`, `90s`, `10m`, `1h30m` → whole seconds (the library's duration syntax).
 fn parse_duration(text: &str) -> Result<u64, String> {
+    if text.trim_start().starts_with('-') {
+        return Err(format!("{text:?}: a duration cannot be negative"));
+    }
     let duration = ccgw::parse_duration(text)?;
     if duration.subsec_nanos() != 0 {
         return Err(format!("{text:?}: use whole seconds here"));
@@ -186,9 +200,23 @@ fn parse_duration(text: &str) -> Result<u64, String> {
     Ok(duration.as_secs())
 }
 
+/// A rest duration: [`parse_duration`], within the contract's range.
+fn parse_rest_duration(text: &str) -> Result<RestDuration, String> {
+    RestDuration::try_from(parse_duration(text)?).map_err(|e| e.to_string())
+}
+
+/// A value of `ccgw` read from text, its range and its message the library's.
+fn parse_value<T: std::str::FromStr<Err = ccgw::Error>>(text: &str) -> Result<T, String> {
+    text.parse().map_err(|e: ccgw::Error| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let present = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for warning in variables::unknown(present) {
+        eprintln!("warning: {warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -304,10 +332,24 @@ pub(crate) fn describe(event: &AgentEvent) -> String {
     }
 }
 
-fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
-    let id = AgentId::new(args.agent).map_err(|e| Failure::Input(e.to_string()))?;
-    let mut config =
-        ccgw::Config::load(args.config.as_deref()).map_err(|e| Failure::from_ccgw(&e, id))?;
+/// A command's gateway client and agent, and what its messages name.
+pub(crate) struct Target {
+    pub(crate) client: GatewayClient,
+    pub(crate) id: AgentId,
+    ca_file: Option<PathBuf>,
+}
+
+impl Target {
+    /// `error` as a failure of this command (naming its CA file when TLS failed).
+    pub(crate) fn fail(&self, error: &ccgw::Error) -> Failure {
+        Failure::about(error, self.id, self.ca_file.as_deref())
+    }
+}
+
+/// The effective configuration: the file, the `CCGW_*` variables over it, the options
+/// over both.
+pub(crate) fn effective_config(args: &GatewayArgs) -> Result<ccgw::Config, ccgw::Error> {
+    let mut config = ccgw::Config::load(args.config.as_deref())?;
     if let Some(url) = &args.url {
         config.url = Some(url.clone());
     }
@@ -318,28 +360,50 @@ fn connect(args: &AgentArgs) -> Result<(GatewayClient, AgentId), Failure> {
     if let Some(timeout) = args.timeout {
         config.request_timeout = timeout;
     }
+    Ok(config)
+}
+
+pub(crate) fn client_for(args: &GatewayArgs) -> Result<(GatewayClient, ccgw::Config), Failure> {
+    let mut config = effective_config(args).map_err(|e| Failure::config(&e))?;
     // A password in the environment is masked in whatever the gateway echoes, whichever
     // command runs (a sign-in adds the one it sends by itself).
     if let Ok(password) = std::env::var(secrets::PASSWORD_ENV) {
         config.secrets.push(password);
     }
-    if config.url.is_none() {
+    let Some(url) = config.url.clone() else {
         return Err(Failure::Input(
             "no gateway URL: pass --url, set CCGW_URL, or set `url` in the --config file"
                 .to_owned(),
         ));
-    }
-    let client = config
-        .build_client()
-        .map_err(|e| Failure::from_ccgw(&e, id))?;
-    Ok((client, id))
+    };
+    tracing::info!(
+        url,
+        fallback_urls = ?config.fallback_urls,
+        ca_file = %config.ca_file.as_deref().map_or("(none)".into(), |p| p.display().to_string()),
+        system_roots = config.system_roots,
+        timeout = ?config.request_timeout,
+        "gateway"
+    );
+    let client = config.build_client().map_err(|e| Failure::config(&e))?;
+    Ok((client, config))
 }
 
-fn agent_handle(args: &AgentArgs) -> Result<(ccgw::Agent, secrets::GuidSource), Failure> {
-    let (client, id) = connect(args)?;
-    let source = secrets::GuidSource::find(&args.guid_file, id)?;
-    let agent = client.agent(id, source.guid().clone(), source.affinity());
-    Ok((agent, source))
+fn connect(args: &AgentArgs) -> Result<Target, Failure> {
+    let (client, config) = client_for(&args.gateway)?;
+    Ok(Target {
+        client,
+        id: args.agent,
+        ca_file: config.ca_file,
+    })
+}
+
+fn agent_handle(args: &AgentArgs) -> Result<(Target, ccgw::Agent, secrets::GuidSource), Failure> {
+    let target = connect(args)?;
+    let source = secrets::GuidSource::find(&args.guid_file, target.id)?;
+    let agent = target
+        .client
+        .agent(target.id, source.guid().clone(), source.affinity());
+    Ok((target, agent, source))
 }
 
 #[cfg(test)]

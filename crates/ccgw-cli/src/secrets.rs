@@ -14,6 +14,10 @@ use crate::failure::Failure;
 
 /// The variable that holds the password.
 pub(crate) const PASSWORD_ENV: &str = "CCGW_PASSWORD";
+/// The variable that holds a Guid (instead of the Guid file).
+pub(crate) const GUID_ENV: &str = "CCGW_GUID";
+/// The variable naming the directory of the Guid files.
+pub(crate) const STATE_DIR_ENV: &str = "CCGW_STATE_DIR";
 
 /// The password: the first line of `file` (`--password-file`), else `CCGW_PASSWORD`, else
 /// a prompt on a terminal.
@@ -49,7 +53,7 @@ pub(crate) fn guid_path(explicit: &Option<PathBuf>, agent: AgentId) -> Result<Pa
     if let Some(path) = explicit {
         return Ok(path.clone());
     }
-    let dir = match (std::env::var_os("CCGW_STATE_DIR"), std::env::var_os("HOME")) {
+    let dir = match (std::env::var_os(STATE_DIR_ENV), std::env::var_os("HOME")) {
         (Some(dir), _) => PathBuf::from(dir),
         (None, Some(home)) => PathBuf::from(home).join(".local/state/ccgw"),
         (None, None) => {
@@ -138,6 +142,13 @@ pub(crate) struct GuidSource {
 
 /// The Guid file's text: the Guid, and the affinity on a second line if any.
 fn read_guid_file(file: &Path, text: &str) -> Result<(Guid, Option<Affinity>), Failure> {
+    if text.trim().is_empty() {
+        return Err(Failure::Input(format!(
+            "the Guid file {} is empty: sign in again with `ccgw sign-in` (add --take-over \
+             if the gateway still holds the session)",
+            file.display()
+        )));
+    }
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let guid = Guid::new(lines.next().unwrap_or_default())
         .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
@@ -152,8 +163,8 @@ fn read_guid_file(file: &Path, text: &str) -> Result<(Guid, Option<Affinity>), F
 impl GuidSource {
     /// `CCGW_GUID`, else the Guid file.
     pub(crate) fn find(explicit: &Option<PathBuf>, agent: AgentId) -> Result<Self, Failure> {
-        if let Ok(text) = std::env::var("CCGW_GUID") {
-            let guid = Guid::new(text).map_err(|e| Failure::Input(format!("CCGW_GUID: {e}")))?;
+        if let Ok(text) = std::env::var(GUID_ENV) {
+            let guid = Guid::new(text).map_err(|e| Failure::Input(format!("{GUID_ENV}: {e}")))?;
             return Ok(Self {
                 guid,
                 affinity: None,

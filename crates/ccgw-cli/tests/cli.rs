@@ -124,10 +124,13 @@ async fn each_refusal_class_has_its_exit_code_and_a_readable_line() {
     let guid = read_guid(&env.guid_file(101));
     let (_, err) = env.run("cancel-rest --agent 101", 3, &[PASSWORD, &guid]);
     assert!(
-        err.contains("refused the state change for agent 101 (100-009)"),
+        err.contains("agent 101 is not in rest (it is idle; 100-009)"),
         "{err}"
     );
-    let (_, err) = env.run("sign-in --agent 101 --phone 40101", 7, &[PASSWORD, &guid]);
+    // From another workstation (another state directory), where no valid Guid is kept.
+    let mut elsewhere = env.ccgw(&["sign-in", "--agent", "101", "--phone", "40101"]);
+    elsewhere.env("CCGW_STATE_DIR", env.dir.join("elsewhere"));
+    let (_, err) = run(elsewhere, 7, &[PASSWORD, &guid]);
     assert!(
         err.contains("already signed in (100-002)") && err.contains("--take-over"),
         "{err}"

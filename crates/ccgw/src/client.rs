@@ -171,7 +171,23 @@ impl Config {
                     Some(Box::new(e)),
                 )
             })?;
-            roots.extend(tls::certificates(&pem).map_err(roots_error)?);
+            roots.extend(tls::certificates(&pem).map_err(|e| match e {
+                tls::RootsError::Empty => config(
+                    &format!(
+                        "the CA file {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                        path.display()
+                    ),
+                    None,
+                ),
+                tls::RootsError::Pem(e) => config(
+                    &format!(
+                        "the CA file {} cannot be read as PEM certificates",
+                        path.display()
+                    ),
+                    Some(Box::new(e)),
+                ),
+                other => roots_error(other),
+            })?);
         }
         if let Some(pem) = &self.ca_pem {
             roots.extend(tls::certificates(pem.as_bytes()).map_err(roots_error)?);

@@ -173,6 +173,7 @@ impl Default for Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
+    Duration,
     Flag,
     Number,
     List,
@@ -186,22 +187,74 @@ const VARIABLES: &[(&str, &str, Kind)] = &[
     ("ca_pem", "CCGW_CA_PEM", Kind::Text),
     ("system_roots", "CCGW_SYSTEM_ROOTS", Kind::Flag),
     ("allow_http", "CCGW_ALLOW_HTTP", Kind::Flag),
-    ("connect_timeout", "CCGW_CONNECT_TIMEOUT", Kind::Text),
-    ("request_timeout", "CCGW_TIMEOUT", Kind::Text),
-    ("poll_timeout", "CCGW_POLL_TIMEOUT", Kind::Text),
-    ("poll_hold", "CCGW_POLL_HOLD", Kind::Text),
-    ("guid_grace", "CCGW_GUID_GRACE", Kind::Text),
+    ("connect_timeout", "CCGW_CONNECT_TIMEOUT", Kind::Duration),
+    ("request_timeout", "CCGW_TIMEOUT", Kind::Duration),
+    ("poll_timeout", "CCGW_POLL_TIMEOUT", Kind::Duration),
+    ("poll_hold", "CCGW_POLL_HOLD", Kind::Duration),
+    ("guid_grace", "CCGW_GUID_GRACE", Kind::Duration),
     ("response_limit", "CCGW_RESPONSE_LIMIT", Kind::Number),
     ("max_connections", "CCGW_MAX_CONNECTIONS", Kind::Number),
-    ("pool_idle_timeout", "CCGW_POOL_IDLE_TIMEOUT", Kind::Text),
+    (
+        "pool_idle_timeout",
+        "CCGW_POOL_IDLE_TIMEOUT",
+        Kind::Duration,
+    ),
     ("user_agent", "CCGW_USER_AGENT", Kind::Text),
-    ("backoff_min", "CCGW_BACKOFF_MIN", Kind::Text),
-    ("backoff_max", "CCGW_BACKOFF_MAX", Kind::Text),
+    ("backoff_min", "CCGW_BACKOFF_MIN", Kind::Duration),
+    ("backoff_max", "CCGW_BACKOFF_MAX", Kind::Duration),
     ("max_attempts", "CCGW_MAX_ATTEMPTS", Kind::Number),
     ("take_back", "CCGW_TAKE_BACK", Kind::Number),
 ];
 
+/// One setting of a [`Config`] as an operator sees it: its key in the file, its
+/// variable, its value and its default as text (`ca_pem` shown by its size only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Setting {
+    /// The key in a configuration file (`request_timeout`).
+    pub key: &'static str,
+    /// The environment variable (`CCGW_TIMEOUT`).
+    pub variable: &'static str,
+    /// This configuration's value (empty when unset).
+    pub value: String,
+    /// The default value (empty when unset).
+    pub default: String,
+}
+
 impl Config {
+    /// Every setting with its variable, this configuration's value and the default, in
+    /// the order of the configuration's fields. [`Config::secrets`] is not among them.
+    ///
+    /// ```
+    /// let settings = ccgw::Config::default().settings();
+    /// let timeout = settings.iter().find(|s| s.key == "request_timeout").unwrap();
+    /// assert_eq!((timeout.variable, timeout.default.as_str()), ("CCGW_TIMEOUT", "30s"));
+    /// ```
+    pub fn settings(&self) -> Vec<Setting> {
+        let shown = |config: &Config| {
+            let mut shown = config.clone();
+            if let Some(pem) = &mut shown.ca_pem {
+                *pem = format!("(PEM, {} bytes)", pem.len());
+            }
+            toml::Table::try_from(&shown).unwrap_or_default()
+        };
+        let (values, defaults) = (shown(self), shown(&Config::default()));
+        let text = |table: &toml::Table, key: &str| match table.get(key) {
+            None => String::new(),
+            Some(toml::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+        };
+        VARIABLES
+            .iter()
+            .map(|&(key, variable, _)| Setting {
+                key,
+                variable,
+                value: text(&values, key),
+                default: text(&defaults, key),
+            })
+            .collect()
+    }
+
     /// Reads a configuration from TOML text. Unknown keys and ill-typed values are
     /// errors naming the key and line.
     pub fn from_toml(text: &str) -> Result<Config, Error> {
@@ -242,7 +295,7 @@ impl Config {
             let Some(text) = lookup(variable) else {
                 continue;
             };
-            table.insert(key.to_owned(), from_variable(variable, &text, kind)?);
+            table.insert(key.to_owned(), from_variable(key, variable, &text, kind)?);
             variables = true;
         }
         let origin = match (file, variables) {
@@ -259,10 +312,14 @@ impl Config {
     }
 }
 
-fn from_variable(variable: &str, text: &str, kind: Kind) -> Result<toml::Value, Error> {
+fn from_variable(key: &str, variable: &str, text: &str, kind: Kind) -> Result<toml::Value, Error> {
     let text = text.trim();
     Ok(match kind {
         Kind::Text => toml::Value::String(text.to_owned()),
+        Kind::Duration => {
+            parse_duration(text).map_err(|e| config(&format!("{variable} ({key}): {e}"), None))?;
+            toml::Value::String(text.to_owned())
+        }
         Kind::List => toml::Value::Array(
             text.split(',')
                 .map(str::trim)

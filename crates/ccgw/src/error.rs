@@ -230,6 +230,10 @@ impl Error {
             Error::Gateway { code, .. } => code.disposition().unwrap_or(Disposition::DoNotResend),
             Error::WrongState { .. } => Disposition::DoNotResend,
             Error::Connect(_) | Error::TimeoutBeforeSend { .. } => Disposition::Resend,
+            // No such path: the base URL is wrong (nothing the gateway serves was reached).
+            Error::UnexpectedStatus { status, .. } if *status == StatusCode::NOT_FOUND => {
+                Disposition::FixConfiguration
+            }
             Error::UnexpectedStatus { .. }
             | Error::OutcomeUnknown { .. }
             | Error::MalformedResponse { .. }

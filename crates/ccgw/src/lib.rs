@@ -22,7 +22,7 @@ mod values;
 
 pub use agent::{Agent, AgentState, AgentStatus, Change};
 pub use client::GatewayClient;
-pub use config::{Config, parse_duration};
+pub use config::{Config, Setting, parse_duration};
 pub use confirm::{Confirmed, Converged};
 pub use error::{Disposition, Error, RetCode};
 pub use events::AgentEvent;

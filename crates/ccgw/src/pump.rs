@@ -65,8 +65,13 @@ pub(crate) const EVENT_BUFFER: usize = 32;
 /// Why the pump stopped for good (cloneable, so every stream gets its own error).
 #[derive(Debug, Clone)]
 enum End {
-    Gateway { code: RetCode, message: String },
+    Gateway {
+        code: RetCode,
+        message: String,
+    },
     Unavailable(String),
+    /// The TLS handshake failed (the text is its cause's chain).
+    Tls(String),
     SignedOut,
 }
 
@@ -79,6 +84,7 @@ impl End {
                 message,
             },
             End::Unavailable(reason) => Error::EventsUnavailable { reason },
+            End::Tls(reason) => Error::Tls(reason.into()),
             End::SignedOut => Error::HandleSignedOut {
                 operation: ccgw_client::operations::GET_AGENT_EVENT.log_name,
             },
@@ -293,6 +299,12 @@ impl Spell {
             ) => {
                 // 100-006 (the session is gone), 000-001 (events are pushed, not polled).
                 Next::End(End::Gateway { code, message })
+            }
+            (_, Error::Tls(cause)) => {
+                // An untrusted certificate (a gateway that came back with another CA): no
+                // retry mends it.
+                let cause: &(dyn std::error::Error + 'static) = &*cause;
+                Next::End(End::Tls(ErrorChain(cause).to_string()))
             }
             (_, e @ Error::Gateway { .. }) => {
                 // Not a reason to stop, nor to hammer the gateway (000-007 answers that).

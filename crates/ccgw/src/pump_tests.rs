@@ -11,6 +11,7 @@ enum Answer {
     Refused(&'static str),
     Lost,
     Unreachable,
+    Untrusted,
 }
 
 /// A source that answers polls from a script (then holds every poll), recording when
@@ -96,6 +97,7 @@ impl Source for Script {
                     source: None,
                 }),
                 Some(Answer::Unreachable) => Err(Error::Connect("refused".into())),
+                Some(Answer::Untrusted) => Err(Error::Tls("unknown issuer".into())),
                 None => std::future::pending().await,
             }
         }
@@ -201,6 +203,18 @@ async fn a_signed_out_session_ends_the_streams_at_once() {
         assert!(shown[0].contains("100-006"), "{shown:?}");
     }
     assert_eq!(script.log().len(), 1, "one poll for both streams");
+}
+
+/// A gateway that came back with a certificate this client does not trust: no retry
+/// mends it, so the streams end at once with the TLS error (not after two minutes).
+#[tokio::test(start_paused = true)]
+async fn an_untrusted_certificate_ends_the_streams_at_once() {
+    let script = Script::new(vec![Answer::Event("AgentOther_InService"), Answer::Untrusted]);
+    let slot = PumpSlot::default();
+    let mut stream = subscribe(&slot, &script);
+    let read = read(&mut stream, 5).await;
+    assert!(matches!(read.as_slice(), [Ok(_), Err(Error::Tls(_))]), "{read:?}");
+    assert_eq!(script.log().len(), 2, "no poll after the TLS failure");
 }
 
 #[tokio::test(start_paused = true)]

@@ -236,11 +236,7 @@ impl Transport {
                         // hyper tells a head too large for the buffer apart from other
                         // parse errors only with its server feature on.
                         let reason = if e.is_parse() {
-                            format!(
-                                "the answer is not valid HTTP, or its head is larger than \
-                                 the read buffer ({} bytes, TransportConfig::read_buffer)",
-                                self.pool.read_buffer()
-                            )
+                            self.parse_failure(&e)
                         } else {
                             "the connection failed before an answer arrived".to_owned()
                         };
@@ -248,6 +244,26 @@ impl Transport {
                     }
                 },
             }
+        }
+    }
+
+    /// Why an answer could not be parsed: a head too large for the read buffer, or not
+    /// HTTP at all — over plain http, most likely a server that expects TLS. (hyper tells
+    /// the first apart only in its error's text without its server feature.)
+    fn parse_failure(&self, e: &hyper::Error) -> String {
+        if e.to_string().contains("too large") {
+            return format!(
+                "the answer's head is larger than the read buffer ({} bytes, \
+                 TransportConfig::read_buffer)",
+                self.pool.read_buffer()
+            );
+        }
+        if self.pool.origin.https {
+            "the answer is not HTTP/1.1".to_owned()
+        } else {
+            "the answer is not HTTP/1.1: a server that expects TLS answers plain http so \
+             — use an https:// URL"
+                .to_owned()
         }
     }
 

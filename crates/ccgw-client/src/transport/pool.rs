@@ -97,7 +97,7 @@ impl Pool {
                 Arc::clone(&self.slots).try_acquire_owned().ok()
             };
             if let Some(slot) = slot {
-                return Ok((self.connect(slot, deadline).await?, true));
+                return Ok((self.connect(slot, deadline, timeout).await?, true));
             }
             let waited = tokio::time::timeout_at(deadline, async {
                 tokio::select! {
@@ -113,7 +113,7 @@ impl Pool {
                         waiting_for: "a free connection (all in use)",
                     });
                 }
-                Ok(Some(slot)) => return Ok((self.connect(slot, deadline).await?, true)),
+                Ok(Some(slot)) => return Ok((self.connect(slot, deadline, timeout).await?, true)),
                 Ok(None) => {}
             }
         }
@@ -156,14 +156,25 @@ impl Pool {
         &self,
         slot: OwnedSemaphorePermit,
         deadline: Instant,
+        request_timeout: Duration,
     ) -> Result<Conn, TransportError> {
         let limit = self.config.connect_timeout;
         let connect_deadline = deadline.min(super::after(limit));
+        // The message names the time that ran out: the request's own when it is the
+        // shorter one.
+        let (timeout, waiting_for) = if request_timeout < limit {
+            (
+                request_timeout,
+                "a connection to the gateway (the request's timeout)",
+            )
+        } else {
+            (limit, "a connection to the gateway (the connect timeout)")
+        };
         tokio::time::timeout_at(connect_deadline, Box::pin(self.open(slot)))
             .await
             .unwrap_or(Err(TransportError::TimeoutBeforeSend {
-                timeout: limit,
-                waiting_for: "a connection to the gateway",
+                timeout,
+                waiting_for,
             }))
     }
 
