@@ -13,6 +13,7 @@ mod commands;
 #[cfg(feature = "sim")]
 mod demo;
 mod failure;
+mod keep;
 mod secrets;
 mod variables;
 
@@ -50,6 +51,9 @@ struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Log lines on stderr as JSON objects (for a log collector).
+    #[arg(long, global = true)]
+    log_json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,6 +135,9 @@ enum Command {
         #[arg(long, value_name = "N")]
         count: Option<u64>,
     },
+    /// Keep agents signed in, each in its wanted state, through rotations, forced
+    /// sign-outs, take-overs and failovers, until SIGTERM or Ctrl-C signs them all out.
+    Keep(keep::KeepArgs),
     /// Run the embedded CC-Gateway simulator (same options as `ccgw-sim`).
     #[cfg(feature = "sim")]
     Sim(ccgw_sim::cli::SimArgs),
@@ -201,18 +208,20 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 }
 
 /// A rest duration: [`parse_duration`], within the contract's range.
-fn parse_rest_duration(text: &str) -> Result<RestDuration, String> {
+pub(crate) fn parse_rest_duration(text: &str) -> Result<RestDuration, String> {
     RestDuration::try_from(parse_duration(text)?).map_err(|e| e.to_string())
 }
 
 /// A value of `ccgw` read from text, its range and its message the library's.
-fn parse_value<T: std::str::FromStr<Err = ccgw::Error>>(text: &str) -> Result<T, String> {
+pub(crate) fn parse_value<T: std::str::FromStr<Err = ccgw::Error>>(
+    text: &str,
+) -> Result<T, String> {
     text.parse().map_err(|e: ccgw::Error| e.to_string())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_json);
     let present = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
     for warning in variables::unknown(present) {
         eprintln!("warning: {warning}");
@@ -236,18 +245,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, json: bool) {
     let level = match verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         2 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_target(verbose >= 2)
-        .try_init();
+        .with_target(verbose >= 2);
+    let _ = if json {
+        logs.json().try_init()
+    } else {
+        logs.try_init()
+    };
 }
 
 async fn run(command: Command) -> Result<(), Failure> {
@@ -275,6 +288,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         } => commands::cancel_rest(agent, confirm, wait).await,
         Command::Status { agent, json } => commands::status(agent, json).await,
         Command::Events { agent, json, count } => commands::events(agent, json, count).await,
+        Command::Keep(args) => keep::run(args).await,
         #[cfg(feature = "sim")]
         Command::Sim(args) => ccgw_sim::cli::run(args)
             .await

@@ -398,6 +398,7 @@ fn help_texts() {
         Some("cancel-rest"),
         Some("status"),
         Some("events"),
+        Some("keep"),
         Some("sim"),
         Some("demo"),
     ] {

@@ -209,11 +209,17 @@ async fn a_signed_out_session_ends_the_streams_at_once() {
 /// mends it, so the streams end at once with the TLS error (not after two minutes).
 #[tokio::test(start_paused = true)]
 async fn an_untrusted_certificate_ends_the_streams_at_once() {
-    let script = Script::new(vec![Answer::Event("AgentOther_InService"), Answer::Untrusted]);
+    let script = Script::new(vec![
+        Answer::Event("AgentOther_InService"),
+        Answer::Untrusted,
+    ]);
     let slot = PumpSlot::default();
     let mut stream = subscribe(&slot, &script);
     let read = read(&mut stream, 5).await;
-    assert!(matches!(read.as_slice(), [Ok(_), Err(Error::Tls(_))]), "{read:?}");
+    assert!(
+        matches!(read.as_slice(), [Ok(_), Err(Error::Tls(_))]),
+        "{read:?}"
+    );
     assert_eq!(script.log().len(), 2, "no poll after the TLS failure");
 }
 
