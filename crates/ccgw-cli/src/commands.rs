@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use ccgw::{Agent, AgentState, Error, InitialState, RestCause, RestDuration, RetCode, SignIn};
 
+use serde_json::json;
+
 use crate::failure::Failure;
 use crate::{
     AgentArgs, GUID_FILE_REFRESH, StartState, Target, agent_handle, confirmed_by, connect,
-    print_event, secrets,
+    print_event, print_result, secrets,
 };
 
 pub(crate) async fn sign_in(
@@ -37,9 +39,13 @@ pub(crate) async fn sign_in(
             code: RetCode::AlreadySignedIn,
             ..
         }) if !take_over && still_valid(&target, &agent).await => {
-            say!(
-                "agent {id} is already signed in from here: the Guid in {} is still valid (nothing changed)",
-                file.display()
+            print_result(
+                &agent,
+                &format!(
+                    "agent {id} is already signed in from here: the Guid in {} is still valid (nothing changed)",
+                    file.display()
+                ),
+                json!({"result": "already signed in", "guidFile": file}),
             );
             return Ok(());
         }
@@ -68,9 +74,13 @@ pub(crate) async fn sign_in(
     } else {
         ""
     };
-    say!(
-        "agent {id} signed in{how}; its Guid is in {} (start `ccgw events` to keep the session alive)",
-        file.display()
+    print_result(
+        &agent,
+        &format!(
+            "agent {id} signed in{how}; its Guid is in {} (start `ccgw events` to keep the session alive)",
+            file.display()
+        ),
+        json!({"result": "signed in", "tookOver": handle.took_over(), "guidFile": file}),
     );
     Ok(())
 }
@@ -94,7 +104,11 @@ pub(crate) async fn sign_out(agent: AgentArgs) -> Result<(), Failure> {
     handle.sign_out().await.map_err(|e| target.fail(&e))?;
     // The Guid is worthless now.
     source.forget();
-    say!("agent {} signed out", handle.id());
+    print_result(
+        &agent,
+        &format!("agent {} signed out", handle.id()),
+        json!({"result": "signed out"}),
+    );
     Ok(())
 }
 
@@ -181,19 +195,24 @@ pub(crate) async fn rest(
     } else {
         "rest requested"
     };
-    match confirmed {
-        Some(by) => say!(
-            "agent {id}: {what} for {} s, cause {}; confirmed {}",
-            duration.as_secs(),
-            cause,
-            confirmed_by(by, "AgentState_SetRest_Success", "rest")
+    let secs = duration.as_secs();
+    let (text, by) = match confirmed {
+        Some(by) => (
+            format!(
+                "agent {id}: {what} for {secs} s, cause {cause}; confirmed {}",
+                confirmed_by(by, "AgentState_SetRest_Success", "rest")
+            ),
+            Some(by),
         ),
-        None => say!(
-            "agent {id}: {what} for {} s, cause {}; it takes effect with AgentState_SetRest_Success",
-            duration.as_secs(),
-            cause
+        None => (
+            format!(
+                "agent {id}: {what} for {secs} s, cause {cause}; it takes effect with AgentState_SetRest_Success"
+            ),
+            None,
         ),
-    }
+    };
+    let value = json!({"result": what, "seconds": secs, "cause": cause.get(), "confirmed": by.map(confirmed_how)});
+    print_result(&agent, &text, value);
     Ok(())
 }
 
@@ -213,40 +232,35 @@ pub(crate) async fn cancel_rest(agent: AgentArgs, confirm: bool, wait: u64) -> R
         Ok(outcome) => outcome,
         Err(e) => return Err(explain(&target, &handle, e, None).await),
     };
-    match outcome {
-        Some(by) => say!(
+    let text = match outcome {
+        Some(by) => format!(
             "agent {}: rest cancelled; confirmed {}",
             handle.id(),
             confirmed_by(by, "AgentState_CancelRest_Success", "idle")
         ),
-        None => say!("agent {}: rest cancelled", handle.id()),
-    }
+        None => format!("agent {}: rest cancelled", handle.id()),
+    };
+    let value = json!({"result": "rest cancelled", "confirmed": outcome.map(confirmed_how)});
+    print_result(&agent, &text, value);
     Ok(())
 }
 
-pub(crate) async fn status(agent: AgentArgs, json: bool) -> Result<(), Failure> {
+pub(crate) async fn status(agent: AgentArgs) -> Result<(), Failure> {
     let (target, handle, mut source) = agent_handle(&agent)?;
     let outcome = handle.status().await;
     source.save(&handle)?;
     let status = outcome.map_err(|e| target.fail(&e))?;
     let (code, name) = (status.state.code(), status.state.name());
-    if json {
-        say!(
-            "{}",
-            serde_json::json!({"agent": handle.id().get(), "agentState": code, "state": name, "inCall": status.in_call})
-        );
-    } else {
-        let call = if status.in_call { ", in a call" } else { "" };
-        say!("agent {}: {name} ({code}){call}", handle.id());
-    }
+    let call = if status.in_call { ", in a call" } else { "" };
+    print_result(
+        &agent,
+        &format!("agent {}: {name} ({code}){call}", handle.id()),
+        json!({"agentState": code, "state": name, "inCall": status.in_call}),
+    );
     Ok(())
 }
 
-pub(crate) async fn events(
-    agent: AgentArgs,
-    json: bool,
-    count: Option<u64>,
-) -> Result<(), Failure> {
+pub(crate) async fn events(agent: AgentArgs, count: Option<u64>) -> Result<(), Failure> {
     let (target, handle, mut source) = agent_handle(&agent)?;
     // A mistake that no retry mends (an untrusted CA, no gateway there, a Guid it does
     // not take) ends the command at once, with the exit code a one-shot command has.
@@ -271,7 +285,7 @@ pub(crate) async fn events(
                 Some(Err(e)) => break Err(e),
                 Some(Ok(event)) => {
                     seen += 1;
-                    print_event(handle.id(), &event, json);
+                    print_event(handle.id(), &event, agent.json);
                     // Keep the newest Guid for the next command.
                     source.save(&handle)?;
                 }
@@ -286,14 +300,23 @@ pub(crate) async fn events(
             code: RetCode::NotSignedIn,
             ..
         }) => {
-            say!(
-                "agent {}: signed out ({}); no more events",
-                handle.id(),
-                RetCode::NotSignedIn.as_str()
+            let code = RetCode::NotSignedIn.as_str();
+            print_result(
+                &agent,
+                &format!("agent {}: signed out ({code}); no more events", handle.id()),
+                json!({"result": "signed out", "retcode": code}),
             );
             source.forget();
             Ok(())
         }
         other => other.map_err(|e| target.fail(&e)),
+    }
+}
+
+/// How a change was confirmed, for `--json`.
+fn confirmed_how(by: ccgw::Confirmed) -> &'static str {
+    match by {
+        ccgw::Confirmed::ByState => "by state",
+        _ => "by event",
     }
 }

@@ -15,6 +15,7 @@ mod demo;
 mod failure;
 mod keep;
 mod secrets;
+mod settings;
 mod variables;
 
 use std::path::PathBuf;
@@ -120,20 +121,24 @@ enum Command {
     Status {
         #[command(flatten)]
         agent: AgentArgs,
-        /// One JSON object instead of a sentence.
-        #[arg(long)]
-        json: bool,
     },
     /// Follow an agent's events (one line each) until Ctrl-C or the session ends.
     Events {
         #[command(flatten)]
         agent: AgentArgs,
-        /// One JSON object per line.
-        #[arg(long)]
-        json: bool,
         /// Stop after this many events.
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+    },
+    /// Show the effective settings and where each came from (the file, a variable, an
+    /// option, the default); secrets are never shown.
+    #[command(after_help = settings::help())]
+    Config {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+        /// One JSON object: each key's value and where it came from.
+        #[arg(long)]
+        json: bool,
     },
     /// Keep agents signed in, each in its wanted state, through rotations, forced
     /// sign-outs, take-overs and failovers, until SIGTERM or Ctrl-C signs them all out.
@@ -156,6 +161,9 @@ struct AgentArgs {
     /// Agent ID (work number).
     #[arg(long, value_name = "ID", value_parser = parse_value::<AgentId>, allow_hyphen_values = true)]
     agent: AgentId,
+    /// One JSON object per line on stdout instead of sentences.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     gateway: GatewayArgs,
     /// Where the agent's Guid is kept [default: $CCGW_STATE_DIR or ~/.local/state/ccgw, file `agent-ID.guid`].
@@ -286,9 +294,10 @@ async fn run(command: Command) -> Result<(), Failure> {
             confirm,
             wait,
         } => commands::cancel_rest(agent, confirm, wait).await,
-        Command::Status { agent, json } => commands::status(agent, json).await,
-        Command::Events { agent, json, count } => commands::events(agent, json, count).await,
+        Command::Status { agent } => commands::status(agent).await,
+        Command::Events { agent, count } => commands::events(agent, count).await,
         Command::Keep(args) => keep::run(args).await,
+        Command::Config { gateway, json } => settings::show(&gateway, json),
         #[cfg(feature = "sim")]
         Command::Sim(args) => ccgw_sim::cli::run(args)
             .await
@@ -308,6 +317,18 @@ fn confirmed_by(by: Confirmed, event: &str, state: &str) -> String {
             "by the agent's state ({state}; another poller, such as `ccgw events`, took {event})"
         ),
         _ => format!("by its event ({event})"),
+    }
+}
+
+/// One result line: `text`, or with `--json` the object `value` (with the agent's ID).
+pub(crate) fn print_result(args: &AgentArgs, text: &str, mut value: serde_json::Value) {
+    if args.json {
+        if let Some(object) = value.as_object_mut() {
+            object.insert("agent".to_owned(), args.agent.get().into());
+        }
+        say!("{value}");
+    } else {
+        say!("{text}");
     }
 }
 

@@ -399,6 +399,7 @@ fn help_texts() {
         Some("status"),
         Some("events"),
         Some("keep"),
+        Some("config"),
         Some("sim"),
         Some("demo"),
     ] {
