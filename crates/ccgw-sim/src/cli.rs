@@ -18,7 +18,8 @@ pub struct SimArgs {
     /// Serve plain HTTP instead of HTTPS.
     #[arg(long)]
     pub http: bool,
-    /// Where the generated CA certificate (ca.pem) is written.
+    /// Where the CA certificate (ca.pem) and its key (ca-key.pem, mode 0600) are kept: a
+    /// restart with the same directory keeps the CA, so running clients go on trusting it.
     #[arg(long, default_value = "target/ccgw-sim")]
     pub cert_dir: PathBuf,
     /// First and last agent ID (each gets the password "pw" + its ID, e.g. pw101).
@@ -335,9 +336,31 @@ fn banner(
             ),
         }
     );
-    if config.faults.any() {
-        let _ = writeln!(text, "  faults     {}", faults_line(&config.faults));
-    }
+    let causes: Vec<String> = config.rest_causes.iter().map(u8::to_string).collect();
+    let _ = writeln!(
+        text,
+        "  causes     0 (no cause) and {} configured",
+        causes.join(", ")
+    );
+    let _ = writeln!(
+        text,
+        "  nodes      {}{}",
+        config.nodes,
+        if config.nodes > 1 {
+            format!(
+                " behind one front, sticky cookie {}, switch-over {:?}",
+                config.affinity_cookie, config.switchover
+            )
+        } else {
+            String::new()
+        }
+    );
+    let faults = if config.faults.any() {
+        faults_line(&config.faults)
+    } else {
+        "none".to_owned()
+    };
+    let _ = writeln!(text, "  faults     {faults}");
     if let Some(case) = config.faults.hostile {
         let _ = writeln!(
             text,
@@ -352,6 +375,16 @@ fn banner(
         );
     }
     text.push_str(&how_to_use(sim, first, ca_file));
+    let cacert = ca_file
+        .map(|p| format!(" --cacert {}", p.display()))
+        .unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "\nControls (node N is 0..{}; AGENT an agent ID):\n  curl{cacert} -X POST {}{}nodes/N/down   (or …/up; …agents/AGENT/sign-out)",
+        config.nodes,
+        sim.base_url(),
+        crate::remote::PREFIX
+    );
     let _ = writeln!(text, "\nCtrl-C stops it.");
     text
 }

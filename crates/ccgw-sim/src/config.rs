@@ -59,7 +59,8 @@ pub enum InvalidPath {
 pub enum Transport {
     /// HTTPS; the CA PEM is written to the directory when one is given.
     Https {
-        /// Where `ca.pem` is written (none: kept in memory only).
+        /// Where `ca.pem` and the CA's key are kept (none: in memory only); a start with
+        /// a directory that holds both keeps that CA.
         cert_dir: Option<PathBuf>,
         /// Extra host names for the server certificate (besides localhost, 127.0.0.1, ::1).
         extra_names: Vec<String>,

@@ -35,6 +35,7 @@ mod model;
 // Generated from the spec's operationIds by `cargo xtask gen`; formatted by prettyplease.
 #[rustfmt::skip]
 pub mod operation;
+mod remote;
 mod server;
 mod tls;
 mod wire;

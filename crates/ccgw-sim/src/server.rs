@@ -19,7 +19,7 @@ use crate::config::{Config, Transport};
 use crate::counters::Stats;
 use crate::faults::{Faults, HangUp};
 use crate::model::Gateway;
-use crate::{SimError, http, tls};
+use crate::{SimError, http, remote, tls};
 
 /// A running simulator. Dropping it stops it too; [`Simulator::shutdown`] waits for that.
 #[derive(Debug)]
@@ -211,11 +211,7 @@ impl Simulator {
                 cert_dir,
                 extra_names,
             } => {
-                let material = tls::generate(extra_names)?;
-                let ca_file = match cert_dir {
-                    Some(dir) => Some(tls::write_ca(dir, &material.ca_pem)?),
-                    None => None,
-                };
+                let (material, ca_file) = tls::generate(extra_names, cert_dir.as_deref())?;
                 (
                     Some(material.acceptor),
                     Some(material.ca_pem),
@@ -369,6 +365,11 @@ where
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let (mut router, gateway) = (router.clone(), Arc::clone(&gateway));
             async move {
+                if let Some(control) =
+                    remote::answer(&gateway, request.method(), request.uri().path())
+                {
+                    return Ok(control);
+                }
                 let request = request.map(axum::body::Body::new);
                 let response = http::gate(&gateway, request, |request| async move {
                     // The router is always ready; calling it directly is what `oneshot`
