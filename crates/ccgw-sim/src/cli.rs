@@ -336,31 +336,7 @@ fn banner(
             ),
         }
     );
-    let causes: Vec<String> = config.rest_causes.iter().map(u8::to_string).collect();
-    let _ = writeln!(
-        text,
-        "  causes     0 (no cause) and {} configured",
-        causes.join(", ")
-    );
-    let _ = writeln!(
-        text,
-        "  nodes      {}{}",
-        config.nodes,
-        if config.nodes > 1 {
-            format!(
-                " behind one front, sticky cookie {}, switch-over {:?}",
-                config.affinity_cookie, config.switchover
-            )
-        } else {
-            String::new()
-        }
-    );
-    let faults = if config.faults.any() {
-        faults_line(&config.faults)
-    } else {
-        "none".to_owned()
-    };
-    let _ = writeln!(text, "  faults     {faults}");
+    text.push_str(&platform(config));
     if let Some(case) = config.faults.hostile {
         let _ = writeln!(
             text,
@@ -386,6 +362,37 @@ fn banner(
         crate::remote::PREFIX
     );
     let _ = writeln!(text, "\nCtrl-C stops it.");
+    text
+}
+
+/// The banner's lines on the platform: rest causes, nodes, faults.
+fn platform(config: &Config) -> String {
+    let mut text = String::new();
+    let causes: Vec<String> = config.rest_causes.iter().map(u8::to_string).collect();
+    let _ = writeln!(
+        text,
+        "  causes     0 (no cause) and {} configured",
+        causes.join(", ")
+    );
+    let _ = writeln!(
+        text,
+        "  nodes      {}{}",
+        config.nodes,
+        if config.nodes > 1 {
+            format!(
+                " behind one front, sticky cookie {}, switch-over {:?}",
+                config.affinity_cookie, config.switchover
+            )
+        } else {
+            String::new()
+        }
+    );
+    let faults = if config.faults.any() {
+        faults_line(&config.faults)
+    } else {
+        "none".to_owned()
+    };
+    let _ = writeln!(text, "  faults     {faults}");
     text
 }
 
