@@ -120,8 +120,7 @@ async fn invalid_input_exits_2_and_sends_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn each_refusal_class_has_its_exit_code_and_a_readable_line() {
     let env = Env::start().await;
-    env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
-    let guid = read_guid(&env.guid_file(101));
+    let guid = env.signed_in();
     let (_, err) = env.run("cancel-rest --agent 101", 3, &[PASSWORD, &guid]);
     assert!(
         err.contains("agent 101 is not in rest (it is idle; 100-009)"),
@@ -152,8 +151,7 @@ async fn each_refusal_class_has_its_exit_code_and_a_readable_line() {
         "{err}"
     );
 
-    env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
-    let guid = read_guid(&env.guid_file(101));
+    let guid = env.signed_in();
     env.sim
         .handle()
         .inject(ccgw_sim::operation::GET_AGENT_STATUS, "000-007");

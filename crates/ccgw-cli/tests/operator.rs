@@ -57,18 +57,12 @@ async fn values_out_of_range_are_named_with_their_range() {
 }
 
 /// A refused state change says why, from the agent's state: `rest` while resting
-/// points at `--prolong`, `cancel-rest` while idle says there is no rest; a cause the
+/// points at `--prolong` (`cancel-rest` while idle: `cli.rs`'s refusals); a cause the
 /// tenant does not have says that causes are the tenant's.
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_state_changes_say_why() {
     let env = Env::start().await;
-    env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
-    let guid = read_guid(&env.guid_file(101));
-    let (_, err) = env.run("cancel-rest --agent 101", 3, &[PASSWORD, &guid]);
-    assert!(
-        err.contains("agent 101 is not in rest (it is idle; 100-009)"),
-        "{err}"
-    );
+    env.signed_in();
     env.run("rest --agent 101 --for 600 --confirm", 0, &[PASSWORD]);
     let (_, err) = env.run("rest --agent 101 --for 600", 3, &[PASSWORD]);
     assert!(
@@ -189,8 +183,7 @@ async fn url_and_ca_mistakes_are_named() {
 #[tokio::test(flavor = "multi_thread")]
 async fn guid_file_states_are_explained() {
     let env = Env::start().await;
-    env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
-    let guid = read_guid(&env.guid_file(101));
+    let guid = env.signed_in();
     let (out, err) = env.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD, &guid]);
     assert!(out.contains("already signed in from here"), "{out}");
     assert!(

@@ -73,6 +73,12 @@ impl Env {
         run(self.ccgw(&args), code, secrets)
     }
 
+    /// Signs agent 101 in with `ccgw sign-in`; its Guid.
+    pub(crate) fn signed_in(&self) -> String {
+        self.run("sign-in --agent 101 --phone 40101", 0, &[PASSWORD]);
+        read_guid(&self.guid_file(101))
+    }
+
     pub(crate) fn guid_file(&self, agent: u32) -> PathBuf {
         self.dir.join(format!("agent-{agent}.guid"))
     }
