@@ -12,8 +12,9 @@ use crate::error::{Error, config};
 /// [supervised sessions](crate::SupervisedAgent), as a deployment writes them down, and
 /// the one place their defaults live. Every key is optional except `url`. In code, set
 /// the fields over [`Config::default`]; in a deployment, a TOML file and `CCGW_*`
-/// variables ([`Config::load`]). The README's "Deploying" section lists every key with
-/// its variable. [`build_client`](Config::build_client) checks the settings together.
+/// variables ([`Config::load`]); [`Config::settings`] lists every key with its variable
+/// and default (`ccgw help config` prints them). [`build_client`](Config::build_client)
+/// checks the settings together.
 ///
 /// ```
 /// let config = ccgw::Config::from_toml(r#"
