@@ -268,10 +268,20 @@ fn operations_module(spec: &Spec, generated: &str) -> Result<String> {
         }
         let sends_guid = op.security.as_ref().is_none_or(|s| !s.is_empty());
         let name = log_name.to_shouty_snake_case();
+        let events: Vec<String> = op
+            .extensions
+            .get("x-ccgw-events")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("name").and_then(|n| n.as_str()))
+            .map(|n| format!("\"{n}\""))
+            .collect();
         let _ = write!(
             consts,
-            "    /// `{} {path}` (log name `{log_name}`).\n    pub const {name}: Operation = Operation {{\n        log_name: \"{log_name}\",\n        method: \"{method}\",\n        sends_guid: {sends_guid},\n    }};\n",
-            verb.to_uppercase()
+            "    /// `{} {path}` (log name `{log_name}`).\n    pub const {name}: Operation = Operation {{\n        log_name: \"{log_name}\",\n        method: \"{method}\",\n        sends_guid: {sends_guid},\n        events: &[{}],\n    }};\n",
+            verb.to_uppercase(),
+            events.join(", ")
         );
         all.push(name);
     }
@@ -288,6 +298,8 @@ pub mod operations {{
         pub method: &'static str,
         /// Whether the request carries the session's Guid (false for `security: []`).
         pub sends_guid: bool,
+        /// The events it triggers (`x-ccgw-events`), in the spec's order.
+        pub events: &'static [&'static str],
     }}
 {consts}
     /// Every operation, in path order.

@@ -9,6 +9,7 @@ macro_rules! say {
     }};
 }
 
+mod check;
 mod commands;
 #[cfg(feature = "sim")]
 mod demo;
@@ -130,6 +131,11 @@ enum Command {
         #[arg(long, value_name = "N")]
         count: Option<u64>,
     },
+    /// Check a gateway against the contract with one test agent: sign in, events, the
+    /// poll hold, rest, prolong, cancel, heartbeat, state, sign out (and a forced sign-in
+    /// with --take-over); a table of each assumption, what the gateway did, and whether
+    /// it matches.
+    Check(check::CheckArgs),
     /// Show the effective settings and where each came from (the file, a variable, an
     /// option, the default); secrets are never shown.
     #[command(after_help = settings::help())]
@@ -229,7 +235,8 @@ pub(crate) fn parse_value<T: std::str::FromStr<Err = ccgw::Error>>(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.log_json);
+    let recorder = check::Recorder::default();
+    init_logging(cli.verbose, cli.log_json, &recorder);
     let present = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
     for warning in variables::unknown(present) {
         eprintln!("warning: {warning}");
@@ -244,7 +251,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, recorder)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("error: {}", failure.message());
@@ -253,25 +260,34 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8, json: bool) {
+/// Log lines on stderr at the level `-v` asks for (JSON with `--log-json`), and every
+/// call span to `recorder` whatever the level (`ccgw check` reads them).
+fn init_logging(verbose: u8, json: bool, recorder: &check::Recorder) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let level = match verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         2 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    let logs = tracing_subscriber::fmt()
-        .with_max_level(level)
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(verbose >= 2);
-    let _ = if json {
-        logs.json().try_init()
+    let logs = if json {
+        logs.json().with_filter(filter).boxed()
     } else {
-        logs.try_init()
+        logs.with_filter(filter).boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(recorder.clone())
+        .try_init();
 }
 
-async fn run(command: Command) -> Result<(), Failure> {
+async fn run(command: Command, recorder: check::Recorder) -> Result<(), Failure> {
     match command {
         Command::SignIn {
             agent,
@@ -297,6 +313,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Status { agent } => commands::status(agent).await,
         Command::Events { agent, count } => commands::events(agent, count).await,
         Command::Keep(args) => keep::run(args).await,
+        Command::Check(args) => check::run(args, recorder).await,
         Command::Config { gateway, json } => settings::show(&gateway, json),
         #[cfg(feature = "sim")]
         Command::Sim(args) => ccgw_sim::cli::run(args)

@@ -397,6 +397,7 @@ fn help_texts() {
         Some("status"),
         Some("events"),
         Some("keep"),
+        Some("check"),
         Some("config"),
         Some("sim"),
         Some("demo"),

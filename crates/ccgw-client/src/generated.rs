@@ -1766,60 +1766,85 @@ pub mod operations {
         pub method: &'static str,
         /// Whether the request carries the session's Guid (false for `security: []`).
         pub sends_guid: bool,
+        /// The events it triggers (`x-ccgw-events`), in the spec's order.
+        pub events: &'static [&'static str],
     }
     /// `GET /agentgateway/resource/agentevent/{agentid}` (log name `getAgentEvent`).
     pub const GET_AGENT_EVENT: Operation = Operation {
         log_name: "getAgentEvent",
         method: "get_agent_event",
         sends_guid: true,
+        events: &[],
     };
     /// `PUT /agentgateway/resource/onlineagent/{agentid}` (log name `login`).
     pub const LOGIN: Operation = Operation {
         log_name: "login",
         method: "login",
         sends_guid: false,
+        events: &[
+            "AgentOther_InService",
+            "AgentState_Ready",
+            "AgentState_SetNotReady_Success",
+            "AgentState_Work",
+        ],
     };
     /// `GET /agentgateway/resource/onlineagent/{agentid}/agentstatus` (log name `getAgentStatus`).
     pub const GET_AGENT_STATUS: Operation = Operation {
         log_name: "getAgentStatus",
         method: "get_agent_status",
         sends_guid: true,
+        events: &[],
     };
     /// `POST /agentgateway/resource/onlineagent/{agentid}/cancelrest` (log name `cancelRest`).
     pub const CANCEL_REST: Operation = Operation {
         log_name: "cancelRest",
         method: "cancel_rest",
         sends_guid: true,
+        events: &["AgentState_CancelRest_Success"],
     };
     /// `PUT /agentgateway/resource/onlineagent/{agentid}/forcelogin` (log name `forceLogin`).
     pub const FORCE_LOGIN: Operation = Operation {
         log_name: "forceLogin",
         method: "force_login",
         sends_guid: false,
+        events: &[
+            "AgentOther_InService",
+            "AgentState_Ready",
+            "AgentState_SetNotReady_Success",
+            "AgentState_Work",
+        ],
     };
     /// `POST /agentgateway/resource/onlineagent/{agentid}/handshake` (log name `handShake`).
     pub const HAND_SHAKE: Operation = Operation {
         log_name: "handShake",
         method: "hand_shake",
         sends_guid: true,
+        events: &[],
     };
     /// `DELETE /agentgateway/resource/onlineagent/{agentid}/logout` (log name `logout`).
     pub const LOGOUT: Operation = Operation {
         log_name: "logout",
         method: "logout",
         sends_guid: true,
+        events: &["AgentOther_ShutdownService"],
     };
     /// `POST /agentgateway/resource/onlineagent/{agentid}/rest/{time}/{restcause}` (log name `rest`).
     pub const REST: Operation = Operation {
         log_name: "rest",
         method: "rest",
         sends_guid: true,
+        events: &[
+            "AgentState_SetRest_Success",
+            "AgentState_Rest_Timeout",
+            "AgentState_Ready",
+        ],
     };
     /// `PUT /agentgateway/resource/onlineagent/{agentid}/updateGuid` (log name `updateGuid`).
     pub const UPDATE_GUID: Operation = Operation {
         log_name: "updateGuid",
         method: "update_guid",
         sends_guid: true,
+        events: &[],
     };
     /// Every operation, in path order.
     pub const ALL: [Operation; 9] = [

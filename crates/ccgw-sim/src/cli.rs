@@ -52,6 +52,11 @@ pub struct SimArgs {
     /// not always be received").
     #[arg(long)]
     pub no_sign_out_event: bool,
+    /// An event this gateway never sends (by eventType, e.g. AgentState_SetRest_Success),
+    /// as a build that lacks it; repeatable. For checking that a client, or `ccgw check`,
+    /// notices.
+    #[arg(long, value_name = "EVENT")]
+    pub silent_event: Vec<String>,
     /// Agents whose accounts are locked (sign-in answers 110-016), as FIRST-LAST or one
     /// ID; repeatable.
     #[arg(long, value_name = "AGENTS", value_parser = parse_range)]
@@ -259,6 +264,7 @@ fn config_of(args: &SimArgs) -> Config {
         forced_sign_in: !args.no_forced_sign_in,
         end_rest_at_timeout: args.end_rest_at_timeout,
         sign_out_event: !args.no_sign_out_event,
+        silent_events: args.silent_event.clone(),
         locked: args.locked.iter().flat_map(|&(a, b)| a..=b).collect(),
         nodes: args.nodes,
         affinity_cookie: args.affinity_cookie.clone(),

@@ -119,6 +119,9 @@ pub struct Config {
     /// (default on: a poll held at the sign-out, or the next one with the session's Guid,
     /// gets it once). Off: the event is not delivered ("will not always be received").
     pub sign_out_event: bool,
+    /// Events this gateway never sends (by `eventType`), as a build that lacks one
+    /// would; for checking that a client notices.
+    pub silent_events: Vec<String>,
     /// Agents whose accounts are locked: `login` and `forceLogin` answer `110-016`.
     pub locked: Vec<u32>,
 }
@@ -149,6 +152,7 @@ impl Default for Config {
             forced_sign_in: true,
             end_rest_at_timeout: false,
             sign_out_event: true,
+            silent_events: Vec::new(),
             locked: Vec::new(),
         }
     }

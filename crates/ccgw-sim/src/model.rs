@@ -142,6 +142,9 @@ impl Gateway {
     }
 
     fn emit(&self, data: &mut AgentData, slot: &Slot, event_type: &'static str, content: Value) {
+        if self.config.silent_events.iter().any(|e| e == event_type) {
+            return;
+        }
         if data.events.len() == EVENT_QUEUE {
             data.events.pop_front();
             bump(&self.counters.events_overflowed);
