@@ -231,3 +231,47 @@ async fn the_environment_is_reported_as_the_environment() {
         "{err}"
     );
 }
+
+/// A simulator restarted on the same port with a new CA (no `--cert-dir` kept): the
+/// running `ccgw events` meets a certificate it does not trust and ends at once with
+/// exit 2, naming its CA file, instead of retrying.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_end_when_the_gateway_comes_back_with_another_ca() {
+    let env = Env::start().await;
+    env.signed_in();
+    let mut events = env.spawn(&["events", "--agent", "101"]);
+    ccgw_testkit::wait_until_within(Duration::from_secs(20), "the stream polls", || {
+        env.sim.handle().stats().events_delivered > 0
+    })
+    .await;
+    let Env { sim, dir, ca_file } = env;
+    let addr = sim.addr();
+    sim.shutdown().await;
+    let again = ccgw_sim::Simulator::start(ccgw_sim::Config {
+        listen: addr,
+        poll_hold: Duration::from_millis(300),
+        ..ccgw_sim::Config::default()
+    })
+    .await
+    .expect("the simulator starts again on the same port");
+    let out = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        while events.try_wait().expect("events runs").is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "ccgw events still runs"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        events.wait_with_output().expect("its output")
+    })
+    .await
+    .expect("joined");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("TLS") && err.contains(&ca_file.display().to_string()),
+        "{err}"
+    );
+    drop((again, dir));
+}
