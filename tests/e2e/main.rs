@@ -20,6 +20,7 @@ mod converge;
 mod holders;
 mod hostile;
 mod hostile_sim;
+mod operators;
 mod pool;
 mod pump;
 mod recorded_pairs;
