@@ -235,8 +235,9 @@ pub(crate) fn parse_value<T: std::str::FromStr<Err = ccgw::Error>>(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let recorder = check::Recorder::default();
-    init_logging(cli.verbose, cli.log_json, &recorder);
+    // Only `ccgw check` reads the calls: a long-running command must not keep them.
+    let recorder = matches!(cli.command, Command::Check(_)).then(check::Recorder::default);
+    init_logging(cli.verbose, cli.log_json, recorder.clone());
     let present = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
     for warning in variables::unknown(present) {
         eprintln!("warning: {warning}");
@@ -260,9 +261,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Log lines on stderr at the level `-v` asks for (JSON with `--log-json`), and every
-/// call span to `recorder` whatever the level (`ccgw check` reads them).
-fn init_logging(verbose: u8, json: bool, recorder: &check::Recorder) {
+/// Log lines on stderr at the level `-v` asks for (JSON with `--log-json`), and, for
+/// `ccgw check`, every call span to `recorder` whatever the level.
+fn init_logging(verbose: u8, json: bool, recorder: Option<check::Recorder>) {
     use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
@@ -283,11 +284,11 @@ fn init_logging(verbose: u8, json: bool, recorder: &check::Recorder) {
     };
     let _ = tracing_subscriber::registry()
         .with(logs)
-        .with(recorder.clone())
+        .with(recorder)
         .try_init();
 }
 
-async fn run(command: Command, recorder: check::Recorder) -> Result<(), Failure> {
+async fn run(command: Command, recorder: Option<check::Recorder>) -> Result<(), Failure> {
     match command {
         Command::SignIn {
             agent,
@@ -313,7 +314,7 @@ async fn run(command: Command, recorder: check::Recorder) -> Result<(), Failure>
         Command::Status { agent } => commands::status(agent).await,
         Command::Events { agent, count } => commands::events(agent, count).await,
         Command::Keep(args) => keep::run(args).await,
-        Command::Check(args) => check::run(args, recorder).await,
+        Command::Check(args) => check::run(args, recorder.unwrap_or_default()).await,
         Command::Config { gateway, json } => settings::show(&gateway, json),
         #[cfg(feature = "sim")]
         Command::Sim(args) => ccgw_sim::cli::run(args)
