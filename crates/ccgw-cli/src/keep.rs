@@ -3,6 +3,7 @@
 //! line per change, Prometheus metrics on request; on SIGTERM or SIGINT every agent is
 //! signed out and the command ends.
 
+#[cfg(feature = "prometheus")]
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub(crate) struct KeepArgs {
     #[arg(long, value_name = "PATH")]
     password_file: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDRESS/metrics (e.g. 127.0.0.1:9464).
+    #[cfg(feature = "prometheus")]
     #[arg(long, value_name = "ADDRESS")]
     metrics: Option<SocketAddr>,
     /// One JSON object per line instead of a sentence.
@@ -143,6 +145,7 @@ pub(crate) async fn run(args: KeepArgs) -> Result<(), Failure> {
     let ids = agent_list(&args.agents)?;
     let passwords = passwords(args.password_file.as_deref(), &ids)?;
     let (client, _) = client_for(&args.gateway)?;
+    #[cfg(feature = "prometheus")]
     if let Some(address) = args.metrics {
         metrics_exporter_prometheus::PrometheusBuilder::new()
             .with_http_listener(address)
