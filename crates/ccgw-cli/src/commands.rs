@@ -150,11 +150,9 @@ async fn explain(
             ..
         } if cause.is_some_and(|c| c != RestCause::NONE) => {
             let cause = cause.unwrap_or(RestCause::NONE);
-            let Failure::Ccgw(disposition, message) = target.fail(&error) else {
-                return target.fail(&error);
-            };
+            let message = target.fail(&error).message().to_owned();
             Failure::Ccgw(
-                disposition,
+                error.disposition(),
                 format!(
                     "{message}; is rest cause {cause} configured on the platform? Causes are \
                      configured per tenant (0, no cause, always works)"

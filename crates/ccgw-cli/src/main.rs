@@ -179,7 +179,7 @@ struct AgentArgs {
 
 /// The gateway: options over the `CCGW_*` variables over the configuration file (`ccgw
 /// help config` lists every key).
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub(crate) struct GatewayArgs {
     /// Configuration file (TOML; `ccgw help config` lists every key, its default and its
     /// variable). The CCGW_* variables override it, and the options here override both.
