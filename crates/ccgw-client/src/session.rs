@@ -555,6 +555,27 @@ mod tests {
         }
     }
 
+    /// Every Guid replaced since sign-in stays known for masking, up to `HELD_BEFORE`
+    /// of them; the oldest beyond that is forgotten.
+    #[test]
+    fn replaced_guids_are_remembered_up_to_the_bound() {
+        let session = Session::new();
+        let guid = |i: usize| format!("G-{i}");
+        for i in 0..=HELD_BEFORE + 1 {
+            session.set_guid(&guid(i)).expect("valid");
+        }
+        let known: Vec<String> = session
+            .secret_texts()
+            .iter()
+            .map(|t| t.as_str().to_owned())
+            .collect();
+        // The current Guid and the last `HELD_BEFORE` it replaced.
+        for i in 1..=HELD_BEFORE + 1 {
+            assert!(known.contains(&guid(i)), "{} is not known", guid(i));
+        }
+        assert!(!known.contains(&guid(0)), "the oldest is kept beyond the bound");
+    }
+
     #[test]
     fn clones_share_one_guid() {
         let a = Session::new();
