@@ -199,3 +199,57 @@ async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeo
     assert_eq!(server.connections(), 1);
     first.abort();
 }
+
+/// `sign_in_concurrency`: a sign-in beyond it waits for a turn before it connects. The
+/// server accepts and never answers, so every sign-in that reached it holds its turn.
+#[tokio::test]
+async fn sign_ins_beyond_their_concurrency_wait_for_a_turn() {
+    const TURNS: usize = 2;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let client = ccgw::Config {
+        sign_in_concurrency: TURNS,
+        request_timeout: Duration::from_secs(60),
+        ..common::config_for(&format!("https://{addr}"), None)
+    }
+    .build_client()
+    .expect("client builds");
+    let sign_ins: Vec<_> = (FIRST..FIRST + 5)
+        .map(|n| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let id = AgentId::new(n).expect("in range");
+                let _ = client.sign_in(id, &SignIn::new("pw", "40101")).await;
+            })
+        })
+        .collect();
+    let arrives = |within: Duration| tokio::time::timeout(within, listener.accept());
+    let mut held = Vec::new();
+    for _ in 0..TURNS {
+        held.push(
+            arrives(Duration::from_secs(10))
+                .await
+                .expect("a turn's connection"),
+        );
+    }
+    assert!(
+        arrives(Duration::from_millis(500)).await.is_err(),
+        "a sign-in beyond the concurrency connected"
+    );
+    // A turn given back (its connection closed, its sign-in failed) lets one more in.
+    drop(held.pop());
+    held.push(
+        arrives(Duration::from_secs(10))
+            .await
+            .expect("the next turn"),
+    );
+    assert!(
+        arrives(Duration::from_millis(500)).await.is_err(),
+        "a sign-in beyond the concurrency connected"
+    );
+    for sign_in in sign_ins {
+        sign_in.abort();
+    }
+}

@@ -476,17 +476,17 @@ fn test_runs() -> Vec<Step> {
                 )
             }),
         },
+        // `--workspace` with `--test`: the features are the whole workspace's, as in the
+        // step before, so nothing is built again (`-p` would unify fewer features and
+        // rebuild dependencies for minutes).
         cargo_step(
             "scale: 10,000 agents at once (simulator and client)",
             &[
                 "test",
+                "--workspace",
                 "--locked",
-                "-p",
-                "ccgw-sim",
                 "--test",
                 "load",
-                "-p",
-                "ccgw-tests",
                 "--test",
                 "workflow_scale",
             ],
@@ -494,7 +494,7 @@ fn test_runs() -> Vec<Step> {
         ),
         cargo_step(
             "soak under faults, classic and integrator profiles",
-            &["test", "--locked", "-p", "ccgw-tests", "--test", "soak"],
+            &["test", "--workspace", "--locked", "--test", "soak"],
             &[],
         ),
         Step {

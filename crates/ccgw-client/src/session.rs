@@ -573,7 +573,10 @@ mod tests {
         for i in 1..=HELD_BEFORE + 1 {
             assert!(known.contains(&guid(i)), "{} is not known", guid(i));
         }
-        assert!(!known.contains(&guid(0)), "the oldest is kept beyond the bound");
+        assert!(
+            !known.contains(&guid(0)),
+            "the oldest is kept beyond the bound"
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl Config {
                 response_limit: self.response_limit,
                 event_backoff_max: event_backoff_max(self.poll_hold, self.guid_grace),
                 guid_grace: self.guid_grace,
+                sign_ins: Arc::new(tokio::sync::Semaphore::new(self.sign_in_concurrency)),
                 supervision: Supervision {
                     backoff_min: self.backoff_min,
                     backoff_max: self.backoff_max,
@@ -140,14 +141,16 @@ impl Config {
                 ));
             }
         }
-        if !(1..=MOST_CONNECTIONS).contains(&self.max_connections) {
-            return Err(config(
-                &format!(
-                    "max_connections ({}) must be within 1..={MOST_CONNECTIONS}",
-                    self.max_connections
-                ),
-                None,
-            ));
+        for (setting, value) in [
+            ("max_connections", self.max_connections),
+            ("sign_in_concurrency", self.sign_in_concurrency),
+        ] {
+            if !(1..=MOST_CONNECTIONS).contains(&value) {
+                return Err(config(
+                    &format!("{setting} ({value}) must be within 1..={MOST_CONNECTIONS}"),
+                    None,
+                ));
+            }
         }
         if !(1..=LARGEST_RESPONSE).contains(&self.response_limit) {
             return Err(config(
@@ -198,7 +201,7 @@ impl Config {
 
 /// The longest duration any setting may have.
 const LONGEST: Duration = Duration::from_secs(24 * 60 * 60);
-/// The most connections to one gateway a client may open.
+/// The most connections to one gateway a client may open (and sign-ins in flight).
 const MOST_CONNECTIONS: usize = 1_000_000;
 /// The largest answer body a client may be told to read (16 MiB; the gateway's are
 /// under 1 KiB).
@@ -326,6 +329,8 @@ pub(crate) struct Shared {
     pub(crate) event_backoff_max: Duration,
     /// How long the gateway accepts a rotated-out Guid.
     pub(crate) guid_grace: Duration,
+    /// Turns for sign-ins ([`Config::sign_in_concurrency`]).
+    pub(crate) sign_ins: Arc<tokio::sync::Semaphore>,
     /// How supervised sessions retry.
     pub(crate) supervision: Supervision,
     /// What the caller registered as never to be shown ([`Config::secrets`]).

@@ -350,6 +350,10 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl EventStream {
+    /// The pause after each poll's answer before the next poll (the vendor recommends
+    /// 200–500 ms): the protocol's own pacing, which no client can go below.
+    pub const POLL_PAUSE: Duration = REPOLL;
+
     fn new(rx: broadcast::Receiver<Arc<Item>>) -> Self {
         Self {
             inner: Some(BroadcastStream::new(rx)),

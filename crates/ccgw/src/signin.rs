@@ -259,6 +259,8 @@ impl GatewayClient {
     {
         let last = self.inner.gateways.len().saturating_sub(1);
         let mut gateway = 0;
+        // A turn among `sign_in_concurrency`; the semaphore is never closed.
+        let _turn = self.inner.sign_ins.acquire().await;
         loop {
             match sign_in(Agent::new(self.clone(), id, gateway)).await {
                 Err(e) if gateway < last && not_taken(&e) => {

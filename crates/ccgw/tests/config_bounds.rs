@@ -10,7 +10,7 @@ use proptest::prelude::*;
 const CA: &str = include_str!("fixtures/ca.pem");
 
 /// The settings a refusal may name: the fields of `Config`.
-const SETTINGS: [&str; 12] = [
+const SETTINGS: [&str; 13] = [
     "connect_timeout",
     "request_timeout",
     "poll_timeout",
@@ -20,6 +20,7 @@ const SETTINGS: [&str; 12] = [
     "backoff_min",
     "backoff_max",
     "max_connections",
+    "sign_in_concurrency",
     "response_limit",
     "user agent",
     "base URL",
@@ -44,6 +45,7 @@ prop_compose! {
     fn config()(
         timeouts in proptest::array::uniform8(duration()),
         max_connections in count(),
+        sign_in_concurrency in count(),
         response_limit in count(),
         max_attempts in any::<Option<u32>>(),
         take_back in any::<u32>(),
@@ -62,6 +64,7 @@ prop_compose! {
             backoff_min: min,
             backoff_max: max,
             max_connections,
+            sign_in_concurrency,
             response_limit,
             max_attempts,
             take_back,
