@@ -34,9 +34,15 @@ struct Args {
     /// The ccgw-sim binary, for the open streams (a separate process).
     #[arg(long)]
     sim_bin: Option<PathBuf>,
-    /// Agent counts for the open streams.
-    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    /// Agent counts for the open streams (the file-descriptor limit is raised for them).
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,20000,50000")]
     scale: Vec<u32>,
+    /// Sign-ins in flight at once for the sign-in storm of 10,000 agents.
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256")]
+    storm: Vec<usize>,
+    /// Agents of the failover storm (0: none).
+    #[arg(long, default_value_t = 10_000)]
+    failover: u32,
     /// Skip the instruction counts (callgrind).
     #[arg(long)]
     no_instructions: bool,
@@ -63,25 +69,24 @@ enum Part {
         #[arg(long)]
         ca_file: PathBuf,
     },
-    /// Hold `--agents` open event streams of one kind; print their figures.
+    /// Set up `--agents` agents of one kind with open event streams; print their figures.
     #[command(hide = true)]
-    Streams {
-        kind: String,
-        #[arg(long)]
-        agents: u32,
-        #[arg(long)]
-        base: String,
-        #[arg(long)]
-        ca_file: PathBuf,
-    },
+    Streams(streams::side::Side),
+    /// Keep `--agents` agents of one kind in rest on a 2-node cluster, kill node 0, time
+    /// the recovery.
+    #[command(hide = true)]
+    Failover(streams::side::Side),
 }
 
 mod chart;
 mod clients;
+mod failover;
+mod files;
 mod instructions;
 mod measure;
 mod providers;
 mod report;
+mod scale_report;
 mod servers;
 mod streams;
 mod targets;
@@ -123,8 +128,8 @@ async fn three_clients(
     Ok((raw, generated, ccgw_client))
 }
 
-/// Parts 2 to 6: the demo-client pattern, the simulator's capacity, the crypto providers,
-/// instructions per request and open event streams.
+/// Parts 2 to 9: the demo-client pattern, the simulator's capacity, the crypto providers,
+/// instructions per request, open event streams, the storms and rest calls under load.
 fn further_parts(
     args: &Args,
     tls: &Tls,
@@ -160,11 +165,40 @@ fn further_parts(
         instructions::instructions(&args.out)?
     };
 
-    eprintln!("6. open event streams: ccgw against raw hyper's floor (separate processes)");
+    eprintln!(
+        "6. open event streams: ccgw against the floor at the same cadence (separate processes)"
+    );
+    let limit = files::raise_limit();
     let mut scale = Vec::new();
     for &n in &args.scale {
+        // Each agent holds a descriptor in the client and one in its simulator.
+        if files::too_many(n, limit) {
+            scale.push(serde_json::json!({"agents": n, "not_measured": format!("the file-descriptor limit is {limit}")}));
+            continue;
+        }
+        eprintln!("   {n} agents");
         scale.push(streams::streams(args, n)?);
     }
+    eprintln!(
+        "7. the sign-in storm: {} agents from nothing at {:?} sign-ins in flight",
+        streams::UNDER_LOAD,
+        args.storm
+    );
+    let storm = streams::storm(args, streams::UNDER_LOAD, &args.storm)?;
+    eprintln!(
+        "8. rest calls with no poll held (against {} polls held: part 6)",
+        streams::UNDER_LOAD
+    );
+    let quiet = streams::quiet_rests(args)?;
+    let failover = if args.failover > 0 {
+        eprintln!(
+            "9. the failover storm: {} agents in rest on 2 nodes, node 0 dies",
+            args.failover
+        );
+        failover::failover(args, args.failover)?
+    } else {
+        serde_json::json!({"not_measured": "--failover 0"})
+    };
 
     Ok((
         demo_names,
@@ -174,6 +208,9 @@ fn further_parts(
             "crypto_providers": providers,
             "instructions": instructions,
             "streams": scale,
+            "storm": storm,
+            "quiet_rest_us": quiet,
+            "failover": failover,
         }),
     ))
 }
@@ -197,12 +234,8 @@ fn main() -> Result<()> {
             base,
             ca_file,
         }) => return instructions::count(client, *requests, base, ca_file),
-        Some(Part::Streams {
-            kind,
-            agents,
-            base,
-            ca_file,
-        }) => return streams::hold(kind, *agents, base, ca_file),
+        Some(Part::Streams(side)) => return streams::side::run(side),
+        Some(Part::Failover(side)) => return failover::run(side),
     }
     let tls = tls(rustls::crypto::ring::default_provider())?;
     let addr = minimal_server(Arc::clone(&tls.server))?;

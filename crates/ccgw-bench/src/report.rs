@@ -149,33 +149,5 @@ fn further_sections(md: &mut String, v: &Value) {
             ins["reason"].as_str().unwrap_or("unknown")
         ));
     }
-    md.push_str("\n### Agents with open event streams: ccgw against raw hyper + rustls holding the same polls\n\n| agents | client | set-up s | RSS KiB per agent | ratio | peak RSS MiB | idle CPU s per minute | ratio |\n|---|---|---|---|---|---|---|---|\n");
-    for s in v["streams"].as_array().into_iter().flatten() {
-        for (side, ratio) in [("floor", None), ("ccgw", Some(s))] {
-            let r = &s[side];
-            md.push_str(&format!(
-                "| {} | {} | {:.1} | {:.1} | {} | {} | {:.2} | {} |\n",
-                s["agents"],
-                if side == "floor" {
-                    "raw hyper + rustls"
-                } else {
-                    "ccgw"
-                },
-                r["setup_seconds"].as_f64().unwrap_or_default(),
-                r["rss_kib_per_agent"].as_f64().unwrap_or_default(),
-                ratio.map_or("1.00".to_owned(), |s| format!(
-                    "{:.2}",
-                    s["memory_ratio"].as_f64().unwrap_or_default()
-                )),
-                r["peak_rss_mib"],
-                r["idle_cpu_seconds_per_minute"]
-                    .as_f64()
-                    .unwrap_or_default(),
-                ratio.map_or("1.00".to_owned(), |s| format!(
-                    "{:.2}",
-                    s["idle_cpu_ratio"].as_f64().unwrap_or_default()
-                )),
-            ));
-        }
-    }
+    crate::scale_report::sections(md, v);
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use serde_json::Value;
 
-use crate::command::{cargo, run};
+use crate::command::cargo;
 
 /// Builds both consumers clean: a row per consumer measured, and why any was not.
 pub(super) fn measure(root: &Path, out: &Path) -> Result<(Vec<Value>, Vec<String>)> {
@@ -89,14 +89,19 @@ fn build(root: &Path, name: &str, dir: &Path) -> Result<Result<Value, String>> {
         )));
     }
     let t = Instant::now();
-    run(
-        Command::new(cargo())
-            .current_dir(dir)
-            .args(["build", "--offline", "--quiet"])
-            .env("CARGO_TARGET_DIR", dir.join("target")),
-        "consumer build",
-    )?;
+    let built = Command::new(cargo())
+        .current_dir(dir)
+        .args(["build", "--offline", "--quiet"])
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .output()
+        .context("cannot run cargo build")?;
     let secs = t.elapsed().as_secs_f64();
+    if !built.status.success() {
+        let why = String::from_utf8_lossy(&built.stderr);
+        let why = why.lines().find(|l| l.starts_with("error")).unwrap_or("");
+        eprintln!("consumer build {name} skipped: it does not build offline ({why})");
+        return Ok(Err(format!("{name}: it does not build offline ({why})")));
+    }
     let tree = Command::new(cargo())
         .current_dir(dir)
         .args([

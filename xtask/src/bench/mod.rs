@@ -83,6 +83,10 @@ pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
             "0.5",
             "--scale",
             "1000",
+            "--storm",
+            "64",
+            "--failover",
+            "1000",
         ]);
     }
     run(&mut bench, "ccgw-bench")?;
