@@ -11,7 +11,17 @@ use crate::installs::{CARGO_FUZZ, cargo_with_tools, ensure_cargo_tool};
 /// The fuzz targets (`fuzz/fuzz_targets/*.rs`).
 const TARGETS: [&str; 6] = ["answer", "envelope", "event", "guid", "retcode", "sim_path"];
 
-pub(crate) fn fuzz(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> {
+/// How the fuzz targets are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Build {
+    /// Optimised as cargo-fuzz's `-O` builds (with debug info): for runs of minutes.
+    Full,
+    /// `opt-level = 1` without debug info: the test command's seconds per target need
+    /// no peak speed, and its build is the step's cost (minutes on two cores).
+    Quick,
+}
+
+pub(crate) fn fuzz(root: &Path, seconds: u64, only: Option<&str>, build: Build) -> Result<()> {
     ensure_cargo_tool(root, &CARGO_FUZZ)?;
     let version = cargo_with_tools(root)?
         .args(["+nightly", "fuzz", "--version"])
@@ -28,7 +38,13 @@ pub(crate) fn fuzz(root: &Path, seconds: u64, only: Option<&str>) -> Result<()> 
         let work = root.join("target/fuzz-corpus").join(target);
         std::fs::create_dir_all(&work)?;
         eprintln!("fuzzing {target} for {seconds} s");
-        let output = cargo_with_tools(root)?
+        let mut cargo = cargo_with_tools(root)?;
+        if build == Build::Quick {
+            cargo
+                .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1")
+                .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+        }
+        let output = cargo
             .current_dir(&fuzz_dir)
             .args(["+nightly", "fuzz", "run", "-O", target])
             .arg(&work)

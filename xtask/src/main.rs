@@ -178,7 +178,9 @@ fn main() -> ExitCode {
         Cmd::Consumers => consumers::consumers(&root),
         Cmd::Pairs => tools::recorded_pairs(&root),
         Cmd::Bench { quick } => bench::bench(&root, quick),
-        Cmd::Fuzz { seconds, target } => fuzz::fuzz(&root, seconds, target.as_deref()),
+        Cmd::Fuzz { seconds, target } => {
+            fuzz::fuzz(&root, seconds, target.as_deref(), fuzz::Build::Full)
+        }
         Cmd::Schemathesis => tools::schemathesis(&root),
         Cmd::Mutants {
             shard,
@@ -532,8 +534,8 @@ fn proofs() -> Vec<Step> {
             run: Box::new(tools::docs),
         },
         Step {
-            name: "fuzz targets (cargo-fuzz, nightly, 10 s each)",
-            run: Box::new(|root| fuzz::fuzz(root, 10, None)),
+            name: "fuzz targets (cargo-fuzz, nightly, 10 s each, opt-level 1)",
+            run: Box::new(|root| fuzz::fuzz(root, 10, None, fuzz::Build::Quick)),
         },
         Step {
             name: "mutation testing: lines changed since the last whole run, and a rotating sample (cargo-mutants)",

@@ -110,6 +110,9 @@ async fn ccgw_side(side: &Side) -> Result<Vec<(ccgw::Agent, Option<ccgw::EventSt
             ca_file: Some(ca_file.clone()),
             connect_timeout: Duration::from_secs(20),
             sign_in_concurrency: side.concurrency,
+            // One held poll per agent: more agents than the default's 16,384 need as
+            // many connections, as a user with that many agents would set.
+            max_connections: (count as usize + 1_024).max(ccgw::Config::default().max_connections),
             ..ccgw::Config::default()
         }
         .build_client()?;
