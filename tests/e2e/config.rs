@@ -179,7 +179,7 @@ fn every_key_is_applied() {
         guid_grace = "170s"
         response_limit = 12345
         max_connections = 777
-        sign_in_concurrency = 9
+        set_up_concurrency = 9
         pool_idle_timeout = "44s"
         user_agent = "contact-centre/9"
         backoff_min = "2s"
@@ -206,7 +206,7 @@ fn every_key_is_applied() {
             guid_grace: s(170),
             response_limit: 12345,
             max_connections: 777,
-            sign_in_concurrency: 9,
+            set_up_concurrency: 9,
             pool_idle_timeout: s(44),
             user_agent: "contact-centre/9".into(),
             backoff_min: s(2),

@@ -200,19 +200,21 @@ async fn a_request_that_finds_every_connection_busy_fails_unsent_after_its_timeo
     first.abort();
 }
 
-/// `sign_in_concurrency`: a sign-in beyond it waits for a turn before it connects. The
-/// server accepts and never answers, so every sign-in that reached it holds its turn.
+/// `set_up_concurrency` bounds the sign-ins in flight: one beyond it waits for a turn.
+/// The server completes the handshakes (so connecting never waits) and holds every
+/// request; the held sign-ins time out after 2 s and give their turns back.
 #[tokio::test]
-async fn sign_ins_beyond_their_concurrency_wait_for_a_turn() {
+async fn sign_ins_beyond_the_set_up_concurrency_wait_for_a_turn() {
     const TURNS: usize = 2;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let ca = ccgw_testkit::TestCa::new().expect("CA");
+    let tls = ca.server_config(&["127.0.0.1"]).expect("server cert");
+    let mut server = ccgw_testkit::TestServer::start_tls(ccgw_testkit::Reply::Stall, tls)
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+        .expect("server");
     let client = ccgw::Config {
-        sign_in_concurrency: TURNS,
-        request_timeout: Duration::from_secs(60),
-        ..common::config_for(&format!("https://{addr}"), None)
+        set_up_concurrency: TURNS,
+        request_timeout: Duration::from_secs(2),
+        ..common::config_for(&server.base_url(), Some(ca.pem()))
     }
     .build_client()
     .expect("client builds");
@@ -225,6 +227,60 @@ async fn sign_ins_beyond_their_concurrency_wait_for_a_turn() {
             })
         })
         .collect();
+    for _ in 0..TURNS {
+        let arrived = server.next_request(Duration::from_secs(10)).await;
+        assert!(
+            arrived.is_some(),
+            "a sign-in within the turns did not arrive"
+        );
+    }
+    let beyond = server.next_request(Duration::from_millis(500)).await;
+    assert!(beyond.is_none(), "a sign-in beyond the turns was sent");
+    // The held ones time out; the next two take their turns.
+    for _ in 0..TURNS {
+        let arrived = server.next_request(Duration::from_secs(10)).await;
+        assert!(arrived.is_some(), "a waiting sign-in never got its turn");
+    }
+    for sign_in in sign_ins {
+        sign_in.abort();
+    }
+}
+
+/// `set_up_concurrency` also bounds the connections being opened: a call that needs a
+/// new connection beyond it waits for a turn before it connects.
+#[tokio::test]
+async fn connections_beyond_the_set_up_concurrency_wait_for_a_turn() {
+    turns_are_kept(|client, id| async move {
+        let guid = ccgw::Guid::new(format!("guid-{id}")).expect("valid");
+        let _ = client.agent(id, guid, None).status().await;
+    })
+    .await;
+}
+
+/// Five calls of `start` at once against a server that accepts and never answers, so
+/// every call that reached it keeps its turn: two turns, two connections, no third
+/// until one of them closes.
+async fn turns_are_kept<F, Fut>(start: F)
+where
+    F: Fn(ccgw::GatewayClient, AgentId) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    const TURNS: usize = 2;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let client = ccgw::Config {
+        set_up_concurrency: TURNS,
+        request_timeout: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(60),
+        ..common::config_for(&format!("https://{addr}"), None)
+    }
+    .build_client()
+    .expect("client builds");
+    let calls: Vec<_> = (FIRST..FIRST + 5)
+        .map(|n| tokio::spawn(start(client.clone(), AgentId::new(n).expect("in range"))))
+        .collect();
     let arrives = |within: Duration| tokio::time::timeout(within, listener.accept());
     let mut held = Vec::new();
     for _ in 0..TURNS {
@@ -236,9 +292,9 @@ async fn sign_ins_beyond_their_concurrency_wait_for_a_turn() {
     }
     assert!(
         arrives(Duration::from_millis(500)).await.is_err(),
-        "a sign-in beyond the concurrency connected"
+        "a connection beyond the turns was opened"
     );
-    // A turn given back (its connection closed, its sign-in failed) lets one more in.
+    // A turn given back (its connection closed, its call failed) lets one more in.
     drop(held.pop());
     held.push(
         arrives(Duration::from_secs(10))
@@ -247,9 +303,9 @@ async fn sign_ins_beyond_their_concurrency_wait_for_a_turn() {
     );
     assert!(
         arrives(Duration::from_millis(500)).await.is_err(),
-        "a sign-in beyond the concurrency connected"
+        "a connection beyond the turns was opened"
     );
-    for sign_in in sign_ins {
-        sign_in.abort();
+    for call in calls {
+        call.abort();
     }
 }

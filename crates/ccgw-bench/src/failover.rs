@@ -145,15 +145,7 @@ fn ccgw_agents(
     ca_file: &std::path::Path,
     tx: Report,
 ) -> Result<tokio::task::JoinSet<()>> {
-    let client = ccgw::Config {
-        url: Some(base.to_owned()),
-        system_roots: false,
-        ca_file: Some(ca_file.to_owned()),
-        connect_timeout: Duration::from_secs(20),
-        sign_in_concurrency: side.concurrency,
-        ..ccgw::Config::default()
-    }
-    .build_client()?;
+    let client = crate::streams::side::ccgw_client(base, ca_file, side.concurrency, side.agents)?;
     let mut tasks = tokio::task::JoinSet::new();
     for id in 101..101 + side.agents {
         let (client, tx) = (client.clone(), tx.clone());

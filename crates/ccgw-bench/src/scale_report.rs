@@ -54,7 +54,7 @@ fn streams(md: &mut String, v: &Value) {
 }
 
 fn storm(md: &mut String, v: &Value) {
-    md.push_str("\n### The sign-in storm: agents signed in from nothing, streams open\n\nSign-ins in flight at once: ccgw's `Config::sign_in_concurrency`, the floor's own turns.\n\n| agents | sign-ins in flight | floor s | ccgw s | ratio | protocol minimum s |\n|---|---|---|---|---|---|\n");
+    md.push_str("\n### The sign-in storm: agents signed in from nothing, streams open\n\nSign-ins in flight at once: ccgw's `Config::set_up_concurrency`, the floor's own turns.\n\n| agents | sign-ins in flight | floor s | ccgw s | ratio | protocol minimum s |\n|---|---|---|---|---|---|\n");
     for s in v["storm"].as_array().into_iter().flatten() {
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",

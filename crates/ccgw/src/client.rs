@@ -40,6 +40,7 @@ impl Config {
             transport.connect_timeout = self.connect_timeout;
             transport.request_timeout = self.request_timeout;
             transport.max_connections = self.max_connections;
+            transport.max_connecting = self.set_up_concurrency;
             transport.idle_timeout = Some(self.pool_idle_timeout);
             transport.user_agent = Some(user_agent.clone());
             let open = |transport| {
@@ -69,7 +70,7 @@ impl Config {
                 response_limit: self.response_limit,
                 event_backoff_max: event_backoff_max(self.poll_hold, self.guid_grace),
                 guid_grace: self.guid_grace,
-                sign_ins: Arc::new(tokio::sync::Semaphore::new(self.sign_in_concurrency)),
+                sign_ins: Arc::new(tokio::sync::Semaphore::new(self.set_up_concurrency)),
                 supervision: Supervision {
                     backoff_min: self.backoff_min,
                     backoff_max: self.backoff_max,
@@ -143,7 +144,7 @@ impl Config {
         }
         for (setting, value) in [
             ("max_connections", self.max_connections),
-            ("sign_in_concurrency", self.sign_in_concurrency),
+            ("set_up_concurrency", self.set_up_concurrency),
         ] {
             if !(1..=MOST_CONNECTIONS).contains(&value) {
                 return Err(config(
@@ -329,7 +330,7 @@ pub(crate) struct Shared {
     pub(crate) event_backoff_max: Duration,
     /// How long the gateway accepts a rotated-out Guid.
     pub(crate) guid_grace: Duration,
-    /// Turns for sign-ins ([`Config::sign_in_concurrency`]).
+    /// Turns for sign-ins ([`Config::set_up_concurrency`]).
     pub(crate) sign_ins: Arc<tokio::sync::Semaphore>,
     /// How supervised sessions retry.
     pub(crate) supervision: Supervision,

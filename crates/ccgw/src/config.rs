@@ -83,12 +83,15 @@ pub struct Config {
     /// that held polls never take the connection a rest call needs; a request beyond
     /// them waits for a free one within its timeout.
     pub max_connections: usize,
-    /// Sign-ins in flight at once through this client (`CCGW_SIGN_IN_CONCURRENCY`,
-    /// default 64, at most 1,000,000): a start-up or a failover of thousands of agents
-    /// queues its sign-ins — each of which may open a connection with a TLS handshake —
-    /// instead of sending them all at once. The wait for a turn is not part of the
-    /// request's timeout.
-    pub sign_in_concurrency: usize,
+    /// Sign-ins in flight at once through this client, and connections being opened
+    /// (TCP connect and TLS handshake) at once to each gateway, for event polls and for
+    /// other calls each (`CCGW_SET_UP_CONCURRENCY`, default 64, at most 1,000,000): a
+    /// start-up or a failover of thousands of agents queues its sign-ins and its
+    /// handshakes instead of sending them all at once (which overflows a gateway's
+    /// listen queue: a dropped connection attempt is tried again only after a second).
+    /// A sign-in's wait for its turn is not part of its timeout; a connection's is part
+    /// of its request's timeout, not of the connect timeout.
+    pub set_up_concurrency: usize,
     /// How long an idle pooled connection is kept (`CCGW_POOL_IDLE_TIMEOUT`, default 90 s).
     #[serde(with = "duration")]
     pub pool_idle_timeout: Duration,
@@ -135,7 +138,7 @@ impl std::fmt::Debug for Config {
             .field("guid_grace", &self.guid_grace)
             .field("response_limit", &self.response_limit)
             .field("max_connections", &self.max_connections)
-            .field("sign_in_concurrency", &self.sign_in_concurrency)
+            .field("set_up_concurrency", &self.set_up_concurrency)
             .field("pool_idle_timeout", &self.pool_idle_timeout)
             .field("user_agent", &self.user_agent)
             .field("backoff_min", &self.backoff_min)
@@ -166,7 +169,7 @@ impl Default for Config {
             guid_grace: Duration::from_secs(120),
             response_limit: ccgw_client::DEFAULT_RESPONSE_LIMIT,
             max_connections: 16_384,
-            sign_in_concurrency: 64,
+            set_up_concurrency: 64,
             pool_idle_timeout: Duration::from_secs(90),
             user_agent: concat!("ccgw/", env!("CARGO_PKG_VERSION")).to_owned(),
             backoff_min: Duration::from_millis(500),
@@ -204,8 +207,8 @@ const VARIABLES: &[(&str, &str, Kind)] = &[
     ("response_limit", "CCGW_RESPONSE_LIMIT", Kind::Number),
     ("max_connections", "CCGW_MAX_CONNECTIONS", Kind::Number),
     (
-        "sign_in_concurrency",
-        "CCGW_SIGN_IN_CONCURRENCY",
+        "set_up_concurrency",
+        "CCGW_SET_UP_CONCURRENCY",
         Kind::Number,
     ),
     (

@@ -259,7 +259,7 @@ impl GatewayClient {
     {
         let last = self.inner.gateways.len().saturating_sub(1);
         let mut gateway = 0;
-        // A turn among `sign_in_concurrency`; the semaphore is never closed.
+        // A turn among `set_up_concurrency`; the semaphore is never closed.
         let _turn = self.inner.sign_ins.acquire().await;
         loop {
             match sign_in(Agent::new(self.clone(), id, gateway)).await {

@@ -30,7 +30,7 @@ pub(crate) struct Side {
     pub(crate) bases: Vec<String>,
     #[arg(long = "ca-file", required = true)]
     pub(crate) ca_files: Vec<PathBuf>,
-    /// Sign-ins in flight at once, per simulator (ccgw: `Config::sign_in_concurrency`).
+    /// Sign-ins in flight at once, per simulator (ccgw: `Config::set_up_concurrency`).
     #[arg(long, default_value_t = 64)]
     pub(crate) concurrency: usize,
     /// Measure memory and idle CPU once every stream is open.
@@ -97,6 +97,28 @@ enum Held {
     Raw { _polls: tokio::task::JoinSet<()> },
 }
 
+/// The client of a side with `agents` agents on the simulator at `base`, `concurrency`
+/// sign-ins in flight.
+pub(crate) fn ccgw_client(
+    base: &str,
+    ca_file: &std::path::Path,
+    concurrency: usize,
+    agents: u32,
+) -> Result<ccgw::GatewayClient> {
+    Ok(ccgw::Config {
+        url: Some(base.to_owned()),
+        system_roots: false,
+        ca_file: Some(ca_file.to_owned()),
+        connect_timeout: Duration::from_secs(20),
+        set_up_concurrency: concurrency,
+        // One held poll per agent: more agents than the default's 16,384 need as many
+        // connections, as a user with that many agents would set.
+        max_connections: (agents as usize + 1_024).max(ccgw::Config::default().max_connections),
+        ..ccgw::Config::default()
+    }
+    .build_client()?)
+}
+
 /// One client per simulator; each agent signed in (the client queues the sign-ins) and,
 /// but for `quiet`, its stream open with the two sign-in events read.
 async fn ccgw_side(side: &Side) -> Result<Vec<(ccgw::Agent, Option<ccgw::EventStream>)>> {
@@ -104,18 +126,7 @@ async fn ccgw_side(side: &Side) -> Result<Vec<(ccgw::Agent, Option<ccgw::EventSt
     let (tx, mut rx) = mpsc::unbounded_channel();
     let shards = split(side.agents, side.bases.len());
     for ((base, ca_file), count) in side.bases.iter().zip(&side.ca_files).zip(shards) {
-        let client = ccgw::Config {
-            url: Some(base.clone()),
-            system_roots: false,
-            ca_file: Some(ca_file.clone()),
-            connect_timeout: Duration::from_secs(20),
-            sign_in_concurrency: side.concurrency,
-            // One held poll per agent: more agents than the default's 16,384 need as
-            // many connections, as a user with that many agents would set.
-            max_connections: (count as usize + 1_024).max(ccgw::Config::default().max_connections),
-            ..ccgw::Config::default()
-        }
-        .build_client()?;
+        let client = ccgw_client(base, ca_file, side.concurrency, count)?;
         for id in 101..101 + count {
             let (client, tx) = (client.clone(), tx.clone());
             tokio::spawn(async move {

@@ -57,6 +57,9 @@ pub struct TransportConfig {
     pub request_timeout: Duration,
     /// Most connections open at once (in use, opening or idle).
     pub max_connections: usize,
+    /// Most connections being opened (TCP connect and TLS handshake) at once; more wait
+    /// for a turn within their request's timeout, before the connect timeout starts.
+    pub max_connecting: usize,
     /// Most idle connections kept.
     pub max_idle: usize,
     /// An idle connection older than this is closed instead of reused (`None`: kept).
@@ -73,7 +76,8 @@ pub struct TransportConfig {
 }
 
 impl TransportConfig {
-    /// Defaults: 5 s connect, 30 s request, 256 connections, 256 idle kept for 90 s,
+    /// Defaults: 5 s connect, 30 s request, 256 connections (64 being opened at once),
+    /// 256 idle kept for 90 s,
     /// [`DEFAULT_READ_BUFFER`] read buffers, no `User-Agent`.
     pub fn new(tls: Option<Arc<rustls::ClientConfig>>) -> Self {
         Self {
@@ -81,6 +85,7 @@ impl TransportConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_connections: 256,
+            max_connecting: 64,
             max_idle: 256,
             idle_timeout: Some(Duration::from_secs(90)),
             read_buffer: DEFAULT_READ_BUFFER,
@@ -96,6 +101,7 @@ impl fmt::Debug for TransportConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_connections", &self.max_connections)
+            .field("max_connecting", &self.max_connecting)
             .field("max_idle", &self.max_idle)
             .field("idle_timeout", &self.idle_timeout)
             .field("read_buffer", &self.read_buffer)

@@ -46,6 +46,8 @@ pub(super) struct Pool {
     tls: Option<tokio_rustls::TlsConnector>,
     idle: Mutex<Vec<Idle>>,
     slots: Arc<Semaphore>,
+    /// Turns to open a connection ([`TransportConfig::max_connecting`]).
+    connecting: Semaphore,
     returned: Notify,
 }
 
@@ -58,6 +60,7 @@ impl Pool {
         Self {
             origin,
             slots: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            connecting: Semaphore::new(config.max_connecting.max(1)),
             config,
             tls,
             idle: Mutex::new(Vec::new()),
@@ -159,7 +162,6 @@ impl Pool {
         request_timeout: Duration,
     ) -> Result<Conn, TransportError> {
         let limit = self.config.connect_timeout;
-        let connect_deadline = deadline.min(super::after(limit));
         // The message names the time that ran out: the request's own when it is the
         // shorter one.
         let (timeout, waiting_for) = if request_timeout < limit {
@@ -170,6 +172,17 @@ impl Pool {
         } else {
             (limit, "a connection to the gateway (the connect timeout)")
         };
+        // A turn first, within the request's time: a burst of thousands of requests
+        // opens its connections a few at a time instead of overflowing the gateway's
+        // listen queue (a dropped SYN is sent again only after a second).
+        let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, self.connecting.acquire()).await
+        else {
+            return Err(TransportError::TimeoutBeforeSend {
+                timeout: request_timeout,
+                waiting_for: "a turn to open a connection to the gateway (the request's timeout)",
+            });
+        };
+        let connect_deadline = deadline.min(super::after(limit));
         tokio::time::timeout_at(connect_deadline, Box::pin(self.open(slot)))
             .await
             .unwrap_or(Err(TransportError::TimeoutBeforeSend {
