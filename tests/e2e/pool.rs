@@ -118,6 +118,61 @@ async fn an_idle_connection_older_than_the_idle_timeout_is_not_reused() {
     assert_eq!(connections_for_statuses(&sim, &client, 5).await, 5);
 }
 
+/// 300 agents' streams (more than a transport keeps idle by default) end when the
+/// gateway signs them out; signed in again, their streams poll over the connections
+/// the first ones held: a failover's new sessions open no connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_sessions_poll_over_the_connections_lost_ones_held() {
+    const MANY: u32 = 300;
+    let sim = Simulator::start(Config {
+        agents: (FIRST..FIRST + MANY).map(AgentConfig::numbered).collect(),
+        ..Config::default()
+    })
+    .await
+    .expect("simulator starts");
+    let client = client_for(&sim);
+    streams_held_then_signed_out(&sim, &client, MANY).await;
+    let before = sim.handle().stats().connections_accepted;
+    streams_held_then_signed_out(&sim, &client, MANY).await;
+    let opened = sim.handle().stats().connections_accepted - before;
+    assert_eq!(opened, 0, "connections opened again for the new sessions");
+}
+
+/// `many` agents from 101 on signed in, their streams' polls all held at once, then
+/// signed out by the gateway (as a failover does): each stream's poll answers `100-006`.
+async fn streams_held_then_signed_out(sim: &Simulator, client: &ccgw::GatewayClient, many: u32) {
+    let sessions = (FIRST..FIRST + many).map(|n| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let id = AgentId::new(n).expect("in range");
+            let agent = client
+                .sign_in(id, &SignIn::new(format!("pw{n}"), format!("40{n}")))
+                .await
+                .expect("signed in");
+            let mut events = agent.events();
+            for _ in 0..2 {
+                events.next().await.expect("open").expect("an event");
+            }
+            (agent, events)
+        })
+    });
+    let mut held = Vec::new();
+    for session in sessions.collect::<Vec<_>>() {
+        held.push(session.await.expect("set up"));
+    }
+    // Every stream's poll held at once: a connection each.
+    ccgw_testkit::wait_until_within(Duration::from_secs(30), "every poll held", || {
+        sim.handle().stats().polls_holding >= u64::from(many)
+    })
+    .await;
+    for n in FIRST..FIRST + many {
+        assert!(sim.handle().force_sign_out(n), "agent {n} was signed in");
+    }
+    for (_agent, mut events) in held {
+        while let Some(Ok(_)) = events.next().await {}
+    }
+}
+
 /// One connection allowed, and an agent's stream holding it in the gateway's 10 s hold:
 /// held polls have their own connections, so a status read and a rest (request timeout
 /// 5 s) go through meanwhile.

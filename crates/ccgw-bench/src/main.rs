@@ -170,14 +170,14 @@ fn further_parts(
     );
     let limit = files::raise_limit();
     let mut scale = Vec::new();
-    for &n in &args.scale {
-        // Each agent holds a descriptor in the client and one in its simulator.
-        if files::too_many(n, limit) {
-            scale.push(serde_json::json!({"agents": n, "not_measured": format!("the file-descriptor limit is {limit}")}));
-            continue;
+    for n in files::counts(&args.scale, limit) {
+        match n {
+            Ok(n) => {
+                eprintln!("   {n} agents");
+                scale.push(streams::streams(args, n)?);
+            }
+            Err((n, why)) => scale.push(serde_json::json!({"agents": n, "not_measured": why})),
         }
-        eprintln!("   {n} agents");
-        scale.push(streams::streams(args, n)?);
     }
     eprintln!(
         "7. the sign-in storm: {} agents from nothing at {:?} sign-ins in flight",
@@ -186,7 +186,7 @@ fn further_parts(
     );
     let storm = streams::storm(args, streams::UNDER_LOAD, &args.storm)?;
     eprintln!(
-        "8. rest calls with no poll held (against {} polls held: part 6)",
+        "8. rest calls with no poll held, and beside {} polls held by the floor",
         streams::UNDER_LOAD
     );
     let quiet = streams::quiet_rests(args)?;

@@ -18,7 +18,7 @@ pub(crate) fn sections(md: &mut String, v: &Value) {
 }
 
 fn streams(md: &mut String, v: &Value) {
-    md.push_str("\n### Agents with open event streams: ccgw against the floor at the same cadence\n\nThe protocol's minimum for the set-up is one pause between the two sign-in events (only sign-ins take turns).\n\n| agents | client | set-up s | protocol minimum s | ratio | RSS KiB per agent | ratio | peak RSS MiB | idle CPU s per minute | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n### Agents with open event streams: ccgw against the floor at the same cadence\n\nThe protocol's minimum for the set-up is one pause between the two sign-in events (pauses take no turn).\n\n| agents | client | set-up s | protocol minimum s | ratio | RSS KiB per agent | ratio | peak RSS MiB | idle CPU s per minute | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for s in v["streams"].as_array().into_iter().flatten() {
         if let Some(why) = s["not_measured"].as_str() {
             md.push_str(&format!(
@@ -54,7 +54,7 @@ fn streams(md: &mut String, v: &Value) {
 }
 
 fn storm(md: &mut String, v: &Value) {
-    md.push_str("\n### The sign-in storm: agents signed in from nothing, streams open\n\nSign-ins in flight at once: ccgw's `Config::set_up_concurrency`, the floor's own turns.\n\n| agents | sign-ins in flight | floor s | ccgw s | ratio | protocol minimum s |\n|---|---|---|---|---|---|\n");
+    md.push_str("\n### The sign-in storm: agents signed in from nothing, streams open\n\nSign-ins (and connections being opened) at once: ccgw's `Config::set_up_concurrency`, the floor's own turns.\n\n| agents | sign-ins in flight | floor s | ccgw s | ratio | protocol minimum s |\n|---|---|---|---|---|---|\n");
     for s in v["storm"].as_array().into_iter().flatten() {
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} |\n",
@@ -74,7 +74,8 @@ fn rests(md: &mut String, v: &Value) {
         .into_iter()
         .flatten()
         .find(|s| s["ccgw"]["rest_us"].is_object());
-    let quiet = &v["quiet_rest_us"];
+    let quiet = &v["quiet_rest_us"]["quiet"];
+    let beside = &v["quiet_rest_us"]["beside_floor_polls"];
     md.push_str("\n### Commands under load: ccgw's rest calls, one after the other, each on an agent of its own\n\n| polls held | rest calls | p50 µs | p99 µs | p99 ratio |\n|---|---|---|---|---|\n");
     md.push_str(&format!(
         "| none | {} | {} | {} | 1.00 |\n",
@@ -82,10 +83,24 @@ fn rests(md: &mut String, v: &Value) {
         f(&quiet["p50"], 0),
         f(&quiet["p99"], 0)
     ));
+    if beside.is_object() {
+        md.push_str(&format!(
+            "| {} held by the floor in the same process | {} | {} | {} | {} |\n",
+            crate::streams::UNDER_LOAD,
+            beside["count"],
+            f(&beside["p50"], 0),
+            f(&beside["p99"], 0),
+            f(
+                &ratio_of(beside["p99"].as_f64(), quiet["p99"].as_f64())
+                    .map_or(Value::Null, Value::from),
+                2
+            ),
+        ));
+    }
     if let Some(s) = loaded {
         let r = &s["ccgw"]["rest_us"];
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} held by ccgw | {} | {} | {} | {} |\n",
             s["agents"],
             r["count"],
             f(&r["p50"], 0),
@@ -101,7 +116,11 @@ pub(crate) fn rest_p99_ratio(v: &Value) -> Option<f64> {
         .as_array()?
         .iter()
         .find_map(|s| s["ccgw"]["rest_us"]["p99"].as_f64())?;
-    Some(loaded / v["quiet_rest_us"]["p99"].as_f64()?)
+    ratio_of(Some(loaded), v["quiet_rest_us"]["quiet"]["p99"].as_f64())
+}
+
+fn ratio_of(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(a? / b?)
 }
 
 fn failover(md: &mut String, v: &Value) {

@@ -15,9 +15,10 @@ use std::process::Command;
 use crate::Args;
 use ccgw_testkit::{Child, SimProcess, json_line};
 
-/// The most agents one simulator serves in the bench (the ephemeral ports towards one
-/// address and port are about 28,000 by default).
-const PER_SIMULATOR: u32 = 25_000;
+/// The most agents one simulator serves in the bench: the ephemeral ports towards one
+/// address and port are about 28,000 by default, and a simulator holds a descriptor per
+/// agent under the same descriptor limit as the client.
+const PER_SIMULATOR: u32 = 15_000;
 /// The sign-ins in flight of the rows that do not vary it: the library's default.
 pub(crate) const CONCURRENCY: usize = 64;
 /// Rest calls timed under load and quiet.
@@ -25,8 +26,8 @@ const RESTS: usize = 1_000;
 /// Agents whose polls are held while the rest calls are timed.
 pub(crate) const UNDER_LOAD: u32 = 10_000;
 
-/// The protocol's own minimum for agents to have their streams open: only sign-ins take
-/// turns, so each agent's one pause between its two sign-in events runs beside the
+/// The protocol's own minimum for agents to have their streams open: the pauses take no
+/// turn, so each agent's one pause between its two sign-in events runs beside the
 /// others'.
 pub(crate) fn protocol_minimum_seconds() -> f64 {
     raw::PAUSE.as_secs_f64()
@@ -60,6 +61,13 @@ fn run_side(args: &Args, ask: &Ask<'_>) -> Result<Value> {
         child.arg("--idle");
     }
     for (i, count) in side::split(ask.agents, shards).into_iter().enumerate() {
+        // `mixed` puts its quiet agents on the first simulator after the floor's.
+        let count = count
+            + if i == 0 && ask.kind == "mixed" {
+                ask.rests as u32
+            } else {
+                0
+            };
         let dir = args
             .out
             .join(format!("sim-{}-{}-{i}", ask.kind, ask.agents));
@@ -141,8 +149,9 @@ pub(crate) fn storm(args: &Args, agents: u32, concurrencies: &[usize]) -> Result
     Ok(rows)
 }
 
-/// Rest calls with no poll held: agents signed in without streams, against a fresh
-/// simulator.
+/// ccgw's rest calls with no poll held (agents signed in without streams, against a
+/// fresh simulator), and beside [`UNDER_LOAD`] polls held by the floor in the same
+/// process: what holding that many polls costs a command wherever they are held.
 pub(crate) fn quiet_rests(args: &Args) -> Result<Value> {
     let quiet = run_side(
         args,
@@ -154,7 +163,17 @@ pub(crate) fn quiet_rests(args: &Args) -> Result<Value> {
             rests: RESTS,
         },
     )?;
-    Ok(quiet["rest_us"].clone())
+    let beside_floor = run_side(
+        args,
+        &Ask {
+            kind: "mixed",
+            agents: UNDER_LOAD,
+            concurrency: CONCURRENCY,
+            idle: false,
+            rests: RESTS,
+        },
+    )?;
+    Ok(json!({"quiet": quiet["rest_us"], "beside_floor_polls": beside_floor["rest_us"]}))
 }
 
 fn ratio(ccgw: &Value, floor: &Value, key: &str) -> Value {

@@ -41,6 +41,10 @@ impl Config {
             transport.request_timeout = self.request_timeout;
             transport.max_connections = self.max_connections;
             transport.max_connecting = self.set_up_concurrency;
+            // Every connection may be kept idle (for `pool_idle_timeout`): after a
+            // failover, thousands of new sessions poll again over the connections their
+            // lost ones held instead of opening as many again.
+            transport.max_idle = self.max_connections;
             transport.idle_timeout = Some(self.pool_idle_timeout);
             transport.user_agent = Some(user_agent.clone());
             let open = |transport| {

@@ -81,7 +81,8 @@ pub struct Config {
     /// Connections open to one gateway at most (`CCGW_MAX_CONNECTIONS`, default 16384,
     /// at most 1,000,000), counted apart for event polls and for everything else, so
     /// that held polls never take the connection a rest call needs; a request beyond
-    /// them waits for a free one within its timeout.
+    /// them waits for a free one within its timeout. Idle ones are kept, up to as many,
+    /// for `pool_idle_timeout`.
     pub max_connections: usize,
     /// Sign-ins in flight at once through this client, and connections being opened
     /// (TCP connect and TLS handshake) at once to each gateway, for event polls and for

@@ -49,6 +49,10 @@ pub(crate) trait Source: Clone + Send + Sync + 'static {
 pub(crate) const REPOLL: Duration = Duration::from_millis(200);
 /// First pause after a failed poll.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
+/// The longest pause while the gateway answers `000-004` (switching over): a switch-over
+/// ends within seconds, and the session is lost or back only when it has; doubling up
+/// to the usual maximum would leave the agent signed out for seconds after it ended.
+const SWITCHOVER_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Consecutive `000-003` answers tolerated while a Guid rotates (the vendor's own console
 /// tolerates five).
 const NO_PERMISSION_TOLERANCE: u32 = 5;
@@ -305,6 +309,17 @@ impl Spell {
                 // retry mends it.
                 let cause: &(dyn std::error::Error + 'static) = &*cause;
                 Next::End(End::Tls(ErrorChain(cause).to_string()))
+            }
+            (
+                _,
+                Error::Gateway {
+                    code: RetCode::SwitchingOver,
+                    ..
+                },
+            ) => {
+                let pause = self.back_off().min(SWITCHOVER_BACKOFF_MAX);
+                tracing::debug!(agent_id, ?pause, "the gateway is switching over (000-004)");
+                Next::Pause(pause)
             }
             (_, e @ Error::Gateway { .. }) => {
                 // Not a reason to stop, nor to hammer the gateway (000-007 answers that).

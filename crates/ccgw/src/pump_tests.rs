@@ -176,6 +176,23 @@ async fn failures_back_off_doubling_up_to_the_source_s_maximum() {
     );
 }
 
+/// A switch-over (`000-004`) ends within seconds: the polls follow it at most a second
+/// apart, so the session is found lost (or back) soon after it ends.
+#[tokio::test(start_paused = true)]
+async fn a_switch_over_is_followed_at_most_a_second_apart() {
+    let mut answers: Vec<Answer> = (0..5).map(|_| Answer::Refused("000-004")).collect();
+    answers.push(Answer::Event("A"));
+    let script = Script::new(answers);
+    let slot = PumpSlot::default();
+    let mut stream = subscribe(&slot, &script);
+    assert_eq!(names(&read(&mut stream, 1).await), ["A"]);
+    let s = Duration::from_millis;
+    assert_eq!(
+        script.pauses_between_polls(),
+        [s(500), s(1000), s(1000), s(1000), s(1000)]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_rotating_guid_is_tolerated_five_times_then_ends_the_streams() {
     let mut answers: Vec<Answer> = (0..4).map(|_| Answer::Refused("000-003")).collect();

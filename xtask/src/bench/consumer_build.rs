@@ -74,18 +74,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn build(root: &Path, name: &str, dir: &Path) -> Result<Result<Value, String>> {
     // Fill the lock file first, so only compilation is timed: from the workspace's
     // lock, so that what is resolved is what this machine has fetched.
+    // A crate the workspace never needed (reqwest's optional `quinn`) is not in the
+    // local index, so a resolution that fails offline is tried against the registry,
+    // and what it needs is fetched before the timed build.
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock"))?;
-    let resolved = Command::new(cargo())
-        .current_dir(dir)
-        .args(["update", "--offline", "--workspace", "--quiet"])
-        .output()
-        .context("cannot run cargo update")?;
+    let update = |offline: bool| {
+        let mut cmd = Command::new(cargo());
+        cmd.current_dir(dir)
+            .args(["update", "--workspace", "--quiet"]);
+        if offline {
+            cmd.arg("--offline");
+        }
+        cmd.output().context("cannot run cargo update")
+    };
+    let mut resolved = update(true)?;
     if !resolved.status.success() {
+        resolved = update(false)?;
+    }
+    let fetched = resolved.status.success()
+        && Command::new(cargo())
+            .current_dir(dir)
+            .args(["fetch", "--quiet"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !fetched {
         let why = String::from_utf8_lossy(&resolved.stderr);
-        let why = why.lines().find(|l| l.starts_with("error")).unwrap_or("");
-        eprintln!("consumer build {name} skipped: its dependencies do not resolve offline ({why})");
+        let why = why
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("cargo fetch failed");
+        eprintln!("consumer build {name} skipped: its dependencies cannot be resolved ({why})");
         return Ok(Err(format!(
-            "{name}: its dependencies do not resolve offline ({why})"
+            "{name}: its dependencies cannot be resolved ({why})"
         )));
     }
     let t = Instant::now();

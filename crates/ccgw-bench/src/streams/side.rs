@@ -1,6 +1,7 @@
-//! In a streams process of its own: one side (`ccgw`, the `raw` floor, or `quiet`: ccgw
-//! agents signed in with no stream) sets up its agents against the simulators it is
-//! given, then measures what the parent asks for, and prints one JSON line.
+//! In a streams process of its own: one side (`ccgw`, the `raw` floor, `quiet`: ccgw
+//! agents signed in with no stream, or `mixed`: the floor's held polls with quiet ccgw
+//! agents beside them) sets up its agents against the simulators it is given, then
+//! measures what the parent asks for, and prints one JSON line.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ const IDLE: Duration = Duration::from_secs(15);
 /// What one streams process does.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Side {
-    /// `ccgw`, `raw` or `quiet`.
+    /// `ccgw`, `raw`, `quiet` (ccgw agents without streams) or `mixed` (the floor's
+    /// polls with `--rests` ccgw agents without streams beside them).
     pub(crate) kind: String,
     /// Agents in all, spread over the simulators in order (IDs from 101 on each).
     #[arg(long)]
@@ -59,11 +61,24 @@ pub(crate) fn run(side: &Side) -> Result<()> {
     let rss_before = memory_kib("VmRSS");
     let started = Instant::now();
     rt.block_on(async {
+        let shards = split(side.agents, side.bases.len());
         let held = match side.kind.as_str() {
-            "ccgw" | "quiet" => Held::Ccgw(ccgw_side(side).await?),
+            "ccgw" => Held::Ccgw(ccgw_side(side, 101, &shards, true).await?),
+            "quiet" => Held::Ccgw(ccgw_side(side, 101, &shards, false).await?),
             "raw" => Held::Raw {
                 _polls: raw_side(side).await?,
             },
+            // The floor's polls held, and beside them on the first simulator, `rests`
+            // ccgw agents without streams (IDs after the floor's).
+            "mixed" => {
+                let polls = raw_side(side).await?;
+                let first = 101 + shards.first().copied().unwrap_or(0);
+                let rests = u32::try_from(side.rests)?;
+                Held::Mixed {
+                    _polls: polls,
+                    agents: ccgw_side(side, first, &[rests], false).await?,
+                }
+            }
             other => bail!("no stream kind {other:?}"),
         };
         let mut figures = json!({
@@ -82,7 +97,7 @@ pub(crate) fn run(side: &Side) -> Result<()> {
             figures["peak_rss_mib"] = json!(memory_kib("VmHWM") / 1024);
             figures["idle_cpu_seconds_per_minute"] = json!(cpu / IDLE.as_secs_f64() * 60.0);
         }
-        if let (Held::Ccgw(agents), true) = (&held, side.rests > 0) {
+        if let (Held::Ccgw(agents) | Held::Mixed { agents, .. }, true) = (&held, side.rests > 0) {
             figures["rest_us"] = rest_latencies(agents, side.rests).await?;
         }
         println!("{figures}");
@@ -94,7 +109,13 @@ pub(crate) fn run(side: &Side) -> Result<()> {
 /// What a side holds open while it is measured.
 enum Held {
     Ccgw(Vec<(ccgw::Agent, Option<ccgw::EventStream>)>),
-    Raw { _polls: tokio::task::JoinSet<()> },
+    Raw {
+        _polls: tokio::task::JoinSet<()>,
+    },
+    Mixed {
+        _polls: tokio::task::JoinSet<()>,
+        agents: Vec<(ccgw::Agent, Option<ccgw::EventStream>)>,
+    },
 }
 
 /// The client of a side with `agents` agents on the simulator at `base`, `concurrency`
@@ -119,15 +140,19 @@ pub(crate) fn ccgw_client(
     .build_client()?)
 }
 
-/// One client per simulator; each agent signed in (the client queues the sign-ins) and,
-/// but for `quiet`, its stream open with the two sign-in events read.
-async fn ccgw_side(side: &Side) -> Result<Vec<(ccgw::Agent, Option<ccgw::EventStream>)>> {
-    let streams = side.kind != "quiet";
+/// One client per simulator; `counts` agents on each from ID `first` on, each signed
+/// in (the client queues the sign-ins) and with `streams`, its stream open with the two
+/// sign-in events read.
+async fn ccgw_side(
+    side: &Side,
+    first: u32,
+    counts: &[u32],
+    streams: bool,
+) -> Result<Vec<(ccgw::Agent, Option<ccgw::EventStream>)>> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let shards = split(side.agents, side.bases.len());
-    for ((base, ca_file), count) in side.bases.iter().zip(&side.ca_files).zip(shards) {
+    for ((base, ca_file), &count) in side.bases.iter().zip(&side.ca_files).zip(counts) {
         let client = ccgw_client(base, ca_file, side.concurrency, count)?;
-        for id in 101..101 + count {
+        for id in first..first + count {
             let (client, tx) = (client.clone(), tx.clone());
             tokio::spawn(async move {
                 let set_up = async {
