@@ -27,8 +27,22 @@ const DEADLINE: Duration = Duration::from_secs(300);
 
 /// What an agent's task reports.
 enum Step {
-    Ready { on_node_0: bool },
+    Ready {
+        on_node_0: bool,
+    },
+    /// The agent found its session lost.
+    Lost,
+    /// Signed in again.
+    Recovered,
+    /// Its rest restored (and confirmed by its event).
     Restored,
+}
+
+/// When the last of the lost agents passed each phase, from the node's death.
+#[derive(Default)]
+struct Phases {
+    lost: Duration,
+    recovered: Duration,
 }
 
 /// ccgw against the floor: `agents` on a 2-node cluster, node 0 dies.
@@ -109,6 +123,7 @@ pub(crate) fn run(side: &Side) -> Result<()> {
             .control("nodes/0/down")
             .await?;
         let mut restored = 0;
+        let mut phases = Phases::default();
         while restored < on_node_0 {
             let step =
                 tokio::time::timeout_at(tokio::time::Instant::from_std(died) + DEADLINE, rx.recv())
@@ -117,8 +132,11 @@ pub(crate) fn run(side: &Side) -> Result<()> {
                         format!("{restored} of {on_node_0} agents back after {DEADLINE:?}")
                     })?
                     .context("the agents ended")??;
-            if matches!(step, Step::Restored) {
-                restored += 1;
+            match step {
+                Step::Restored => restored += 1,
+                Step::Lost => phases.lost = died.elapsed(),
+                Step::Recovered => phases.recovered = died.elapsed(),
+                Step::Ready { .. } => {}
             }
         }
         println!(
@@ -129,6 +147,8 @@ pub(crate) fn run(side: &Side) -> Result<()> {
                 "lost": on_node_0,
                 "setup_seconds": setup.as_secs_f64(),
                 "recovery_seconds": died.elapsed().as_secs_f64(),
+                "all_lost_seconds": phases.lost.as_secs_f64(),
+                "all_signed_in_seconds": phases.recovered.as_secs_f64(),
             })
         );
         drop(tasks);
@@ -184,6 +204,12 @@ fn ccgw_agents(
                     SessionEvent::Restored(Ok(_)) => {
                         let _ = tx.send(Ok(Step::Restored));
                     }
+                    SessionEvent::Lost(_) => {
+                        let _ = tx.send(Ok(Step::Lost));
+                    }
+                    SessionEvent::Recovered { .. } => {
+                        let _ = tx.send(Ok(Step::Recovered));
+                    }
                     SessionEvent::GaveUp(e) | SessionEvent::Restored(Err(e)) => {
                         let _ = tx.send(Err(anyhow::anyhow!("agent {id}: {e}")));
                     }
@@ -234,6 +260,9 @@ async fn raw_agent(
             let _turn = turns.acquire().await?;
             line.sign_in().await?;
         }
+        if !first {
+            let _ = tx.send(Ok(Step::Recovered));
+        }
         line.events(2, None).await?;
         line.rest().await?;
         tokio::time::sleep(raw::PAUSE).await;
@@ -252,6 +281,7 @@ async fn raw_agent(
             tokio::time::sleep(raw::PAUSE).await;
             let (code, _) = line.poll().await?;
             if !(code.is_success() || code == RetCode::SwitchingOver) {
+                let _ = tx.send(Ok(Step::Lost));
                 break;
             }
         }

@@ -140,4 +140,14 @@ fn failover(md: &mut String, v: &Value) {
         f(&s["ccgw"]["recovery_seconds"], 2),
         f(&s["recovery_ratio"], 2),
     ));
+    md.push_str("\nWhat the recovery is made of: seconds from the node's death until the last lost agent found its session lost, was signed in again, and had its rest restored.\n\n| client | all found lost | all signed in again | all restored |\n|---|---|---|---|\n");
+    for (name, side) in [(FLOOR, "floor"), ("ccgw", "ccgw")] {
+        let r = &s[side];
+        md.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            f(&r["all_lost_seconds"], 2),
+            f(&r["all_signed_in_seconds"], 2),
+            f(&r["recovery_seconds"], 2),
+        ));
+    }
 }
