@@ -165,6 +165,22 @@ fn further_parts(
         instructions::instructions(&args.out)?
     };
 
+    let mut sections = serde_json::json!({
+        "simulator_capacity": capacity,
+        "crypto_providers": providers,
+        "instructions": instructions,
+    });
+    if let (Some(all), serde_json::Value::Object(scale)) =
+        (sections.as_object_mut(), at_scale(args)?)
+    {
+        all.extend(scale);
+    }
+    Ok((demo_names, demo_stats, sections))
+}
+
+/// Parts 6 to 9: open streams, the sign-in storm, rest calls under load, the failover
+/// storm.
+fn at_scale(args: &Args) -> Result<serde_json::Value> {
     eprintln!(
         "6. open event streams: ccgw against the floor at the same cadence (separate processes)"
     );
@@ -200,19 +216,12 @@ fn further_parts(
         serde_json::json!({"not_measured": "--failover 0"})
     };
 
-    Ok((
-        demo_names,
-        demo_stats,
-        serde_json::json!({
-            "simulator_capacity": capacity,
-            "crypto_providers": providers,
-            "instructions": instructions,
-            "streams": scale,
-            "storm": storm,
-            "quiet_rest_us": quiet,
-            "failover": failover,
-        }),
-    ))
+    Ok(serde_json::json!({
+        "streams": scale,
+        "storm": storm,
+        "quiet_rest_us": quiet,
+        "failover": failover,
+    }))
 }
 
 fn main() -> Result<()> {

@@ -70,10 +70,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok((rows, skipped))
 }
 
-/// One consumer's clean build: its row, or why its dependencies could not be resolved.
-fn build(root: &Path, name: &str, dir: &Path) -> Result<Result<Value, String>> {
-    // Fill the lock file first, so only compilation is timed: from the workspace's
-    // lock, so that what is resolved is what this machine has fetched.
+/// Fills `dir`'s lock file and fetches what it needs, untimed: `Err` with the reason
+/// when that cannot be done.
+fn resolve(root: &Path, name: &str, dir: &Path) -> Result<Result<(), String>> {
     // A crate the workspace never needed (reqwest's optional `quinn`) is not in the
     // local index, so a resolution that fails offline is tried against the registry,
     // and what it needs is fetched before the timed build.
@@ -107,6 +106,16 @@ fn build(root: &Path, name: &str, dir: &Path) -> Result<Result<Value, String>> {
         return Ok(Err(format!(
             "{name}: its dependencies cannot be resolved ({why})"
         )));
+    }
+    Ok(Ok(()))
+}
+
+/// One consumer's clean build: its row, or why its dependencies could not be resolved.
+fn build(root: &Path, name: &str, dir: &Path) -> Result<Result<Value, String>> {
+    // Fill the lock file first, so only compilation is timed: from the workspace's
+    // lock, so that what is resolved is what this machine has fetched.
+    if let Err(why) = resolve(root, name, dir)? {
+        return Ok(Err(why));
     }
     let t = Instant::now();
     let built = Command::new(cargo())

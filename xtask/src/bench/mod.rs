@@ -42,6 +42,22 @@ fn gen_times(root: &Path) -> Result<(f64, f64, f64)> {
     Ok((times[times.len() / 2], times[0], times[times.len() - 1]))
 }
 
+/// `--quick`: one short round of each part, at small scale.
+const QUICK: [&str; 12] = [
+    "--sequential",
+    "300",
+    "--rounds",
+    "1",
+    "--seconds",
+    "0.5",
+    "--scale",
+    "1000",
+    "--storm",
+    "64",
+    "--failover",
+    "1000",
+];
+
 pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
     let started = Instant::now();
     // What is measured: the tree as it is before the run writes anything.
@@ -74,20 +90,7 @@ pub(crate) fn bench(root: &Path, quick: bool) -> Result<()> {
         .arg("--sim-bin")
         .arg(root.join("target/release/ccgw-sim"));
     if quick {
-        bench.args([
-            "--sequential",
-            "300",
-            "--rounds",
-            "1",
-            "--seconds",
-            "0.5",
-            "--scale",
-            "1000",
-            "--storm",
-            "64",
-            "--failover",
-            "1000",
-        ]);
+        bench.args(QUICK);
     }
     run(&mut bench, "ccgw-bench")?;
 
