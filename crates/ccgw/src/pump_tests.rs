@@ -156,22 +156,22 @@ async fn events_flow_with_the_documented_pause_between_polls() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn failures_back_off_doubling_up_to_the_source_s_maximum() {
-    let script = Script::new(vec![
-        Answer::Refused("000-007"),
-        Answer::Refused("000-007"),
-        Answer::Refused("000-007"),
-        Answer::Refused("000-007"),
-        Answer::Refused("000-007"),
-        Answer::Event("A"),
-    ]);
+/// The pauses between the polls of five refusals with `code`, then an event.
+async fn pauses_after_five(code: &'static str) -> Vec<Duration> {
+    let mut answers: Vec<Answer> = (0..5).map(|_| Answer::Refused(code)).collect();
+    answers.push(Answer::Event("A"));
+    let script = Script::new(answers);
     let slot = PumpSlot::default();
     let mut stream = subscribe(&slot, &script);
     assert_eq!(names(&read(&mut stream, 1).await), ["A"]);
+    script.pauses_between_polls()
+}
+
+#[tokio::test(start_paused = true)]
+async fn failures_back_off_doubling_up_to_the_source_s_maximum() {
     let s = Duration::from_millis;
     assert_eq!(
-        script.pauses_between_polls(),
+        pauses_after_five("000-007").await,
         [s(500), s(1000), s(2000), s(4000), s(4000)]
     );
 }
@@ -180,15 +180,9 @@ async fn failures_back_off_doubling_up_to_the_source_s_maximum() {
 /// apart, so the session is found lost (or back) soon after it ends.
 #[tokio::test(start_paused = true)]
 async fn a_switch_over_is_followed_at_most_a_second_apart() {
-    let mut answers: Vec<Answer> = (0..5).map(|_| Answer::Refused("000-004")).collect();
-    answers.push(Answer::Event("A"));
-    let script = Script::new(answers);
-    let slot = PumpSlot::default();
-    let mut stream = subscribe(&slot, &script);
-    assert_eq!(names(&read(&mut stream, 1).await), ["A"]);
     let s = Duration::from_millis;
     assert_eq!(
-        script.pauses_between_polls(),
+        pauses_after_five("000-004").await,
         [s(500), s(1000), s(1000), s(1000), s(1000)]
     );
 }
