@@ -319,6 +319,9 @@ mod tests {
         // Ending like the start of a secret is no reason to drop anything when nothing
         // was cut.
         assert_eq!(r.excerpt(b"status SEC"), "status SEC");
+        // A cut right after a sentence's full stop is no cut inside `.AgentGateway`.
+        let sentence = format!("{}ab refused. more", "\n".repeat(EXCERPT_BYTES - 11));
+        assert_eq!(r.excerpt(sentence.as_bytes()), "ab refused.…");
     }
 
     #[test]
