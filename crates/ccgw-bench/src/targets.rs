@@ -13,8 +13,6 @@ pub(crate) fn targets(v: &Value) -> Vec<(String, Option<f64>, bool)> {
         .find(|r| r["client"] == CCGW)
         .cloned()
         .unwrap_or(Value::Null);
-    let at_most = |x: Option<f64>, bound: f64| (x, x.is_some_and(|x| x <= bound));
-    let at_least = |x: Option<f64>, bound: f64| (x, x.is_some_and(|x| x >= bound));
     let rows = [
         (
             "client CPU per request at 64 in flight ≤ 1.25× raw hyper",
@@ -49,9 +47,18 @@ pub(crate) fn targets(v: &Value) -> Vec<(String, Option<f64>, bool)> {
 
 type Row = (&'static str, (Option<f64>, bool));
 
+/// A figure and whether it is at most `bound` (a figure not measured is not).
+fn at_most(x: Option<f64>, bound: f64) -> (Option<f64>, bool) {
+    (x, x.is_some_and(|x| x <= bound))
+}
+
+/// A figure and whether it is at least `bound`.
+fn at_least(x: Option<f64>, bound: f64) -> (Option<f64>, bool) {
+    (x, x.is_some_and(|x| x >= bound))
+}
+
 /// The targets at scale, each a ratio to the floor at the same cadence.
 fn scale_targets(v: &Value) -> Vec<Row> {
-    let at_most = |x: Option<f64>, bound: f64| (x, x.is_some_and(|x| x <= bound));
     let streams_at = |agents: u64| {
         v["streams"]
             .as_array()
