@@ -223,3 +223,34 @@ async fn a_transport_counts_its_open_connections() {
         "{shown}"
     );
 }
+
+/// A session given a poll transport sends event polls over it and everything else over
+/// its other transport: each transport opens a connection only for its own kind.
+#[tokio::test]
+async fn polls_and_commands_each_take_their_own_transport() {
+    let server = TestServer::start(Reply::Json(SUCCESS.to_owned()))
+        .await
+        .expect("server");
+    let open =
+        || Transport::new(&server.base_url(), TransportConfig::new(None)).expect("transport");
+    let (commands, polls) = (open(), open());
+    let session = session_with("G-WIRE-5.AgentGateway0")
+        .with_transport(commands.clone())
+        .with_poll_transport(polls.clone());
+    let api = Client::new_with_client(&server.base_url(), reqwest::Client::new(), session);
+    api.rest(101, seconds(600), 3, Some(false))
+        .await
+        .expect("rest succeeds");
+    assert_eq!(
+        (commands.open_connections(), polls.open_connections()),
+        (1, 0),
+        "a rest goes over the command transport"
+    );
+    // Whatever the poll's answer makes of this body, it came over the poll transport.
+    let _ = api.get_agent_event(101, None).await;
+    assert_eq!(
+        (commands.open_connections(), polls.open_connections()),
+        (1, 1),
+        "a poll goes over the poll transport"
+    );
+}
