@@ -6,7 +6,10 @@
 //! - cargo-semver-checks (pinned, installed on first use) compares each public API with
 //!   the last release recorded in `releases.json` (a commit, since tags may not survive
 //!   a clone): removing or changing anything public needs a new major version (for
-//!   0.x, a new minor one).
+//!   0.x, a new minor one). A crate whose version is already such a breaking release
+//!   over the recorded one (0.2.0 after 0.1.0) may change anything, and
+//!   cargo-semver-checks then skips every lint: the step says so and does not run it
+//!   (nor install it), until the release is recorded.
 
 use std::path::Path;
 use std::process::Command;
@@ -73,9 +76,25 @@ pub(crate) fn consumers(root: &Path) -> Result<()> {
     }
     run(&mut package, "cargo package")?;
 
-    ensure_cargo_tool(root, &CARGO_SEMVER_CHECKS)?;
+    let mut to_check = Vec::new();
     for (name, _) in PUBLISHED {
-        let (version, commit) = last_release(root, name)?;
+        let (released, commit) = last_release(root, name)?;
+        let version = current_version(root, name)?;
+        if may_break(&released, &version)? {
+            eprintln!(
+                "{name}: {version} is a breaking release over the recorded {released}, so its \
+                 public API may change and cargo-semver-checks has nothing to hold it to (it \
+                 would skip every lint): not run until {version} is recorded in {RELEASES}"
+            );
+        } else {
+            to_check.push((name, released, commit));
+        }
+    }
+    if to_check.is_empty() {
+        return Ok(());
+    }
+    ensure_cargo_tool(root, &CARGO_SEMVER_CHECKS)?;
+    for (name, version, commit) in to_check {
         eprintln!("{name}: public API against its release {version} ({commit})");
         run(
             cargo_with_tools(root)?.current_dir(root).args([
@@ -89,6 +108,39 @@ pub(crate) fn consumers(root: &Path) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Whether `version` may break the API of `released`: a new major version, or for 0.x a
+/// new minor one (cargo's rule for which versions are compatible).
+fn may_break(released: &str, version: &str) -> Result<bool> {
+    let (old, new) = (
+        xtask::compat::semver(released).map_err(anyhow::Error::msg)?,
+        xtask::compat::semver(version).map_err(anyhow::Error::msg)?,
+    );
+    Ok(if old.0 == 0 && new.0 == 0 {
+        new.1 > old.1
+    } else {
+        new.0 > old.0
+    })
+}
+
+/// The version of the workspace's package `name` (`cargo pkgid`).
+fn current_version(root: &Path, name: &str) -> Result<String> {
+    let out = Command::new(cargo())
+        .current_dir(root)
+        .args(["pkgid", "--locked", "-p", name])
+        .output()
+        .with_context(|| format!("cannot run cargo pkgid -p {name}"))?;
+    if !out.status.success() {
+        bail!(
+            "cargo pkgid -p {name} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let id = String::from_utf8_lossy(&out.stdout);
+    // `path+file:///…/crates/ccgw#0.2.0`, or `…#name@0.2.0` when the directory differs.
+    let tail = id.trim().rsplit('#').next().unwrap_or_default();
+    Ok(tail.rsplit('@').next().unwrap_or(tail).to_owned())
 }
 
 /// `(version, commit)` of `crate_name`'s last release in [`RELEASES`].
@@ -143,4 +195,28 @@ fn forget_unpacked_packages() -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_break;
+
+    #[test]
+    fn breaking_releases_follow_cargos_compatibility_rule() {
+        for (released, version, breaks) in [
+            ("0.1.0", "0.1.0", false),
+            ("0.1.0", "0.1.7", false),
+            ("0.1.0", "0.2.0", true),
+            ("1.2.0", "1.9.3", false),
+            ("1.2.0", "2.0.0", true),
+            ("0.9.0", "1.0.0", true),
+        ] {
+            assert_eq!(
+                may_break(released, version).expect("versions"),
+                breaks,
+                "{released} -> {version}"
+            );
+        }
+        assert!(may_break("0.1", "0.2.0").is_err());
+    }
 }

@@ -80,6 +80,10 @@ pub(crate) fn ensure_cargo_tool(root: &Path, tool: &CargoTool) -> Result<()> {
             ])
             .arg(&dir)
             .arg(tool.name)
+            // One build directory for every tool: the dependencies they share (syn,
+            // serde, clap and more, at the same versions) are compiled once, not once
+            // per tool in a temporary directory of its own.
+            .env("CARGO_TARGET_DIR", dir.join("build"))
             // Built for a short build, not for peak speed: these tools spend seconds
             // of each run working, and minutes of a fresh machine's first run building
             // (cargo-semver-checks' own release profile alone takes about ten).

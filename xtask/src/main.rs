@@ -70,7 +70,8 @@ enum Cmd {
     /// The Java client openapi-generator generates (native library), with no error.
     Java,
     /// The published crates as consumers get them: cargo package, and
-    /// cargo-semver-checks against the last release (releases.json).
+    /// cargo-semver-checks against the last release (releases.json) unless the version
+    /// is already a breaking release over it.
     Consumers,
     /// Check the pairs recorded by the Rust end-to-end tests against the spec (openapi-core).
     Pairs,
