@@ -11,7 +11,7 @@ use ccgw_sim::Simulator;
 use ccgw_testkit::{Reply, TestServer};
 
 /// A fresh directory for this test's files.
-fn scratch(name: &str) -> PathBuf {
+fn scratch(name: &str) -> ccgw_testkit::Scratch {
     ccgw_testkit::scratch_dir(&format!("config-{name}")).expect("temp dir")
 }
 

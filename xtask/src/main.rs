@@ -462,21 +462,28 @@ fn static_checks() -> Vec<Step> {
 }
 
 /// The test suites: the workspace's, scale, soak, the Rust consumers.
+/// Tests at a time in the test step (`RUST_TEST_THREADS` overrides it).
+const TEST_THREADS: &str = "8";
+
 fn test_runs() -> Vec<Step> {
     vec![
         // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is
         // `cargo xtask gen`. curl: a test runs the sign-in line the simulator prints.
+        // Eight tests at a time unless RUST_TEST_THREADS says otherwise: most of them
+        // wait on a simulator's timers, not on a core (the end-to-end tests took 72 s
+        // two at a time on two cores, 21 s eight at a time).
         Step {
             name: "tests (cargo test --workspace)",
             run: Box::new(|root| {
                 installs::ensure_command(&["curl"], "curl")?;
-                command::run(
-                    Command::new(cargo())
-                        .current_dir(root)
-                        .args(["test", "--workspace", "--locked", "--no-fail-fast"])
-                        .env("INSTA_UPDATE", "no"),
-                    "cargo test",
-                )
+                let mut test = Command::new(cargo());
+                test.current_dir(root)
+                    .args(["test", "--workspace", "--locked", "--no-fail-fast"])
+                    .env("INSTA_UPDATE", "no");
+                if std::env::var_os("RUST_TEST_THREADS").is_none() {
+                    test.env("RUST_TEST_THREADS", TEST_THREADS);
+                }
+                command::run(&mut test, "cargo test")
             }),
         },
         // `--workspace` with `--test`: the features are the whole workspace's, as in the

@@ -57,7 +57,7 @@ fn the_printed_curl_line_signs_an_agent_in() {
 }
 
 /// Starts the binary with `args`, its CA in a scratch directory named after `name`.
-fn start_json(name: &str, args: &[&str]) -> (ccgw_testkit::SimProcess, std::path::PathBuf) {
+fn start_json(name: &str, args: &[&str]) -> (ccgw_testkit::SimProcess, ccgw_testkit::Scratch) {
     let dir = ccgw_testkit::scratch_dir(&format!("sim-{name}")).expect("scratch dir");
     let sim =
         ccgw_testkit::SimProcess::start(Command::new(env!("CARGO_BIN_EXE_ccgw-sim")), &dir, args)

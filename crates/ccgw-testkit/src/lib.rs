@@ -10,8 +10,8 @@
 //!   simulator independently of the project's client.
 //! - [`SimProcess`]: the simulator as a child process, read from its start line;
 //!   [`Child`], [`json_line`]: other child processes; [`memory_kib`], [`cpu_seconds`]:
-//!   memory and CPU from `/proc`; [`scratch_dir`]: a fresh temporary directory; [`wait_until_within`]: a
-//!   condition awaited with a deadline.
+//!   memory and CPU from `/proc`; [`scratch_dir`]: a fresh temporary directory, removed
+//!   when dropped; [`wait_until_within`]: a condition awaited with a deadline.
 //! - [`leaks`]: an error's every form, and the check that no secret shows in a text.
 //! - [`logs`]: a process-wide tracing subscriber that captures everything logged, so
 //!   tests can assert what may and may not appear in logs.
@@ -24,7 +24,9 @@ mod server;
 mod tls;
 mod wait;
 
-pub use process::{Child, Output, SimProcess, cpu_seconds, json_line, memory_kib, scratch_dir};
+pub use process::{
+    Child, Output, Scratch, SimProcess, cpu_seconds, json_line, memory_kib, scratch_dir,
+};
 pub use raw::{RawAnswer, RawClient};
 pub use server::{RawRequest, Reply, TestServer};
 #[cfg(feature = "ca")]

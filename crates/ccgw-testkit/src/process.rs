@@ -136,16 +136,35 @@ impl SimProcess {
     }
 }
 
-/// A fresh directory under the system's temporary directory, named after `name`, this
-/// process and a counter: no two calls of one process share it.
-pub fn scratch_dir(name: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ccgw-{name}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// A fresh directory under the system's temporary directory, named after `name`: no two
+/// calls share it, and it is removed with everything in it when the value is dropped.
+pub fn scratch_dir(name: &str) -> std::io::Result<Scratch> {
+    tempfile::Builder::new()
+        .prefix(&format!("ccgw-{name}-"))
+        .tempdir()
+        .map(Scratch)
+}
+
+/// A directory of [`scratch_dir`]'s, removed when dropped; it derefs to its path.
+#[derive(Debug)]
+pub struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.path().as_os_str()
+    }
 }

@@ -14,7 +14,7 @@ pub(crate) const PASSWORD: &str = "pw101";
 
 pub(crate) struct Env {
     pub(crate) sim: Simulator,
-    pub(crate) dir: PathBuf,
+    pub(crate) dir: ccgw_testkit::Scratch,
     pub(crate) ca_file: PathBuf,
 }
 
