@@ -24,14 +24,24 @@ pub(crate) fn run(cmd: &mut Command, what: &str) -> Result<()> {
 
 /// Runs git in `root`; its output.
 pub(crate) fn git(root: &Path, args: &[&str]) -> Result<String> {
-    let out = Command::new("git")
+    output(root, "git", args)
+}
+
+/// Runs [`cargo`] in `root`; its output.
+pub(crate) fn cargo_output(root: &Path, args: &[&str]) -> Result<String> {
+    output(root, &cargo(), args)
+}
+
+/// Runs `program` in `root`; its output, or an error with what it said.
+fn output(root: &Path, program: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(program)
         .current_dir(root)
         .args(args)
         .output()
-        .context("cannot run git")?;
+        .with_context(|| format!("cannot run {program}"))?;
     if !out.status.success() {
         bail!(
-            "git {} failed: {}",
+            "{program} {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         );

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::command::{cargo, run};
+use crate::command::{cargo, cargo_output, run};
 use crate::installs::{CARGO_SEMVER_CHECKS, cargo_with_tools, ensure_cargo_tool};
 
 /// The published crates and what each package must hold.
@@ -48,18 +48,7 @@ pub(crate) const RELEASES: &str = "releases.json";
 
 pub(crate) fn consumers(root: &Path) -> Result<()> {
     for (name, must_hold) in PUBLISHED {
-        let listed = Command::new(cargo())
-            .current_dir(root)
-            .args(["package", "--locked", "--list", "-p", name])
-            .output()
-            .with_context(|| format!("cannot list {name}'s package"))?;
-        if !listed.status.success() {
-            bail!(
-                "cargo package --list -p {name} failed:\n{}",
-                String::from_utf8_lossy(&listed.stderr)
-            );
-        }
-        let files = String::from_utf8_lossy(&listed.stdout);
+        let files = cargo_output(root, &["package", "--locked", "--list", "-p", name])?;
         let missing: Vec<&&str> = must_hold
             .iter()
             .filter(|f| !files.lines().any(|l| l == **f))
@@ -126,18 +115,7 @@ fn may_break(released: &str, version: &str) -> Result<bool> {
 
 /// The version of the workspace's package `name` (`cargo pkgid`).
 fn current_version(root: &Path, name: &str) -> Result<String> {
-    let out = Command::new(cargo())
-        .current_dir(root)
-        .args(["pkgid", "--locked", "-p", name])
-        .output()
-        .with_context(|| format!("cannot run cargo pkgid -p {name}"))?;
-    if !out.status.success() {
-        bail!(
-            "cargo pkgid -p {name} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let id = String::from_utf8_lossy(&out.stdout);
+    let id = cargo_output(root, &["pkgid", "--locked", "-p", name])?;
     // `path+file:///…/crates/ccgw#0.2.0`, or `…#name@0.2.0` when the directory differs.
     let tail = id.trim().rsplit('#').next().unwrap_or_default();
     Ok(tail.rsplit('@').next().unwrap_or(tail).to_owned())
