@@ -461,10 +461,10 @@ fn static_checks() -> Vec<Step> {
     ]
 }
 
-/// The test suites: the workspace's, scale, soak, the Rust consumers.
 /// Tests at a time in the test step (`RUST_TEST_THREADS` overrides it).
 const TEST_THREADS: &str = "8";
 
+/// The test suites: the workspace's, scale, soak, the Rust consumers.
 fn test_runs() -> Vec<Step> {
     vec![
         // INSTA_UPDATE=no: a test run never writes snapshots; accepting a change is
